@@ -1,0 +1,83 @@
+// The only P/Invoke declarations of the project. Names and layouts mirror
+// Native/native/pb_api.h exactly; bump PB_ABI_VERSION in both on any change.
+using System.Runtime.InteropServices;
+
+namespace PerlSentry.PerlBridge.Native;
+
+#pragma warning disable IDE1006, CA1707 // keep the C names
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct pb_buf
+{
+    public byte* data;
+    public nuint len;
+    public nuint cap;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct pb_result
+{
+    public pb_buf @out;
+    public int exit_status;
+    public int count;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct pb_api
+{
+    public uint abi;
+    public uint size;
+    public byte* perl_version;
+    public byte* archname;
+
+    public delegate* unmanaged<nint, byte*, int, int> sys_init;
+    public delegate* unmanaged<byte*, int, nint> interp_new;
+    public delegate* unmanaged<nint, int, byte**, int> interp_parse;
+    public delegate* unmanaged<nint, int> interp_run;
+    public delegate* unmanaged<nint, int> interp_destruct;
+    public delegate* unmanaged<nint, byte*, nuint, int, pb_result*, int> eval;
+    public delegate* unmanaged<nint, byte*, nuint, int, byte*, nuint, int, pb_result*, int> call_named;
+    public delegate* unmanaged<nint, nint, int, byte*, nuint, int, pb_result*, int> call_ref;
+    public delegate* unmanaged<nint, byte*, nuint, int, pb_result*, int> define_sub;
+    public delegate* unmanaged<nint, nint, void> sv_release;
+    public delegate* unmanaged<pb_buf*, nuint, void> buf_reserve;
+    public delegate* unmanaged<pb_buf*, void> buf_free;
+    public delegate* unmanaged<int> is_child;
+    public delegate* unmanaged<int> interp_count;
+}
+
+internal static unsafe class PerlNative
+{
+    public const uint PB_ABI_VERSION = 1;
+
+    public const int PB_OK = 0;
+    public const int PB_DIED = 1;
+    public const int PB_EXITED = 2;
+    public const int PB_ERROR = -1;
+
+    public const byte PB_T_UNDEF = 0;
+    public const byte PB_T_IV = 1;
+    public const byte PB_T_UV = 2;
+    public const byte PB_T_NV = 3;
+    public const byte PB_T_STR = 4;
+    public const byte PB_T_BYTES = 5;
+    public const byte PB_T_ARRAY = 6;
+    public const byte PB_T_HASH = 7;
+    public const byte PB_T_REF = 8;
+    public const byte PB_T_BOOL = 9;
+
+    public const int RTLD_NOW = 0x2;
+    public const int RTLD_GLOBAL = 0x100;
+
+    [DllImport("libc", EntryPoint = "dlopen")]
+    public static extern nint dlopen(byte* file, int mode);
+
+    [DllImport("libc", EntryPoint = "dlerror")]
+    public static extern byte* dlerror();
+
+    [DllImport("libc", EntryPoint = "execv")]
+    public static extern int execv(byte* path, byte** argv);
+
+    [DllImport("libc", EntryPoint = "signal")]
+    public static extern nint signal(int signum, nint handler);
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds libperlbridge.so against the perl on PATH (or $PERLSENTRY_PERL), like an XS module.
+# Usage: build-shim.sh OUTDIR
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+out=${1:?usage: build-shim.sh OUTDIR}
+perl=${PERLSENTRY_PERL:-perl}
+mkdir -p "$out"
+ccopts=$("$perl" -MExtUtils::Embed -e ccopts)
+core=$("$perl" -MConfig -e 'print "$Config{archlibexp}/CORE"')
+if [ ! -f "$core/perl.h" ]; then
+  echo "build-shim: $core/perl.h is missing: install the perl headers (Debian: libperl-dev)" >&2
+  exit 1
+fi
+libperl=$("$perl" -MConfig -e 'print $Config{libperl}')
+# Link against the soname so the loader reuses the libperl the host opened RTLD_GLOBAL.
+# shellcheck disable=SC2086
+${CC:-gcc} -O2 -g -fPIC -shared -Wall -Wextra -Wno-unused-parameter -Werror \
+  $ccopts -fvisibility=hidden -DPB_EXPORT='__attribute__((visibility("default")))' \
+  -o "$out/libperlbridge.so.tmp" "$here"/*.c \
+  -L"$core" -l:"$libperl" -Wl,-rpath,"$core" -lpthread
+mv "$out/libperlbridge.so.tmp" "$out/libperlbridge.so"
+# Record which perl this shim belongs to; the host checks it at start.
+"$perl" -MConfig -e '
+  my ($path) = grep { -e } map { "$_/$Config{libperl}" } "$Config{archlibexp}/CORE", split " ", $Config{libpth};
+  printf qq({"perl":"%s","version":"%s","archname":"%s","libperl":"%s"}\n),
+    $^X, $Config{version}, $Config{archname}, $path // $Config{libperl};' > "$out/libperlbridge.json"

@@ -1,0 +1,293 @@
+/* Calls from C# into Perl, and Perl calls of subs implemented in C#.
+ *
+ * No longjmp may cross a managed frame: every entry from C# runs Perl code
+ * under its own JMPENV (for exit) and G_EVAL (for die), and the trampoline
+ * croaks or exits only after C# has returned. */
+#include "pb_common.h"
+#include <stdlib.h>
+#include <string.h>
+
+typedef void (*pb_body_fn)(pTHX_ void *ctx, pb_result *res, int32_t *status);
+
+static I32 gimme_flags(int32_t ctx)
+{
+    return ctx == PB_CTX_LIST ? G_LIST : ctx == PB_CTX_SCALAR ? G_SCALAR : G_VOID;
+}
+
+static void put_error(pTHX_ pb_buf *b, SV *err)
+{
+    STRLEN len;
+    const char *s = SvPV(err, len);
+    pb_put_str(b, SvUTF8(err) ? PB_T_STR : PB_T_BYTES, s, len);
+    if (SvROK(err))
+        pb_encode_sv(aTHX_ b, err);
+    else
+        pb_put_u8(b, PB_T_UNDEF);
+}
+
+static void put_message(pb_buf *b, const char *msg)
+{
+    b->len = 0;
+    pb_put_str(b, PB_T_STR, msg, strlen(msg));
+    pb_put_u8(b, PB_T_UNDEF);
+}
+
+static int32_t guarded(pb_interp *ip, pb_body_fn body, void *ctx, pb_result *res)
+{
+    dTHXa(ip->perl);
+    PERL_SET_CONTEXT(my_perl);
+    dJMPENV;
+    int jret;
+    volatile int32_t status = PB_OK;
+    I32 oldscope = PL_scopestack_ix;
+    res->out.len = 0;
+    res->count = 0;
+    res->exit_status = 0;
+    ENTER;
+    SAVETMPS;
+    JMPENV_PUSH(jret);
+    switch (jret) {
+    case 0:
+        body(aTHX_ ctx, res, (int32_t *)&status);
+        break;
+    case 2:   /* exit(): my_exit_jump has unwound Perl's contexts already */
+        status = PB_EXITED;
+        res->exit_status = STATUS_EXIT;
+        break;
+    default:  /* a die that escaped every eval (only possible outside the body's G_EVAL) */
+        status = PB_ERROR;
+        PL_restartop = NULL;
+        put_message(&res->out, "a Perl exception escaped while converting values");
+        break;
+    }
+    JMPENV_POP;
+    if (status == PB_EXITED) {
+        while (PL_scopestack_ix > oldscope)
+            LEAVE;
+        FREETMPS;
+    } else {
+        FREETMPS;
+        LEAVE;
+    }
+    if (pb_is_child) {
+        /* The forked child's Perl code came back to the host: end it as perl would. */
+        if (status == PB_DIED || status == PB_ERROR) {
+            SV *err = ERRSV;
+            PerlIO_printf(PerlIO_stderr(), "%" SVf, SVfARG(err));
+            STATUS_UNIX_SET(255);
+        } else if (status == PB_OK) {
+            STATUS_UNIX_SET(0);
+        }
+        pb_child_finish(aTHX);
+    }
+    return status;
+}
+
+/* Pops n results (pushed by call_sv/eval_sv) into res, or the error in $@. */
+static void collect(pTHX_ I32 n, pb_result *res, int32_t *status)
+{
+    dSP;
+    SV *err = ERRSV;
+    if (SvTRUE(err)) {
+        SP -= n;
+        PUTBACK;
+        put_error(aTHX_ &res->out, err);
+        *status = PB_DIED;
+        return;
+    }
+    SV **base = SP - n + 1;
+    for (I32 i = 0; i < n; i++)
+        pb_encode_sv(aTHX_ &res->out, base[i]);
+    res->count = n;
+    SP -= n;
+    PUTBACK;
+}
+
+static int push_args(pTHX_ const uint8_t *args, size_t len, int32_t nargs)
+{
+    dSP;
+    const uint8_t *p = args, *end = args + len;
+    PUSHMARK(SP);
+    EXTEND(SP, nargs);
+    for (int32_t i = 0; i < nargs; i++) {
+        SV *sv = pb_decode_sv(aTHX_ &p, end);
+        if (!sv) {
+            SP = PL_stack_base + POPMARK;
+            PUTBACK;
+            return 0;
+        }
+        PUSHs(sv_2mortal(sv));
+    }
+    PUTBACK;
+    return 1;
+}
+
+struct eval_ctx { const uint8_t *code; size_t len; int32_t ctx; };
+
+static void eval_body(pTHX_ void *c, pb_result *res, int32_t *status)
+{
+    struct eval_ctx *e = c;
+    SV *src = sv_2mortal(newSVpvn((const char *)e->code, e->len));
+    if (!is_utf8_invariant_string(e->code, e->len))
+        SvUTF8_on(src);
+    I32 n = eval_sv(src, gimme_flags(e->ctx) | G_EVAL);
+    collect(aTHX_ n, res, status);
+}
+
+int32_t pb_eval(pb_interp *ip, const uint8_t *code, size_t len, int32_t ctx, pb_result *res)
+{
+    struct eval_ctx e = { code, len, ctx };
+    return guarded(ip, eval_body, &e, res);
+}
+
+struct call_ctx {
+    const char *name;
+    SV *target;
+    int32_t ctx;
+    const uint8_t *args;
+    size_t args_len;
+    int32_t nargs;
+};
+
+static void call_body(pTHX_ void *c, pb_result *res, int32_t *status)
+{
+    struct call_ctx *k = c;
+    if (!push_args(aTHX_ k->args, k->args_len, k->nargs)) {
+        put_message(&res->out, "malformed argument buffer");
+        *status = PB_ERROR;
+        return;
+    }
+    I32 flags = gimme_flags(k->ctx) | G_EVAL;
+    I32 n = k->name ? call_pv(k->name, flags) : call_sv(k->target, flags);
+    collect(aTHX_ n, res, status);
+}
+
+int32_t pb_call_named(pb_interp *ip, const uint8_t *name, size_t name_len, int32_t ctx,
+                      const uint8_t *args, size_t args_len, int32_t nargs, pb_result *res)
+{
+    char small[256];
+    char *z = name_len < sizeof small ? small : malloc(name_len + 1);
+    memcpy(z, name, name_len);
+    z[name_len] = 0;
+    struct call_ctx k = { z, NULL, ctx, args, args_len, nargs };
+    int32_t st = guarded(ip, call_body, &k, res);
+    if (z != small)
+        free(z);
+    return st;
+}
+
+int32_t pb_call_ref(pb_interp *ip, void *sv, int32_t ctx,
+                    const uint8_t *args, size_t args_len, int32_t nargs, pb_result *res)
+{
+    struct call_ctx k = { NULL, (SV *)sv, ctx, args, args_len, nargs };
+    return guarded(ip, call_body, &k, res);
+}
+
+void pb_sv_release(pb_interp *ip, void *sv)
+{
+    dTHXa(ip->perl);
+    PERL_SET_CONTEXT(my_perl);
+    SvREFCNT_dec((SV *)sv);
+}
+
+/* ---- Perl -> C# ---- */
+
+static __thread pb_interp *t_last;
+
+static pb_interp *current_interp(pTHX)
+{
+    pb_interp *ip = t_last;
+    if (ip && ip->perl == my_perl)
+        return ip;
+    ip = pb_interp_of(aTHX);
+    t_last = ip;
+    return ip;
+}
+
+static pb_cbframe *frame_at(pb_interp *ip, int d)
+{
+    if (d >= ip->cb_cap) {
+        int cap = ip->cb_cap ? ip->cb_cap * 2 : 8;
+        pb_cbframe **f = realloc(ip->frames, (size_t)cap * sizeof *f);
+        if (!f)
+            abort();
+        memset(f + ip->cb_cap, 0, (size_t)(cap - ip->cb_cap) * sizeof *f);
+        ip->frames = f;
+        ip->cb_cap = cap;
+    }
+    if (!ip->frames[d] && !(ip->frames[d] = calloc(1, sizeof(pb_cbframe))))
+        abort();
+    return ip->frames[d];
+}
+
+XS(pb_trampoline);
+XS(pb_trampoline)
+{
+    dXSARGS;
+    pb_interp *ip = current_interp(aTHX);
+    if (!ip)
+        croak("PerlSentry: this interpreter was not created by the host (an ithread clone?)");
+    if (pb_is_child)
+        XSRETURN_EMPTY;   /* after fork the engine is gone: host subs are no-ops */
+    int d = ip->cb_depth;
+    pb_cbframe *f = frame_at(ip, d);
+    f->args.len = 0;
+    f->ret.len = 0;
+    for (I32 i = 0; i < items; i++)
+        pb_encode_sv(aTHX_ &f->args, ST(i));
+    U8 gimme = GIMME_V;
+    int32_t ctx = gimme == G_VOID ? PB_CTX_VOID : gimme == G_SCALAR ? PB_CTX_SCALAR : PB_CTX_LIST;
+    int32_t count = 0, exit_status = 0;
+    ip->cb_depth = d + 1;
+    int32_t st = pb_callback(ip, CvXSUBANY(cv).any_i32, ctx, f->args.data, f->args.len,
+                             (int32_t)items, &f->ret, &count, &exit_status);
+    ip->cb_depth = d;
+    const uint8_t *p = f->ret.data, *end = p + f->ret.len;
+    if (st == PB_OK) {
+        SP -= items;
+        EXTEND(SP, count);
+        for (int32_t i = 0; i < count; i++) {
+            SV *sv = pb_decode_sv(aTHX_ &p, end);
+            if (!sv)
+                croak("PerlSentry: a C# sub returned a malformed value");
+            PUSHs(sv_2mortal(sv));
+        }
+        PUTBACK;
+        return;
+    }
+    if (st == PB_EXITED)
+        my_exit((U32)exit_status);
+    SV *msg = pb_decode_sv(aTHX_ &p, end);
+    SV *val = msg ? pb_decode_sv(aTHX_ &p, end) : NULL;
+    if (msg)
+        sv_2mortal(msg);
+    if (val && SvROK(val))
+        croak_sv(sv_2mortal(val));   /* rethrow the original exception object */
+    SvREFCNT_dec(val);
+    croak_sv(msg ? msg : sv_2mortal(newSVpvs("PerlSentry: a C# sub failed")));
+}
+
+struct define_ctx { const char *name; int32_t id; };
+
+static void define_body(pTHX_ void *c, pb_result *res, int32_t *status)
+{
+    struct define_ctx *k = c;
+    CV *cv = newXS(k->name, pb_trampoline, "PerlSentry");
+    if (!cv) {
+        put_message(&res->out, "newXS failed");
+        *status = PB_ERROR;
+        return;
+    }
+    CvXSUBANY(cv).any_i32 = k->id;
+}
+
+int32_t pb_define_sub(pb_interp *ip, const uint8_t *name, size_t name_len, int32_t id, pb_result *res)
+{
+    char *z = malloc(name_len + 1);
+    memcpy(z, name, name_len);
+    z[name_len] = 0;
+    struct define_ctx k = { z, id };
+    int32_t st = guarded(ip, define_body, &k, res);
+    free(z);
+    return st;
+}

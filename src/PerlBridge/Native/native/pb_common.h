@@ -1,0 +1,58 @@
+/* Shared declarations of the PerlSentry bridge shim.
+ *
+ * The shim owns everything that depends on perl's macros, inline functions and
+ * struct layouts; C# only sees the function table in pb_api.h. */
+#ifndef PB_COMMON_H
+#define PB_COMMON_H
+
+#define PERL_NO_GET_CONTEXT   /* aTHX is the my_perl we pass, not a TLS lookup */
+#include <EXTERN.h>
+#include <perl.h>
+#include <XSUB.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#include "pb_api.h"
+
+/* One callback frame per nesting level of Perl -> C# calls: a nested call
+ * must not overwrite the arguments its caller may still be reading. */
+typedef struct pb_cbframe {
+    pb_buf args;
+    pb_buf ret;
+} pb_cbframe;
+
+struct pb_interp {
+    PerlInterpreter *perl;
+    pthread_t owner;          /* the only thread that runs this interpreter */
+    int argc;
+    char **argv;              /* perl keeps pointers into argv: alive until destruct */
+    int cb_depth;
+    int cb_cap;
+    pb_cbframe **frames;      /* frames[i] stays put when the array grows */
+    void *sampler;            /* pb_sample state, owned by pb_sample.c */
+};
+
+/* pb_value.c */
+void pb_buf_reserve(pb_buf *b, size_t extra);
+void pb_buf_reset(pb_buf *b);
+void pb_buf_release(pb_buf *b);
+void pb_put_u8(pb_buf *b, uint8_t v);
+void pb_put_u32(pb_buf *b, uint32_t v);
+void pb_put_str(pb_buf *b, uint8_t tag, const char *s, size_t len);
+/* Appends sv (get-magic applied) to b. */
+void pb_encode_sv(pTHX_ pb_buf *b, SV *sv);
+/* Decodes one value at *p (advanced); the caller owns the returned SV. NULL on malformed input. */
+SV *pb_decode_sv(pTHX_ const uint8_t **p, const uint8_t *end);
+
+/* pb_interp.c */
+pb_interp *pb_interp_of(pTHX);
+void pb_child_finish(pTHX);
+pb_interp *pb_interp_at(int i);
+int pb_interp_slots(void);
+extern pb_callback_fn pb_callback;
+
+/* pb_signal.c */
+void pb_signal_install(void);
+extern volatile int pb_is_child;
+
+#endif

@@ -1,0 +1,207 @@
+/* Interpreter lifetime: process init, create, parse, run, destruct.
+ * Every function here runs on the interpreter's owner thread (C# enforces it). */
+#include "pb_common.h"
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+EXTERN_C void boot_DynaLoader(pTHX_ CV *cv);
+
+#define PB_MAX_INTERPS 64
+
+/* Registry of live interpreters: the signal router and the sampler hook find
+ * their interpreter here (ithreads clone hooks, so a hook cannot carry it). */
+static pb_interp *volatile g_interps[PB_MAX_INTERPS];
+static pthread_mutex_t g_lifetime = PTHREAD_MUTEX_INITIALIZER;
+static int g_sys_inited;
+pb_callback_fn pb_callback;
+
+static void xs_init(pTHX)
+{
+    /* Without DynaLoader no XS module (POSIX, List::Util, ...) can load. */
+    newXS("DynaLoader::boot_DynaLoader", boot_DynaLoader, __FILE__);
+}
+
+pb_interp *pb_interp_of(pTHX)
+{
+    for (int i = 0; i < PB_MAX_INTERPS; i++) {
+        pb_interp *ip = g_interps[i];
+        if (ip && ip->perl == my_perl)
+            return ip;
+    }
+    return NULL;
+}
+
+pb_interp *pb_interp_at(int i) { return i < PB_MAX_INTERPS ? g_interps[i] : NULL; }
+int pb_interp_slots(void) { return PB_MAX_INTERPS; }
+
+static int32_t interp_count(void)
+{
+    int n = 0;
+    for (int i = 0; i < PB_MAX_INTERPS; i++)
+        n += g_interps[i] != NULL;
+    return n;
+}
+
+static void set_err(char *err, int32_t errlen, const char *msg)
+{
+    if (err && errlen > 0) {
+        strncpy(err, msg, (size_t)errlen - 1);
+        err[errlen - 1] = 0;
+    }
+}
+
+static int32_t sys_init(pb_callback_fn callback, char *err, int32_t errlen)
+{
+    pthread_mutex_lock(&g_lifetime);
+    pb_callback = callback;
+    if (!g_sys_inited) {
+        static int argc = 1;
+        static char arg0[] = "perl";
+        static char *argv_store[] = { arg0, NULL };
+        static char *env_store[] = { NULL };
+        char **argv = argv_store, **env = env_store;
+        /* PERL_SYS_INIT3 sets SIGFPE to SIG_IGN (PERL_FPU_INIT); the CLR needs its own handler. */
+        struct sigaction fpe;
+        sigaction(SIGFPE, NULL, &fpe);
+        PERL_SYS_INIT3(&argc, &argv, &env);
+        sigaction(SIGFPE, &fpe, NULL);
+        pb_signal_install();
+        g_sys_inited = 1;
+    }
+    pthread_mutex_unlock(&g_lifetime);
+    (void)err; (void)errlen;
+    return PB_OK;
+}
+
+static pb_interp *interp_new(char *err, int32_t errlen)
+{
+    pb_interp *ip = calloc(1, sizeof *ip);
+    if (!ip) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_lock(&g_lifetime);
+    int slot = -1;
+    for (int i = 0; i < PB_MAX_INTERPS; i++)
+        if (!g_interps[i]) { slot = i; break; }
+    if (slot < 0) {
+        pthread_mutex_unlock(&g_lifetime);
+        free(ip);
+        set_err(err, errlen, "too many live interpreters (the limit is 64)");
+        return NULL;
+    }
+    PerlInterpreter *perl = perl_alloc();
+    if (!perl) {
+        pthread_mutex_unlock(&g_lifetime);
+        free(ip);
+        set_err(err, errlen, "perl_alloc failed");
+        return NULL;
+    }
+    PERL_SET_CONTEXT(perl);
+    perl_construct(perl);
+    {
+        dTHXa(perl);
+        /* END blocks run in perl_destruct, as in perlmain.c; a clean
+         * destruct lets several interpreters come and go in one process. */
+        PL_exit_flags |= PERL_EXIT_DESTRUCT_END;
+        PL_perl_destruct_level = 1;
+    }
+    ip->perl = perl;
+    ip->owner = pthread_self();
+    g_interps[slot] = ip;
+    pthread_mutex_unlock(&g_lifetime);
+    return ip;
+}
+
+static int32_t interp_parse(pb_interp *ip, int32_t argc, const char *const *argv)
+{
+    dTHXa(ip->perl);
+    PERL_SET_CONTEXT(my_perl);
+    ip->argc = argc;
+    ip->argv = calloc((size_t)argc + 1, sizeof(char *));
+    for (int i = 0; i < argc; i++)
+        ip->argv[i] = strdup(argv[i]);
+    int rc = perl_parse(my_perl, xs_init, argc, ip->argv, NULL);
+    if (pb_is_child)
+        pb_child_finish(aTHX);
+    return rc;
+}
+
+static int32_t interp_run(pb_interp *ip)
+{
+    dTHXa(ip->perl);
+    PERL_SET_CONTEXT(my_perl);
+    int rc = perl_run(my_perl);
+    if (pb_is_child)
+        pb_child_finish(aTHX);
+    return rc;
+}
+
+/* After fork the CLR is unusable in the child: never return into managed code. */
+void pb_child_finish(pTHX)
+{
+    int st = perl_destruct(my_perl);
+    _exit(st & 0xff);
+}
+
+static int32_t interp_destruct(pb_interp *ip)
+{
+    dTHXa(ip->perl);
+    PERL_SET_CONTEXT(my_perl);
+    int status = perl_destruct(my_perl);
+    pthread_mutex_lock(&g_lifetime);
+    for (int i = 0; i < PB_MAX_INTERPS; i++)
+        if (g_interps[i] == ip)
+            g_interps[i] = NULL;
+    perl_free(my_perl);
+    pthread_mutex_unlock(&g_lifetime);
+    PERL_SET_CONTEXT(NULL);
+    for (int i = 0; i < ip->argc; i++)
+        free(ip->argv[i]);
+    free(ip->argv);
+    for (int i = 0; i < ip->cb_cap; i++) {
+        if (ip->frames[i]) {
+            pb_buf_release(&ip->frames[i]->args);
+            pb_buf_release(&ip->frames[i]->ret);
+            free(ip->frames[i]);
+        }
+    }
+    free(ip->frames);
+    free(ip);
+    return status;
+}
+
+/* pb_call.c */
+int32_t pb_eval(pb_interp *, const uint8_t *, size_t, int32_t, pb_result *);
+int32_t pb_call_named(pb_interp *, const uint8_t *, size_t, int32_t, const uint8_t *, size_t, int32_t, pb_result *);
+int32_t pb_call_ref(pb_interp *, void *, int32_t, const uint8_t *, size_t, int32_t, pb_result *);
+int32_t pb_define_sub(pb_interp *, const uint8_t *, size_t, int32_t, pb_result *);
+void pb_sv_release(pb_interp *, void *);
+
+static void buf_free(pb_buf *b) { pb_buf_release(b); }
+static int32_t is_child(void) { return pb_is_child; }
+
+static const pb_api g_api = {
+    .abi = PB_ABI_VERSION,
+    .size = sizeof(pb_api),
+    .perl_version = STRINGIFY(PERL_REVISION) "." STRINGIFY(PERL_VERSION) "." STRINGIFY(PERL_SUBVERSION),
+    .archname = ARCHNAME,
+    .sys_init = sys_init,
+    .interp_new = interp_new,
+    .interp_parse = interp_parse,
+    .interp_run = interp_run,
+    .interp_destruct = interp_destruct,
+    .eval = pb_eval,
+    .call_named = pb_call_named,
+    .call_ref = pb_call_ref,
+    .define_sub = pb_define_sub,
+    .sv_release = pb_sv_release,
+    .buf_reserve = pb_buf_reserve,
+    .buf_free = buf_free,
+    .is_child = is_child,
+    .interp_count = interp_count,
+};
+
+PB_EXPORT const pb_api *pb_get_api(void) { return &g_api; }

@@ -1,0 +1,138 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text;
+using PerlSentry.PerlBridge.Native;
+
+namespace PerlSentry.PerlBridge;
+
+/// <summary>Reads values in the shim's wire format (pb_api.h).</summary>
+/// <remarks>
+/// A perl string without the UTF-8 flag crosses as bytes. Perl code mostly keeps
+/// UTF-8 encoded text in such strings, so bytes that are valid UTF-8 decode as UTF-8;
+/// anything else decodes as Latin-1, which is what those bytes mean to perl itself.
+/// </remarks>
+internal unsafe ref struct PbReader(ReadOnlySpan<byte> data, PerlInterpreter owner)
+{
+    private static readonly UTF8Encoding StrictUtf8 = new(false, true);
+    private readonly ReadOnlySpan<byte> _data = data;
+    private int _pos;
+
+    public readonly bool AtEnd => _pos >= _data.Length;
+
+    private byte Tag() => _pos < _data.Length ? _data[_pos++] : throw Malformed();
+
+    private ReadOnlySpan<byte> Take(int n)
+    {
+        if (n < 0 || _pos + n > _data.Length)
+            throw Malformed();
+        var s = _data.Slice(_pos, n);
+        _pos += n;
+        return s;
+    }
+
+    private static PerlBridgeException Malformed() => new("malformed value buffer from the shim");
+
+    public object? Value()
+    {
+        var tag = Tag();
+        switch (tag)
+        {
+            case PerlNative.PB_T_UNDEF: return null;
+            case PerlNative.PB_T_BOOL: return Take(1)[0] != 0;
+            case PerlNative.PB_T_IV: return BinaryPrimitives.ReadInt64LittleEndian(Take(8));
+            case PerlNative.PB_T_UV:
+                var u = BinaryPrimitives.ReadUInt64LittleEndian(Take(8));
+                return u <= long.MaxValue ? (object)(long)u : u;
+            case PerlNative.PB_T_NV: return BinaryPrimitives.ReadDoubleLittleEndian(Take(8));
+            case PerlNative.PB_T_STR: return Encoding.UTF8.GetString(Take(Length()));
+            case PerlNative.PB_T_BYTES: return BytesToString(Take(Length()));
+            case PerlNative.PB_T_ARRAY:
+            {
+                var n = Length();
+                var list = new List<object?>(Math.Min(n, 1024));
+                for (var i = 0; i < n; i++)
+                    list.Add(Value());
+                return list;
+            }
+            case PerlNative.PB_T_HASH:
+            {
+                var n = Length();
+                var dict = new Dictionary<string, object?>(Math.Min(n, 1024), StringComparer.Ordinal);
+                for (var i = 0; i < n; i++)
+                {
+                    var key = Value() as string ?? "";
+                    dict[key] = Value();
+                }
+                return dict;
+            }
+            case PerlNative.PB_T_REF:
+            {
+                var handle = (nint)BinaryPrimitives.ReadInt64LittleEndian(Take(8));
+                var kind = (PerlRefKind)Take(1)[0];
+                var cls = Encoding.UTF8.GetString(Take(Length()));
+                return new PerlRef(owner, handle, kind, cls.Length == 0 ? null : cls);
+            }
+            default:
+                throw Malformed();
+        }
+    }
+
+    private int Length() => checked((int)BinaryPrimitives.ReadUInt32LittleEndian(Take(4)));
+
+    public static string BytesToString(ReadOnlySpan<byte> bytes)
+    {
+        if (System.Text.Ascii.IsValid(bytes))
+            return Encoding.ASCII.GetString(bytes);
+        try
+        {
+            return StrictUtf8.GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            return Encoding.Latin1.GetString(bytes);
+        }
+    }
+
+    public long Int64()
+    {
+        if (_pos < _data.Length && _data[_pos] == PerlNative.PB_T_IV)
+        {
+            _pos++;
+            return BinaryPrimitives.ReadInt64LittleEndian(Take(8));
+        }
+        return SlowInt64();
+    }
+
+    private long SlowInt64() => Value() switch
+    {
+        null => 0,
+        long l => l,
+        ulong u => unchecked((long)u),
+        double d => (long)d,
+        bool b => b ? 1 : 0,
+        string s => long.TryParse(s.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var l) ? l
+            : double.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? (long)d : 0,
+        _ => throw new InvalidCastException("a Perl reference is not a number"),
+    };
+
+    public double Double() => Value() switch
+    {
+        null => 0,
+        long l => l,
+        ulong u => u,
+        double d => d,
+        bool b => b ? 1 : 0,
+        string s => double.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : 0,
+        _ => throw new InvalidCastException("a Perl reference is not a number"),
+    };
+
+    public string? String() => Value() switch
+    {
+        null => null,
+        string s => s,
+        double d => d.ToString("R", CultureInfo.InvariantCulture),
+        bool b => b ? "1" : "",
+        PerlRef r => r.ToString(),
+        var o => Convert.ToString(o, CultureInfo.InvariantCulture),
+    };
+}

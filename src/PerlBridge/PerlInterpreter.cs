@@ -1,0 +1,346 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using System.Text;
+using PerlSentry.PerlBridge.Native;
+
+namespace PerlSentry.PerlBridge;
+
+/// <summary>
+/// One Perl interpreter, owned by one thread. Calls from other threads are marshalled to
+/// that thread; calls from the owner thread (including from inside a C# sub) run inline.
+/// </summary>
+public sealed unsafe class PerlInterpreter : IDisposable
+{
+    private readonly BlockingCollection<Action>? _work;
+    private readonly ConcurrentQueue<nint> _releases = new();
+    private readonly Dictionary<string, byte[]> _names = new(StringComparer.Ordinal);
+    private readonly Thread? _thread;
+    private nint _ip;
+    private int _ownerThreadId;
+    private pb_buf* _args;
+    private pb_result* _result;
+    private bool _parsed;
+    private int _destructStatus;
+
+    private PerlInterpreter(BlockingCollection<Action>? work, Thread? thread)
+    {
+        _work = work;
+        _thread = thread;
+    }
+
+    /// <summary>The exit status perl_destruct returned (after <see cref="Dispose"/> or <see cref="RunProgram"/>).</summary>
+    public int DestructStatus => _destructStatus;
+
+    public bool IsDisposed => _ip == 0;
+
+    /// <summary>The perl version the bridge was built for, e.g. "5.36.0".</summary>
+    public static string PerlVersion => PerlRuntime.PerlVersion;
+
+    /// <summary>True in a child process made by Perl's fork: the CLR is not usable there.</summary>
+    public static bool IsForkedChild => PerlRuntime.IsForkedChild;
+
+    /// <summary>
+    /// Starts an interpreter on a dedicated thread, ready for calls: it has parsed
+    /// <c>-e 0</c> with <paramref name="includeDirs"/> on <c>@INC</c> and run INIT blocks.
+    /// </summary>
+    public static PerlInterpreter Start(IEnumerable<string>? includeDirs = null, int stackSizeBytes = 16 << 20)
+    {
+        var work = new BlockingCollection<Action>();
+        var started = new TaskCompletionSource<PerlInterpreter>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var argv = new List<string> { "perl" };
+        foreach (var dir in includeDirs ?? [])
+            argv.Add("-I" + dir);
+        argv.AddRange(["-e", "0"]);
+        PerlInterpreter? interp = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                interp!.CreateHere();
+                var rc = interp.Parse(argv);
+                if (rc == 0)
+                    rc = interp.Run();
+                if (rc != 0)
+                    throw new PerlBridgeException($"perl failed to start (status {rc}); see standard error");
+                started.SetResult(interp);
+            }
+            catch (Exception e)
+            {
+                started.TrySetException(e);
+                interp!.DestroyHere();
+                return;
+            }
+            foreach (var item in work.GetConsumingEnumerable())
+                item();
+            interp.DestroyHere();
+        }, stackSizeBytes)
+        {
+            IsBackground = true,
+            Name = "perl",
+        };
+        interp = new PerlInterpreter(work, thread);
+        _ = PerlRuntime.Api;   // load errors surface here, on the caller's thread
+        thread.Start();
+        return started.Task.GetAwaiter().GetResult();
+    }
+
+    /// <summary>
+    /// Creates an interpreter owned by the calling thread, for running a program with
+    /// <see cref="RunProgram"/>. The CLI runs scripts on the process's main thread so that
+    /// process-directed signals (<c>kill USR1 =&gt; $$</c>, <c>alarm</c>) land where perl expects them.
+    /// </summary>
+    public static PerlInterpreter CreateOnCurrentThread()
+    {
+        var interp = new PerlInterpreter(null, null);
+        interp.CreateHere();
+        return interp;
+    }
+
+    private void CreateHere()
+    {
+        var api = PerlRuntime.Api;
+        var err = stackalloc byte[512];
+        var ip = api->interp_new(err, 512);
+        if (ip == 0)
+            throw new PerlBridgeException("cannot create a perl interpreter: " + Marshal.PtrToStringUTF8((nint)err));
+        _ip = ip;
+        _ownerThreadId = Environment.CurrentManagedThreadId;
+        _args = (pb_buf*)NativeMemory.AllocZeroed((nuint)sizeof(pb_buf));
+        _result = (pb_result*)NativeMemory.AllocZeroed((nuint)sizeof(pb_result));
+    }
+
+    /// <summary>
+    /// Runs a whole program as perlmain.c does: parse argv (<c>perl [switches] script args</c>),
+    /// run it if that worked, destruct (END blocks) and return perl's exit status. Owner thread only;
+    /// the interpreter is disposed afterwards.
+    /// </summary>
+    public int RunProgram(IReadOnlyList<string> argv)
+    {
+        CheckOwner();
+        if (Parse(argv) == 0)
+            Run();
+        DestroyHere();
+        return _destructStatus;
+    }
+
+    private int Parse(IReadOnlyList<string> argv)
+    {
+        var handles = new GCHandle[argv.Count];
+        var ptrs = new byte*[argv.Count + 1];
+        try
+        {
+            for (var i = 0; i < argv.Count; i++)
+            {
+                handles[i] = GCHandle.Alloc(Encoding.UTF8.GetBytes(argv[i] + "\0"), GCHandleType.Pinned);
+                ptrs[i] = (byte*)handles[i].AddrOfPinnedObject();
+            }
+            fixed (byte** p = ptrs)
+            {
+                var rc = PerlRuntime.Api->interp_parse(_ip, argv.Count, p);
+                _parsed = rc == 0;
+                return rc;
+            }
+        }
+        finally
+        {
+            foreach (var h in handles)
+                if (h.IsAllocated) h.Free();
+        }
+    }
+
+    private int Run() => PerlRuntime.Api->interp_run(_ip);
+
+    private void DestroyHere()
+    {
+        if (_ip == 0)
+            return;
+        DrainReleases();
+        SubTable.Unregister(this);
+        _destructStatus = PerlRuntime.Api->interp_destruct(_ip);
+        _ip = 0;
+        PerlRuntime.Api->buf_free(_args);
+        PerlRuntime.Api->buf_free(&_result->@out);
+        NativeMemory.Free(_args);
+        NativeMemory.Free(_result);
+        _args = null;
+        _result = null;
+    }
+
+    /// <summary>Runs <paramref name="action"/> on the owner thread and waits for it.</summary>
+    public T Invoke<T>(Func<T> action)
+    {
+        if (Environment.CurrentManagedThreadId == _ownerThreadId)
+            return action();
+        if (_work is null)
+            throw new PerlBridgeException("this interpreter belongs to another thread and takes no marshalled calls");
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            _work.Add(() =>
+            {
+                try { done.SetResult(action()); }
+                catch (Exception e) { done.SetException(e); }
+            });
+        }
+        catch (InvalidOperationException)
+        {
+            throw new ObjectDisposedException(nameof(PerlInterpreter));
+        }
+        return done.Task.GetAwaiter().GetResult();
+    }
+
+    /// <summary>Evaluates Perl code in scalar context and returns its value.</summary>
+    public object? Eval(string code) => Single(Invoke(() => EvalHere(code, PerlContext.Scalar)));
+
+    /// <summary>Evaluates Perl code in list context.</summary>
+    public object?[] EvalList(string code) => Invoke(() => EvalHere(code, PerlContext.List));
+
+    /// <summary>Calls a sub by name in scalar context.</summary>
+    public object? Call(string name, params object?[] args) => Single(CallNamed(name, PerlContext.Scalar, args));
+
+    /// <summary>Calls a sub by name in list context.</summary>
+    public object?[] CallList(string name, params object?[] args) => CallNamed(name, PerlContext.List, args);
+
+    public object?[] CallNamed(string name, PerlContext context, params object?[] args) => Invoke(() =>
+    {
+        Prepare(args);
+        var n = Name(name);
+        fixed (byte* p = n)
+            return Finish(PerlRuntime.Api->call_named(_ip, p, (nuint)n.Length, (int)context, _args->data, _args->len, args.Length, _result));
+    });
+
+    internal object?[] CallRef(PerlRef code, PerlContext context, object?[] args) => Invoke(() =>
+    {
+        Prepare(args);
+        return Finish(PerlRuntime.Api->call_ref(_ip, code.Handle, (int)context, _args->data, _args->len, args.Length, _result));
+    });
+
+    /// <summary>Makes <paramref name="handler"/> callable from Perl as <paramref name="name"/>.</summary>
+    public void DefineSub(string name, PerlSubHandler handler) => Invoke(() =>
+    {
+        CheckLive();
+        var id = SubTable.Register(this, handler);
+        var n = Name(name);
+        fixed (byte* p = n)
+            Finish(PerlRuntime.Api->define_sub(_ip, p, (nuint)n.Length, id, _result));
+        return 0;
+    });
+
+    /// <summary>Convenience form: all arguments in, one value (or a list for list context) out.</summary>
+    public void DefineSub(string name, Func<object?[], object?> body) => DefineSub(name, (ref PerlCall call) =>
+    {
+        var result = body(call.RemainingArguments());
+        if (call.Context == PerlContext.List && result is object?[] list)
+            foreach (var v in list) call.Return(v);
+        else if (call.Context != PerlContext.Void)
+            call.Return(result);
+    });
+
+    private object?[] EvalHere(string code, PerlContext context)
+    {
+        CheckLive();
+        DrainReleases();
+        var bytes = Encoding.UTF8.GetBytes(code);
+        fixed (byte* p = bytes)
+            return Finish(PerlRuntime.Api->eval(_ip, p, (nuint)bytes.Length, (int)context, _result));
+    }
+
+    private void Prepare(object?[] args)
+    {
+        CheckLive();
+        DrainReleases();
+        _args->len = 0;
+        var w = new PbWriter(_args);
+        foreach (var a in args)
+        {
+            if (a is PerlRef r && r.Interpreter != this)
+                throw new ArgumentException("a PerlRef belongs to the interpreter that made it");
+            w.Value(a);
+        }
+    }
+
+    private object?[] Finish(int status)
+    {
+        var reader = new PbReader(new ReadOnlySpan<byte>(_result->@out.data, (int)_result->@out.len), this);
+        switch (status)
+        {
+            case PerlNative.PB_OK:
+            {
+                var n = _result->count;
+                if (n == 0)
+                    return [];
+                var values = new object?[n];
+                for (var i = 0; i < n; i++)
+                    values[i] = reader.Value();
+                return values;
+            }
+            case PerlNative.PB_DIED:
+            {
+                var message = reader.String() ?? "Died";
+                var value = reader.Value() as PerlRef;
+                throw new PerlException(message, value);
+            }
+            case PerlNative.PB_EXITED:
+                throw new PerlExitException(_result->exit_status);
+            default:
+                throw new PerlBridgeException(reader.String() ?? "bridge error");
+        }
+    }
+
+    private static object? Single(object?[] values) => values.Length == 0 ? null : values[^1];
+
+    private byte[] Name(string name)
+    {
+        if (!_names.TryGetValue(name, out var bytes))
+            _names[name] = bytes = Encoding.UTF8.GetBytes(name);
+        return bytes;
+    }
+
+    internal void QueueRelease(nint handle) => _releases.Enqueue(handle);
+
+    internal void Release(nint handle)
+    {
+        if (_ip == 0)
+            return;   // the interpreter and everything in it is gone
+        if (Environment.CurrentManagedThreadId == _ownerThreadId)
+            PerlRuntime.Api->sv_release(_ip, handle);
+        else
+            QueueRelease(handle);
+    }
+
+    private void DrainReleases()
+    {
+        while (_releases.TryDequeue(out var h))
+            PerlRuntime.Api->sv_release(_ip, h);
+    }
+
+    private void CheckLive()
+    {
+        if (_ip == 0)
+            throw new ObjectDisposedException(nameof(PerlInterpreter));
+    }
+
+    private void CheckOwner()
+    {
+        CheckLive();
+        if (Environment.CurrentManagedThreadId != _ownerThreadId)
+            throw new PerlBridgeException("only the owner thread may run a program in this interpreter");
+        if (_parsed)
+            throw new PerlBridgeException("this interpreter has parsed a program already");
+    }
+
+    /// <summary>Destructs the interpreter on its owner thread (END blocks run) and ends that thread.</summary>
+    public void Dispose()
+    {
+        if (_work is null)
+        {
+            if (_ip != 0 && Environment.CurrentManagedThreadId == _ownerThreadId)
+                DestroyHere();
+            return;
+        }
+        if (!_work.IsAddingCompleted)
+            _work.CompleteAdding();
+        if (_thread is not null && Environment.CurrentManagedThreadId != _thread.ManagedThreadId)
+            _thread.Join();
+    }
+}
