@@ -44,6 +44,19 @@ public static class LibPerlLocator
         return AskPerl();
     }
 
+    /// <summary>The perl binary recorded when the shim was built; "perl" (from PATH) otherwise.</summary>
+    public static string PerlPath(string shimPath)
+    {
+        var record = Path.ChangeExtension(shimPath, ".json");
+        if (File.Exists(record))
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(record));
+            if (doc.RootElement.TryGetProperty("perl", out var p) && p.GetString() is { Length: > 0 } path && File.Exists(path))
+                return path;
+        }
+        return "/usr/bin/perl";
+    }
+
     private static string AskPerl()
     {
         const string script =

@@ -100,7 +100,8 @@ public sealed unsafe class PerlInterpreter : IDisposable
     {
         var api = PerlRuntime.Api;
         var err = stackalloc byte[512];
-        var ip = api->interp_new(err, 512);
+        using var perlPath = new NativeStrings([PerlRuntime.PerlPath]);
+        var ip = api->interp_new(perlPath.Pointers[0], err, 512);
         if (ip == 0)
             throw new PerlBridgeException("cannot create a perl interpreter: " + Marshal.PtrToStringUTF8((nint)err));
         _ip = ip;
@@ -125,27 +126,11 @@ public sealed unsafe class PerlInterpreter : IDisposable
 
     private int Parse(IReadOnlyList<string> argv)
     {
-        var handles = new GCHandle[argv.Count];
-        var ptrs = new byte*[argv.Count + 1];
-        try
-        {
-            for (var i = 0; i < argv.Count; i++)
-            {
-                handles[i] = GCHandle.Alloc(Encoding.UTF8.GetBytes(argv[i] + "\0"), GCHandleType.Pinned);
-                ptrs[i] = (byte*)handles[i].AddrOfPinnedObject();
-            }
-            fixed (byte** p = ptrs)
-            {
-                var rc = PerlRuntime.Api->interp_parse(_ip, argv.Count, p);
-                _parsed = rc == 0;
-                return rc;
-            }
-        }
-        finally
-        {
-            foreach (var h in handles)
-                if (h.IsAllocated) h.Free();
-        }
+        // The shim copies argv and keeps it alive for the interpreter's lifetime.
+        using var native = new NativeStrings(argv);
+        var rc = PerlRuntime.Api->interp_parse(_ip, argv.Count, native.Pointers);
+        _parsed = rc == 0;
+        return rc;
     }
 
     private int Run() => PerlRuntime.Api->interp_run(_ip);

@@ -24,6 +24,11 @@ internal static unsafe class PerlRuntime
 
     public static string ArchName => Marshal.PtrToStringUTF8((nint)Api->archname)!;
 
+    /// <summary>The perl binary libperl belongs to (what <c>$^X</c> says in hosted code).</summary>
+    public static string PerlPath => _perlPath ??= LibPerlLocator.PerlPath(LibPerlLocator.ShimPath());
+
+    private static string? _perlPath;
+
     public static bool IsForkedChild => Api->is_child() != 0;
 
     private static pb_api* Load()

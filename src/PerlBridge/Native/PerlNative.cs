@@ -31,7 +31,7 @@ internal unsafe struct pb_api
     public byte* archname;
 
     public delegate* unmanaged<nint, byte*, int, int> sys_init;
-    public delegate* unmanaged<byte*, int, nint> interp_new;
+    public delegate* unmanaged<byte*, byte*, int, nint> interp_new;
     public delegate* unmanaged<nint, int, byte**, int> interp_parse;
     public delegate* unmanaged<nint, int> interp_run;
     public delegate* unmanaged<nint, int> interp_destruct;
@@ -75,8 +75,8 @@ internal static unsafe class PerlNative
     [DllImport("libc", EntryPoint = "dlerror")]
     public static extern byte* dlerror();
 
-    [DllImport("libc", EntryPoint = "execv")]
-    public static extern int execv(byte* path, byte** argv);
+    [DllImport("libc", EntryPoint = "execve")]
+    public static extern int execve(byte* path, byte** argv, byte** envp);
 
     [DllImport("libc", EntryPoint = "signal")]
     public static extern nint signal(int signum, nint handler);

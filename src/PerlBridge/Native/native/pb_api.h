@@ -69,7 +69,7 @@ typedef struct pb_api {
     const char *archname;
 
     int32_t (*sys_init)(pb_callback_fn callback, char *err, int32_t errlen);
-    pb_interp *(*interp_new)(char *err, int32_t errlen);
+    pb_interp *(*interp_new)(const char *caret_x, char *err, int32_t errlen);
     int32_t (*interp_parse)(pb_interp *ip, int32_t argc, const char *const *argv);
     int32_t (*interp_run)(pb_interp *ip);
     int32_t (*interp_destruct)(pb_interp *ip);

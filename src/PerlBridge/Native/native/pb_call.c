@@ -281,11 +281,36 @@ static void define_body(pTHX_ void *c, pb_result *res, int32_t *status)
     CvXSUBANY(cv).any_i32 = k->id;
 }
 
+void pb_define_pending(pTHX_ pb_interp *ip)
+{
+    for (int i = 0; i < ip->pending_count; i++) {
+        CV *cv = newXS(ip->pending[i].name, pb_trampoline, "PerlSentry");
+        CvXSUBANY(cv).any_i32 = ip->pending[i].id;
+        free(ip->pending[i].name);
+    }
+    free(ip->pending);
+    ip->pending = NULL;
+    ip->pending_count = 0;
+}
+
 int32_t pb_define_sub(pb_interp *ip, const uint8_t *name, size_t name_len, int32_t id, pb_result *res)
 {
     char *z = malloc(name_len + 1);
     memcpy(z, name, name_len);
     z[name_len] = 0;
+    if (!ip->stashes_ready) {
+        /* Before perl_parse there are no stashes: xs_init defines it, before BEGIN blocks run. */
+        struct pb_pending_sub *p = realloc(ip->pending, (size_t)(ip->pending_count + 1) * sizeof *p);
+        if (!p)
+            abort();
+        ip->pending = p;
+        p[ip->pending_count].name = z;
+        p[ip->pending_count].id = id;
+        ip->pending_count++;
+        res->out.len = 0;
+        res->count = 0;
+        return PB_OK;
+    }
     struct define_ctx k = { z, id };
     int32_t st = guarded(ip, define_body, &k, res);
     free(z);

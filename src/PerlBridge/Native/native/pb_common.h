@@ -30,7 +30,14 @@ struct pb_interp {
     int cb_cap;
     pb_cbframe **frames;      /* frames[i] stays put when the array grows */
     void *sampler;            /* pb_sample state, owned by pb_sample.c */
+    char *caret_x;            /* what $^X should say: the real perl, not the host */
+    int stashes_ready;        /* perl_parse has reached xs_init: newXS works */
+    int pending_count;        /* subs defined before that, made in xs_init */
+    struct pb_pending_sub { char *name; int32_t id; } *pending;
 };
+
+/* pb_call.c */
+void pb_define_pending(pTHX_ pb_interp *ip);
 
 /* pb_value.c */
 void pb_buf_reserve(pb_buf *b, size_t extra);

@@ -21,6 +21,15 @@ static void xs_init(pTHX)
 {
     /* Without DynaLoader no XS module (POSIX, List::Util, ...) can load. */
     newXS("DynaLoader::boot_DynaLoader", boot_DynaLoader, __FILE__);
+    pb_interp *ip = pb_interp_of(aTHX);
+    if (ip) {
+        ip->stashes_ready = 1;
+        /* $^X names the running binary (the .NET host); programs that re-run
+         * themselves with $^X need the perl this interpreter belongs to. */
+        if (ip->caret_x)
+            sv_setpv(get_sv("\030", GV_ADD), ip->caret_x);
+        pb_define_pending(aTHX_ ip);
+    }
 }
 
 pb_interp *pb_interp_of(pTHX)
@@ -75,7 +84,7 @@ static int32_t sys_init(pb_callback_fn callback, char *err, int32_t errlen)
     return PB_OK;
 }
 
-static pb_interp *interp_new(char *err, int32_t errlen)
+static pb_interp *interp_new(const char *caret_x, char *err, int32_t errlen)
 {
     pb_interp *ip = calloc(1, sizeof *ip);
     if (!ip) {
@@ -109,6 +118,7 @@ static pb_interp *interp_new(char *err, int32_t errlen)
         PL_perl_destruct_level = 1;
     }
     ip->perl = perl;
+    ip->caret_x = caret_x && *caret_x ? strdup(caret_x) : NULL;
     ip->owner = pthread_self();
     g_interps[slot] = ip;
     pthread_mutex_unlock(&g_lifetime);
@@ -169,6 +179,10 @@ static int32_t interp_destruct(pb_interp *ip)
         }
     }
     free(ip->frames);
+    for (int i = 0; i < ip->pending_count; i++)
+        free(ip->pending[i].name);
+    free(ip->pending);
+    free(ip->caret_x);
     free(ip);
     return status;
 }

@@ -1,0 +1,58 @@
+using PerlSentry.PerlBridge;
+
+namespace PerlSentry.Cli;
+
+/// <summary>The <c>perl-sentry</c> command: dispatches to its subcommands.</summary>
+internal static class CliApp
+{
+    public const string Usage = """
+        usage: perl-sentry <command> [options]
+
+        commands:
+          run [-I dir] [-M module] [-e code] script.pl [args…]
+                    run a Perl program under the host, as perl would
+          help      show this text
+          version   show the versions of perl-sentry and of the perl it embeds
+
+        environment:
+          PERLSENTRY_LIBPERL   path of the libperl.so to embed (default: the one the shim was built for)
+          PERLSENTRY_SHIM      path of libperlbridge.so (default: next to perl-sentry)
+        """;
+
+    public static int Run(string[] args, TextWriter stderr)
+    {
+        if (args.Length == 0)
+        {
+            stderr.WriteLine(Usage);
+            return 2;
+        }
+        try
+        {
+            switch (args[0])
+            {
+                case "run":
+                    return RunCommand.Execute(RunRequest.Parse(args[1..]));
+                case "help" or "-h" or "--help":
+                    Console.Out.WriteLine(Usage);
+                    return 0;
+                case "version" or "--version":
+                    Console.Out.WriteLine($"perl-sentry {typeof(CliApp).Assembly.GetName().Version} (perl {PerlInterpreter.PerlVersion})");
+                    return 0;
+                default:
+                    stderr.WriteLine($"perl-sentry: unknown command '{args[0]}'.");
+                    stderr.WriteLine(Usage);
+                    return 2;
+            }
+        }
+        catch (UsageException e)
+        {
+            stderr.WriteLine(e.Message);
+            return 2;
+        }
+        catch (PerlBridgeException e)
+        {
+            stderr.WriteLine("perl-sentry: " + e.Message);
+            return 2;
+        }
+    }
+}

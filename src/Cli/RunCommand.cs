@@ -1,0 +1,28 @@
+using PerlSentry.Engine.PerlApi;
+using PerlSentry.PerlBridge;
+
+namespace PerlSentry.Cli;
+
+/// <summary><c>perl-sentry run</c>: a drop-in for <c>perl</c>.</summary>
+internal static class RunCommand
+{
+    public static int Execute(RunRequest request)
+    {
+        HostProcess.EnsureWriteXorExecuteDisabled();
+        HostProcess.UseDefaultSignalActions();
+        // The main thread owns the interpreter: process-directed signals land on it first.
+        var perl = PerlInterpreter.CreateOnCurrentThread();
+        HostApi.Install(perl);
+        return perl.RunProgram(request.PerlArgv(BundledLib()));
+    }
+
+    /// <summary>The Sentry Perl modules shipped with the host (perl/lib next to the program).</summary>
+    internal static string? BundledLib()
+    {
+        var env = Environment.GetEnvironmentVariable("PERLSENTRY_PERL_LIB");
+        if (!string.IsNullOrEmpty(env))
+            return env;
+        var dir = Path.Combine(AppContext.BaseDirectory, "perl", "lib");
+        return Directory.Exists(dir) ? dir : null;
+    }
+}

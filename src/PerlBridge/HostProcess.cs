@@ -1,0 +1,57 @@
+using System.Text;
+using PerlSentry.PerlBridge.Native;
+
+namespace PerlSentry.PerlBridge;
+
+/// <summary>Process-level settings a host needs before it runs Perl programs.</summary>
+public static unsafe class HostProcess
+{
+    public const string WriteXorExecuteVariable = "DOTNET_EnableWriteXorExecute";
+
+    private const int SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGPIPE = 13, SIGTERM = 15;
+
+    /// <summary>
+    /// With W^X on, the CLR double-maps JIT memory shared; a forked child that touches it
+    /// corrupts the parent (DESIGN.md, "fork"). The setting is read only at runtime start,
+    /// so when it is on this re-executes the process with it off and never returns.
+    /// Returns normally when it is already off or the re-exec is impossible.
+    /// </summary>
+    public static void EnsureWriteXorExecuteDisabled()
+    {
+        if (Environment.GetEnvironmentVariable(WriteXorExecuteVariable) == "0")
+            return;
+        string[] argv;
+        try
+        {
+            argv = File.ReadAllText("/proc/self/cmdline").TrimEnd('\0').Split('\0');
+        }
+        catch (IOException)
+        {
+            return;
+        }
+        var exe = Environment.ProcessPath;
+        if (exe is null || argv.Length == 0)
+            return;
+        // .NET keeps its own copy of the environment: pass it to execve explicitly.
+        var env = new List<string> { WriteXorExecuteVariable + "=0" };
+        foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())
+            if ((string)e.Key != WriteXorExecuteVariable)
+                env.Add($"{e.Key}={e.Value}");
+        using var args = new NativeStrings(argv);
+        using var envp = new NativeStrings(env);
+        using var path = new NativeStrings([exe]);
+        PerlNative.execve(path.Pointers[0], args.Pointers, envp.Pointers);
+        // execve returns only on failure: carry on with W^X on.
+    }
+
+    /// <summary>
+    /// Gives the signals the CLR takes over back their default action, as a process started
+    /// by a shell has them under perl: SIGPIPE kills a writer to a closed pipe (and is inherited
+    /// by children through exec), SIGINT/SIGTERM/SIGQUIT/SIGHUP end the program at once.
+    /// </summary>
+    public static void UseDefaultSignalActions()
+    {
+        foreach (var sig in (ReadOnlySpan<int>)[SIGPIPE, SIGINT, SIGTERM, SIGQUIT, SIGHUP])
+            PerlNative.signal(sig, 0 /* SIG_DFL */);
+    }
+}
