@@ -1,0 +1,122 @@
+// PerlSentry build: ./build.sh <target> runs this through the Cake tool (.config/dotnet-tools.json).
+using System.Text.RegularExpressions;
+using System.Xml.Linq;
+
+var target = Argument("target", "Demo");
+var configuration = Argument("configuration", "Release");
+var testFilter = Argument("filter", "");
+
+var root = MakeAbsolute(Directory("."));
+var artifacts = root.Combine("artifacts");
+var cliDir = root.Combine($"src/Cli/bin/{configuration}/net10.0");
+var cli = cliDir.CombineWithFilePath("perl-sentry");
+var results = artifacts.Combine("test-results");
+
+int Run(string file, string args, string workingDir = null)
+{
+    return StartProcess(file, new ProcessSettings { Arguments = args, WorkingDirectory = workingDir ?? root.FullPath });
+}
+
+Task("Native")
+    .Description("Compile the C shim against the local perl.")
+    .Does(() =>
+{
+    if (Run("bash", $"src/PerlBridge/Native/native/build-shim.sh {root}/src/PerlBridge/obj/native/") != 0)
+        throw new Exception("the shim did not build (see above)");
+});
+
+Task("Build")
+    .IsDependentOn("Native")
+    .Does(() =>
+{
+    DotNetBuild("PerlSentry.sln", new DotNetBuildSettings { Configuration = configuration, NoLogo = true });
+});
+
+Task("Test")
+    .Description("NUnit and prove (perl/t under the host); ends with 'N passed, N failed'.")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    CleanDirectory(results);
+    var nunitFailedToRun = false;
+    foreach (var project in GetFiles("tests/**/*.Tests.csproj"))
+    {
+        var settings = new DotNetTestSettings
+        {
+            Configuration = configuration,
+            NoBuild = true,
+            NoLogo = true,
+            ResultsDirectory = results,
+            Loggers = new[] { $"trx;LogFileName={project.GetFilenameWithoutExtension()}.trx", "console;verbosity=normal" },
+        };
+        if (testFilter != "")
+            settings.Filter = testFilter;
+        try { DotNetTest(project.FullPath, settings); }
+        catch (Exception e) { Warning($"{project.GetFilename()}: {e.Message}"); nunitFailedToRun = true; }
+    }
+
+    int nunitPassed = 0, nunitFailed = 0;
+    foreach (var trx in GetFiles($"{results}/*.trx"))
+    {
+        var counters = XDocument.Load(trx.FullPath).Descendants().First(e => e.Name.LocalName == "Counters");
+        nunitPassed += int.Parse(counters.Attribute("passed").Value);
+        nunitFailed += int.Parse(counters.Attribute("failed").Value) + int.Parse(counters.Attribute("error")?.Value ?? "0")
+            + int.Parse(counters.Attribute("timeout")?.Value ?? "0") + int.Parse(counters.Attribute("aborted")?.Value ?? "0");
+    }
+    if (nunitFailedToRun && nunitFailed == 0)
+        nunitFailed = 1;   // a test host that crashed counts, even if it left no result file
+
+    // prove runs every perl/t file under the host (perl-sentry run), as users run their tests.
+    IEnumerable<string> proveOut;
+    var proveExit = StartProcess("prove", new ProcessSettings
+    {
+        Arguments = $"-r --exec \"{cli} run\" perl/t",
+        WorkingDirectory = root.FullPath,
+        RedirectStandardOutput = true,
+        RedirectStandardError = false,
+    }, out proveOut);
+    var lines = proveOut.ToList();
+    foreach (var l in lines)
+        Information(l);
+    var total = lines.Select(l => Regex.Match(l, @"^Files=\d+, Tests=(\d+)")).Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value)).FirstOrDefault();
+    var proveFailed = 0;
+    foreach (var m in lines.Select(l => Regex.Match(l, @"\(Wstat: \d+(?: \(.*?\))? Tests: (\d+) Failed: (\d+)\)")).Where(m => m.Success))
+        proveFailed += Math.Max(1, int.Parse(m.Groups[2].Value));   // a file that died counts once
+    if (proveExit != 0 && proveFailed == 0)
+        proveFailed = 1;
+    var provePassed = Math.Max(0, total - proveFailed);
+
+    Information($"NUnit: {nunitPassed} passed, {nunitFailed} failed; prove: {provePassed} passed, {proveFailed} failed");
+    Information($"{nunitPassed + provePassed} passed, {nunitFailed + proveFailed} failed");
+    if (nunitFailed + proveFailed > 0)
+        throw new Exception("tests failed");
+});
+
+Task("Demo")
+    .Description("Build everything and run the demo under the host.")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    var rc = Run(cli.FullPath, "run examples/host_demo.pl");
+    if (rc != 0)
+        throw new Exception($"the demo exited with status {rc}");
+});
+
+Task("Bench")
+    .Description("Run the benchmarks in bench/ and rewrite bench/RESULTS.md.")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    if (Run("bash", "bench/run.sh") != 0)
+        throw new Exception("a benchmark failed");
+});
+
+Task("Pack")
+    .Description("Pack perl-sentry as a dotnet tool into artifacts/.")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    DotNetPack("src/Cli/Cli.csproj", new DotNetPackSettings { Configuration = configuration, NoBuild = true, OutputDirectory = artifacts });
+});
+
+RunTarget(target);

@@ -1,0 +1,73 @@
+namespace PerlSentry.Cli.Tests;
+
+public sealed class CliTests
+{
+    private static ProcessResult Host(params string[] args) =>
+        ProcessRunner.Run(Repo.PerlSentry, args, Repo.Root, timeoutMs: 30_000);
+
+    [Test]
+    public void Run_UnknownSwitch_ExplainsAndExits2()
+    {
+        var r = Host("run", "-w", "x.pl");
+        Assert.That(r.ExitCode, Is.EqualTo(2));
+        Assert.That(r.Stderr, Does.Contain("unknown switch '-w'").And.Contain("-I dir, -M module, -e code"));
+    }
+
+    [Test]
+    public void Run_NoScript_ShowsUsage()
+    {
+        var r = Host("run");
+        Assert.That(r.ExitCode, Is.EqualTo(2));
+        Assert.That(r.Stderr, Does.Contain("no script given"));
+    }
+
+    [Test]
+    public void UnknownCommand_ShowsUsage()
+    {
+        var r = Host("frobnicate");
+        Assert.That(r.ExitCode, Is.EqualTo(2));
+        Assert.That(r.Stderr, Does.Contain("unknown command 'frobnicate'").And.Contain("usage: perl-sentry"));
+    }
+
+    [Test]
+    public void Run_BundledLib_IsOnIncAndSeesTheEngine()
+    {
+        var r = Host("run", "-MPerlSentry", "-e", "print PerlSentry::is_hosted(), ' ', PerlSentry::engine_version(), ' ', (grep { m{/perl/lib\\z} } @INC) ? 'inc' : 'no-inc'");
+        Assert.That(r.Stdout, Is.EqualTo("1 0.1.0 inc"), r.Stderr);
+    }
+
+    [Test]
+    public void Run_CaretX_IsTheRealPerl()
+    {
+        var r = Host("run", "-e", "print $^X; exit(system($^X, '-e', 'exit 3') >> 8)");
+        Assert.That(r.Stdout, Does.EndWith("/perl"));
+        Assert.That(r.ExitCode, Is.EqualTo(3));
+    }
+
+    [Test]
+    public void Run_MissingLibPerl_NamesTheVariable()
+    {
+        var r = ProcessRunner.Run(Repo.PerlSentry, ["run", "-e", "1"], Repo.Root,
+            env: new Dictionary<string, string> { ["PERLSENTRY_LIBPERL"] = "/nonexistent/libperl.so" });
+        Assert.That(r.ExitCode, Is.EqualTo(2));
+        Assert.That(r.Stderr, Does.Contain("PERLSENTRY_LIBPERL"));
+    }
+
+    [Test]
+    public void Version_NamesPerl()
+    {
+        var r = Host("version");
+        Assert.That(r.Stdout, Does.Match(@"perl-sentry \S+ \(perl 5\.\d+\.\d+\)"));
+    }
+
+    [Test]
+    public void Run_ForkedChild_DoesNotReturnIntoDotNet()
+    {
+        // 200 forks whose children end by falling off the end of the script: each must _exit
+        // with perl's status from the shim, never run managed code, and END must run once in each.
+        var r = Host("run", "-e",
+            "$|=1; my $n = 0; for (1..200) { my $p = fork; if (!$p) { END { print 'E' if $$ != $main::parent } $main::parent //= 0; last } waitpid($p, 0); $n++ if $? == 0 } BEGIN { $main::parent = $$ } print \"\\nreaped $n\\n\" if $$ == $main::parent");
+        Assert.That(r.Stdout, Does.Contain("reaped 200"), r.Stderr);
+        Assert.That(r.Stdout.Count(ch => ch == 'E'), Is.EqualTo(200));
+    }
+}

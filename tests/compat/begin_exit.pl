@@ -1,0 +1,2 @@
+BEGIN { print "in BEGIN\n"; exit 4 }
+print "never\n";

@@ -1,0 +1,2 @@
+$! = 2;
+die "with errno\n";

@@ -1,0 +1,2 @@
+# e: print "from -e: @ARGV\n"; exit 5
+# args: a b

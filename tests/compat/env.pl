@@ -1,0 +1,3 @@
+print "COMPAT_VAR=", ($ENV{COMPAT_VAR} // 'undef'), "\n";
+$ENV{CHILD_SEES} = 'yes';
+print `sh -c 'echo child sees \$CHILD_SEES'`;

@@ -1,0 +1,2 @@
+END { print "in END\n"; exit 9 }
+print "main\n";

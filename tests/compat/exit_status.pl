@@ -1,0 +1,2 @@
+print "exiting with 42\n";
+exit 42;

@@ -1,0 +1,10 @@
+use Time::HiRes ();
+my $t0 = Time::HiRes::time();
+my $slept = sleep 1;
+my $t1 = Time::HiRes::time();
+print "sleep returned $slept\n";
+print "slept at least 0.95s\n" if $t1 - $t0 >= 0.95;
+Time::HiRes::sleep(0.3);
+print "hires slept at least 0.29s\n" if Time::HiRes::time() - $t1 >= 0.29;
+select(undef, undef, undef, 0.2);
+print "select done\n";

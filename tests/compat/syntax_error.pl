@@ -1,0 +1,2 @@
+print "never\n";
+my $x = ;

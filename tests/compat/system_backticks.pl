@@ -1,0 +1,12 @@
+my $rc = system("sh", "-c", "exit 3");
+print "system: ", $? >> 8, "\n";
+system("echo from system");
+my $out = `echo from backticks; echo line two`;
+print "backticks: $out";
+my @lines = `printf 'a\\nb\\nc\\n'`;
+print "lines: ", scalar(@lines), "\n";
+my $st = system("sh -c 'kill -TERM \$\$'");
+print "signalled child: ", $? & 127, "\n";
+open(my $ph, '-|', 'echo', 'piped open') or die;
+print "pipe: ", <$ph>;
+close $ph;

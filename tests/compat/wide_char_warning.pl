@@ -1,0 +1,2 @@
+use warnings;
+print "\x{263A}\n";

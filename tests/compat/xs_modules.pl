@@ -1,0 +1,16 @@
+use POSIX qw(floor ceil strftime);
+use List::Util qw(sum max first reduce);
+use Digest::SHA qw(sha1_hex sha256_hex);
+use Time::HiRes qw(time usleep);
+use JSON::PP;
+use Scalar::Util qw(blessed reftype weaken);
+use Data::Dumper;
+$Data::Dumper::Sortkeys = 1;
+print floor(3.7), " ", ceil(3.2), " ", strftime("%Y", gmtime(0)), "\n";
+print sum(1 .. 100), " ", max(3, 9, 2), " ", first { $_ > 3 } (1 .. 9);
+print " ", reduce { $a * $b } 1 .. 5;
+print "\n", sha1_hex("abc"), "\n", sha256_hex("perl"), "\n";
+my $t = time; usleep(1000); print "hires ok\n" if time > $t;
+print JSON::PP->new->canonical->encode({ b => [1, 2, { c => undef }], a => "x" }), "\n";
+print Dumper({ k => [1, 'two'] });
+print reftype(bless [], 'X'), " ", blessed(bless {}, 'Y'), "\n";
