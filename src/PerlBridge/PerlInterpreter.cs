@@ -70,8 +70,13 @@ public sealed unsafe class PerlInterpreter : IDisposable
                 interp!.DestroyHere();
                 return;
             }
-            foreach (var item in work.GetConsumingEnumerable())
+            // TryTake, not foreach: the enumerator's Current would keep the last call's
+            // closure (and the values it returned) reachable until the next call.
+            while (work.TryTake(out var item, Timeout.Infinite))
+            {
                 item();
+                item = null;
+            }
             interp.DestroyHere();
         }, stackSizeBytes)
         {
@@ -198,6 +203,18 @@ public sealed unsafe class PerlInterpreter : IDisposable
     {
         Prepare(args);
         return Finish(PerlRuntime.Api->call_ref(_ip, code.Handle, (int)context, _args->data, _args->len, args.Length, _result));
+    });
+
+    /// <summary>
+    /// Makes this interpreter the one whose <c>%SIG</c> assignments install process signal handlers.
+    /// perl allows one such interpreter per process (<c>PL_curinterp</c>): the first one created, until it
+    /// is destroyed. Process signals are then routed to the thread of the interpreter that handles them.
+    /// </summary>
+    public void ClaimSignals() => Invoke(() =>
+    {
+        CheckLive();
+        PerlRuntime.Api->signals_claim(_ip);
+        return 0;
     });
 
     /// <summary>Makes <paramref name="handler"/> callable from Perl as <paramref name="name"/>.</summary>

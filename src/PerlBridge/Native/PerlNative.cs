@@ -44,6 +44,7 @@ internal unsafe struct pb_api
     public delegate* unmanaged<pb_buf*, void> buf_free;
     public delegate* unmanaged<int> is_child;
     public delegate* unmanaged<int> interp_count;
+    public delegate* unmanaged<nint, void> signals_claim;
 }
 
 internal static unsafe class PerlNative

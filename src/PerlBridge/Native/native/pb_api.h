@@ -84,6 +84,7 @@ typedef struct pb_api {
     void (*buf_free)(pb_buf *b);
     int32_t (*is_child)(void);
     int32_t (*interp_count)(void);
+    void (*signals_claim)(pb_interp *ip);
 } pb_api;
 
 #ifndef PB_EXPORT

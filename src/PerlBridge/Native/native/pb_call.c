@@ -88,6 +88,8 @@ static void collect(pTHX_ I32 n, pb_result *res, int32_t *status)
 {
     dSP;
     SV *err = ERRSV;
+    /* Only now: nested calls made while Perl ran share this buffer. */
+    res->out.len = 0;
     if (SvTRUE(err)) {
         SP -= n;
         PUTBACK;
@@ -242,6 +244,8 @@ XS(pb_trampoline)
     int32_t st = pb_callback(ip, CvXSUBANY(cv).any_i32, ctx, f->args.data, f->args.len,
                              (int32_t)items, &f->ret, &count, &exit_status);
     ip->cb_depth = d;
+    /* C# may have run Perl code, which can reallocate the argument stack. */
+    SPAGAIN;
     const uint8_t *p = f->ret.data, *end = p + f->ret.len;
     if (st == PB_OK) {
         SP -= items;

@@ -165,6 +165,16 @@ static int32_t interp_destruct(pb_interp *ip)
     for (int i = 0; i < PB_MAX_INTERPS; i++)
         if (g_interps[i] == ip)
             g_interps[i] = NULL;
+    /* perl lets only PL_curinterp install signal handlers (Perl_rsignal); hand
+     * that role to a live interpreter instead of leaving it dangling. */
+    if (PL_curinterp == my_perl) {
+        PL_curinterp = NULL;
+        for (int i = 0; i < PB_MAX_INTERPS; i++)
+            if (g_interps[i]) {
+                PL_curinterp = g_interps[i]->perl;
+                break;
+            }
+    }
     perl_free(my_perl);
     pthread_mutex_unlock(&g_lifetime);
     PERL_SET_CONTEXT(NULL);
@@ -194,6 +204,13 @@ int32_t pb_call_ref(pb_interp *, void *, int32_t, const uint8_t *, size_t, int32
 int32_t pb_define_sub(pb_interp *, const uint8_t *, size_t, int32_t, pb_result *);
 void pb_sv_release(pb_interp *, void *);
 
+static void signals_claim(pb_interp *ip)
+{
+    pthread_mutex_lock(&g_lifetime);
+    PL_curinterp = ip->perl;
+    pthread_mutex_unlock(&g_lifetime);
+}
+
 static void buf_free(pb_buf *b) { pb_buf_release(b); }
 static int32_t is_child(void) { return pb_is_child; }
 
@@ -216,6 +233,7 @@ static const pb_api g_api = {
     .buf_free = buf_free,
     .is_child = is_child,
     .interp_count = interp_count,
+    .signals_claim = signals_claim,
 };
 
 PB_EXPORT const pb_api *pb_get_api(void) { return &g_api; }
