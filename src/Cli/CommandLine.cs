@@ -49,7 +49,10 @@ internal sealed record RunRequest(
                 throw new UsageException("perl-sentry run: no script given. Usage: perl-sentry run [-I dir] [-M module] [-e code] script.pl [args…]");
             script = args[i++];
         }
-        return new RunRequest(inc, mods, code, script, args.Skip(i).ToList());
+        var rest = new List<string>(args.Count - i);
+        for (; i < args.Count; i++)
+            rest.Add(args[i]);
+        return new RunRequest(inc, mods, code, script, rest);
     }
 
     private static string Value(IReadOnlyList<string> args, ref int i, string attached, string flag, string what)
@@ -65,10 +68,12 @@ internal sealed record RunRequest(
     public IReadOnlyList<string> PerlArgv(string? bundledLib)
     {
         var argv = new List<string> { "perl" };
-        argv.AddRange(IncludeDirs.Select(d => "-I" + d));
+        foreach (var d in IncludeDirs)
+            argv.Add("-I" + d);
         if (bundledLib is not null)
             argv.Add("-I" + bundledLib);
-        argv.AddRange(Modules.Select(m => "-M" + m));
+        foreach (var m in Modules)
+            argv.Add("-M" + m);
         foreach (var c in Code)
         {
             argv.Add("-e");

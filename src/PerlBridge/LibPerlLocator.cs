@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
 
 namespace PerlSentry.PerlBridge;
 
@@ -33,28 +32,22 @@ public static class LibPerlLocator
         var fromEnv = Environment.GetEnvironmentVariable(LibPerlVariable);
         if (!string.IsNullOrEmpty(fromEnv))
             return fromEnv;
-        var record = Path.ChangeExtension(shimPath, ".json");
-        if (File.Exists(record))
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllText(record));
-            var lib = doc.RootElement.GetProperty("libperl").GetString();
-            if (!string.IsNullOrEmpty(lib) && (File.Exists(lib) || !lib.Contains('/')))
-                return lib;
-        }
+        var lib = Record(shimPath, "libperl");
+        if (!string.IsNullOrEmpty(lib) && (File.Exists(lib) || !lib.Contains('/')))
+            return lib;
         return AskPerl();
     }
 
-    /// <summary>The perl binary recorded when the shim was built; "perl" (from PATH) otherwise.</summary>
-    public static string PerlPath(string shimPath)
+    /// <summary>A value from the key=value record build-shim.sh writes next to the shim.</summary>
+    private static string? Record(string shimPath, string key)
     {
-        var record = Path.ChangeExtension(shimPath, ".json");
-        if (File.Exists(record))
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllText(record));
-            if (doc.RootElement.TryGetProperty("perl", out var p) && p.GetString() is { Length: > 0 } path && File.Exists(path))
-                return path;
-        }
-        return "/usr/bin/perl";
+        var record = Path.ChangeExtension(shimPath, ".conf");
+        if (!File.Exists(record))
+            return null;
+        foreach (var line in File.ReadLines(record))
+            if (line.StartsWith(key + "=", StringComparison.Ordinal))
+                return line[(key.Length + 1)..];
+        return null;
     }
 
     private static string AskPerl()

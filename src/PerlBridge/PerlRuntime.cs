@@ -25,9 +25,7 @@ internal static unsafe class PerlRuntime
     public static string ArchName => Marshal.PtrToStringUTF8((nint)Api->archname)!;
 
     /// <summary>The perl binary libperl belongs to (what <c>$^X</c> says in hosted code).</summary>
-    public static string PerlPath => _perlPath ??= LibPerlLocator.PerlPath(LibPerlLocator.ShimPath());
-
-    private static string? _perlPath;
+    public static string PerlPath => Marshal.PtrToStringUTF8((nint)Api->perl_path)!;
 
     public static bool IsForkedChild => Api->is_child() != 0;
 
@@ -38,11 +36,21 @@ internal static unsafe class PerlRuntime
             if (_api != null)
                 return _api;
             var shim = LibPerlLocator.ShimPath();
-            var libperl = LibPerlLocator.LibPerlPath(shim);
-            // XS modules (POSIX.so, ...) are not linked to libperl: its symbols must be
-            // global before anything loads them, which NativeLibrary.Load does not do.
-            OpenGlobal(libperl, $"libperl ({libperl}); set {LibPerlLocator.LibPerlVariable} to the right libperl.so");
-            var handle = NativeLibrary.Load(shim);
+            var libperl = Environment.GetEnvironmentVariable(LibPerlLocator.LibPerlVariable);
+            if (!string.IsNullOrEmpty(libperl))
+                OpenGlobal(libperl, $"{LibPerlLocator.LibPerlVariable}={libperl}");
+            // RTLD_GLOBAL on the shim puts its dependencies, libperl among them, in the global
+            // scope too: XS modules (POSIX.so, ...) are not linked to libperl and need its symbols.
+            // NativeLibrary.Load would load them local, and `use POSIX` would then kill the process.
+            var handle = TryOpenGlobal(shim, out var error);
+            if (handle == 0)
+            {
+                // The shim's libperl is not where the loader looks: ask perl, then retry.
+                OpenGlobal(LibPerlLocator.LibPerlPath(shim), $"libperl for {shim} ({error}); set {LibPerlLocator.LibPerlVariable}");
+                handle = TryOpenGlobal(shim, out error);
+                if (handle == 0)
+                    throw new PerlBridgeException($"cannot load {shim}: {error}");
+            }
             var get = (delegate* unmanaged<pb_api*>)NativeLibrary.GetExport(handle, "pb_get_api");
             var api = get();
             if (api->abi != PerlNative.PB_ABI_VERSION || api->size != (uint)sizeof(pb_api))
@@ -57,13 +65,22 @@ internal static unsafe class PerlRuntime
         }
     }
 
-    private static void OpenGlobal(string path, string what)
+    private static nint TryOpenGlobal(string path, out string? error)
     {
         var bytes = Encoding.UTF8.GetBytes(path + "\0");
+        // Binding the dlerror P/Invoke calls dlsym, which clears the error: bind it first.
+        PerlNative.dlerror();
         fixed (byte* p = bytes)
         {
-            if (PerlNative.dlopen(p, PerlNative.RTLD_NOW | PerlNative.RTLD_GLOBAL) == 0)
-                throw new PerlBridgeException($"cannot load {what}: {Marshal.PtrToStringUTF8((nint)PerlNative.dlerror())}");
+            var h = PerlNative.dlopen(p, PerlNative.RTLD_NOW | PerlNative.RTLD_GLOBAL);
+            error = h == 0 ? Marshal.PtrToStringUTF8((nint)PerlNative.dlerror()) : null;
+            return h;
         }
+    }
+
+    private static void OpenGlobal(string path, string what)
+    {
+        if (TryOpenGlobal(path, out var error) == 0)
+            throw new PerlBridgeException($"cannot load {what}: {error}");
     }
 }

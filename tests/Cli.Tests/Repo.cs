@@ -5,9 +5,13 @@ internal static class Repo
 {
     public static string Root { get; } = FindRoot();
 
-    /// <summary>The perl-sentry apphost built in the same configuration as these tests.</summary>
-    public static string PerlSentry { get; } = Path.Combine(
-        Root, "src", "Cli", "bin", new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name, "net10.0", "perl-sentry");
+    /// <summary>
+    /// The perl-sentry launcher under test: <c>PERLSENTRY_CLI</c> (the build's published copy), else the
+    /// one built in the same configuration as these tests.
+    /// </summary>
+    public static string PerlSentry { get; } = Environment.GetEnvironmentVariable("PERLSENTRY_CLI") is { Length: > 0 } cli
+        ? cli
+        : Path.Combine(Root, "src", "Cli", "bin", new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name, "net10.0", "perl-sentry");
 
     private static string FindRoot()
     {

@@ -29,6 +29,7 @@ internal unsafe struct pb_api
     public uint size;
     public byte* perl_version;
     public byte* archname;
+    public byte* perl_path;
 
     public delegate* unmanaged<nint, byte*, int, int> sys_init;
     public delegate* unmanaged<byte*, byte*, int, nint> interp_new;
@@ -70,15 +71,15 @@ internal static unsafe class PerlNative
     public const int RTLD_NOW = 0x2;
     public const int RTLD_GLOBAL = 0x100;
 
-    [DllImport("libc", EntryPoint = "dlopen")]
+    [DllImport("libc.so.6", EntryPoint = "dlopen")]
     public static extern nint dlopen(byte* file, int mode);
 
-    [DllImport("libc", EntryPoint = "dlerror")]
+    [DllImport("libc.so.6", EntryPoint = "dlerror")]
     public static extern byte* dlerror();
 
-    [DllImport("libc", EntryPoint = "execve")]
+    [DllImport("libc.so.6", EntryPoint = "execve")]
     public static extern int execve(byte* path, byte** argv, byte** envp);
 
-    [DllImport("libc", EntryPoint = "signal")]
+    [DllImport("libc.so.6", EntryPoint = "signal")]
     public static extern nint signal(int signum, nint handler);
 }

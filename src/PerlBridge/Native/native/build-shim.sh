@@ -16,12 +16,11 @@ libperl=$("$perl" -MConfig -e 'print $Config{libperl}')
 # Link against the soname so the loader reuses the libperl the host opened RTLD_GLOBAL.
 # shellcheck disable=SC2086
 ${CC:-gcc} -O2 -g -fPIC -shared -Wall -Wextra -Wno-unused-parameter -Werror \
-  $ccopts -fvisibility=hidden -DPB_EXPORT='__attribute__((visibility("default")))' \
+  $ccopts -DPB_PERL_PATH="\"$("$perl" -e 'print $^X')\"" -fvisibility=hidden -DPB_EXPORT='__attribute__((visibility("default")))' \
   -o "$out/libperlbridge.so.tmp" "$here"/*.c \
   -L"$core" -l:"$libperl" -Wl,-rpath,"$core" -lpthread
 mv "$out/libperlbridge.so.tmp" "$out/libperlbridge.so"
-# Record which perl this shim belongs to; the host checks it at start.
+# Record which perl this shim belongs to (key=value lines: read at every start, so no JSON parser).
 "$perl" -MConfig -e '
   my ($path) = grep { -e } map { "$_/$Config{libperl}" } "$Config{archlibexp}/CORE", split " ", $Config{libpth};
-  printf qq({"perl":"%s","version":"%s","archname":"%s","libperl":"%s"}\n),
-    $^X, $Config{version}, $Config{archname}, $path // $Config{libperl};' > "$out/libperlbridge.json"
+  print "perl=$^X\nversion=$Config{version}\narchname=$Config{archname}\nlibperl=", $path // $Config{libperl}, "\n";' > "$out/libperlbridge.conf"

@@ -194,17 +194,7 @@ void pb_sv_release(pb_interp *ip, void *sv)
 
 /* ---- Perl -> C# ---- */
 
-static __thread pb_interp *t_last;
-
-static pb_interp *current_interp(pTHX)
-{
-    pb_interp *ip = t_last;
-    if (ip && ip->perl == my_perl)
-        return ip;
-    ip = pb_interp_of(aTHX);
-    t_last = ip;
-    return ip;
-}
+static void make_xsub(pTHX_ pb_interp *ip, const char *name, int32_t id);
 
 static pb_cbframe *frame_at(pb_interp *ip, int d)
 {
@@ -226,9 +216,10 @@ XS(pb_trampoline);
 XS(pb_trampoline)
 {
     dXSARGS;
-    pb_interp *ip = current_interp(aTHX);
-    if (!ip)
-        croak("PerlSentry: this interpreter was not created by the host (an ithread clone?)");
+    pb_subdef *def = (pb_subdef *)CvXSUBANY(cv).any_ptr;
+    pb_interp *ip = def->ip;
+    if (ip->perl != my_perl)   /* ithreads clone the CV, not the host's interpreter */
+        croak("PerlSentry: host subs cannot be called from an ithread clone");
     if (pb_is_child)
         XSRETURN_EMPTY;   /* after fork the engine is gone: host subs are no-ops */
     int d = ip->cb_depth;
@@ -241,7 +232,7 @@ XS(pb_trampoline)
     int32_t ctx = gimme == G_VOID ? PB_CTX_VOID : gimme == G_SCALAR ? PB_CTX_SCALAR : PB_CTX_LIST;
     int32_t count = 0, exit_status = 0;
     ip->cb_depth = d + 1;
-    int32_t st = pb_callback(ip, CvXSUBANY(cv).any_i32, ctx, f->args.data, f->args.len,
+    int32_t st = pb_callback(ip, def->id, ctx, f->args.data, f->args.len,
                              (int32_t)items, &f->ret, &count, &exit_status);
     ip->cb_depth = d;
     /* C# may have run Perl code, which can reallocate the argument stack. */
@@ -249,6 +240,16 @@ XS(pb_trampoline)
     const uint8_t *p = f->ret.data, *end = p + f->ret.len;
     if (st == PB_OK) {
         SP -= items;
+        if (count == 1 && (PL_op->op_private & OPpENTERSUB_HASTARG)) {
+            /* One plain scalar: reuse the call op's target instead of a new mortal. */
+            SV *targ = PAD_SV(PL_op->op_targ);
+            if (pb_decode_scalar_into(aTHX_ targ, &p, end)) {
+                EXTEND(SP, 1);
+                PUSHs(targ);
+                PUTBACK;
+                return;
+            }
+        }
         EXTEND(SP, count);
         for (int32_t i = 0; i < count; i++) {
             SV *sv = pb_decode_sv(aTHX_ &p, end);
@@ -271,25 +272,31 @@ XS(pb_trampoline)
     croak_sv(msg ? msg : sv_2mortal(newSVpvs("PerlSentry: a C# sub failed")));
 }
 
-struct define_ctx { const char *name; int32_t id; };
+struct define_ctx { pb_interp *ip; const char *name; int32_t id; };
 
 static void define_body(pTHX_ void *c, pb_result *res, int32_t *status)
 {
     struct define_ctx *k = c;
-    CV *cv = newXS(k->name, pb_trampoline, "PerlSentry");
-    if (!cv) {
-        put_message(&res->out, "newXS failed");
-        *status = PB_ERROR;
-        return;
-    }
-    CvXSUBANY(cv).any_i32 = k->id;
+    make_xsub(aTHX_ k->ip, k->name, k->id);
+}
+
+static void make_xsub(pTHX_ pb_interp *ip, const char *name, int32_t id)
+{
+    CV *cv = newXS(name, pb_trampoline, "PerlSentry");
+    pb_subdef *def = malloc(sizeof *def);
+    if (!def)
+        abort();
+    def->ip = ip;
+    def->id = id;
+    def->next = ip->subdefs;
+    ip->subdefs = def;
+    CvXSUBANY(cv).any_ptr = def;
 }
 
 void pb_define_pending(pTHX_ pb_interp *ip)
 {
     for (int i = 0; i < ip->pending_count; i++) {
-        CV *cv = newXS(ip->pending[i].name, pb_trampoline, "PerlSentry");
-        CvXSUBANY(cv).any_i32 = ip->pending[i].id;
+        make_xsub(aTHX_ ip, ip->pending[i].name, ip->pending[i].id);
         free(ip->pending[i].name);
     }
     free(ip->pending);
@@ -315,7 +322,7 @@ int32_t pb_define_sub(pb_interp *ip, const uint8_t *name, size_t name_len, int32
         res->count = 0;
         return PB_OK;
     }
-    struct define_ctx k = { z, id };
+    struct define_ctx k = { ip, z, id };
     int32_t st = guarded(ip, define_body, &k, res);
     free(z);
     return st;

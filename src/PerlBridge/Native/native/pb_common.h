@@ -34,7 +34,15 @@ struct pb_interp {
     int stashes_ready;        /* perl_parse has reached xs_init: newXS works */
     int pending_count;        /* subs defined before that, made in xs_init */
     struct pb_pending_sub { char *name; int32_t id; } *pending;
+    struct pb_subdef *subdefs; /* every sub defined here; freed with the interpreter */
 };
+
+/* What each host XSUB carries in CvXSUBANY: no lookup on the call path. */
+typedef struct pb_subdef {
+    pb_interp *ip;
+    int32_t id;
+    struct pb_subdef *next;
+} pb_subdef;
 
 /* pb_call.c */
 void pb_define_pending(pTHX_ pb_interp *ip);
@@ -50,6 +58,8 @@ void pb_put_str(pb_buf *b, uint8_t tag, const char *s, size_t len);
 void pb_encode_sv(pTHX_ pb_buf *b, SV *sv);
 /* Decodes one value at *p (advanced); the caller owns the returned SV. NULL on malformed input. */
 SV *pb_decode_sv(pTHX_ const uint8_t **p, const uint8_t *end);
+/* Sets target from one IV, NV or string value at *p; returns 0 (nothing consumed) for other kinds. */
+int pb_decode_scalar_into(pTHX_ SV *target, const uint8_t **p, const uint8_t *end);
 
 /* pb_interp.c */
 pb_interp *pb_interp_of(pTHX);

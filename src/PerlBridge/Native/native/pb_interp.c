@@ -192,6 +192,11 @@ static int32_t interp_destruct(pb_interp *ip)
     for (int i = 0; i < ip->pending_count; i++)
         free(ip->pending[i].name);
     free(ip->pending);
+    while (ip->subdefs) {
+        pb_subdef *next = ip->subdefs->next;
+        free(ip->subdefs);
+        ip->subdefs = next;
+    }
     free(ip->caret_x);
     free(ip);
     return status;
@@ -219,6 +224,7 @@ static const pb_api g_api = {
     .size = sizeof(pb_api),
     .perl_version = STRINGIFY(PERL_REVISION) "." STRINGIFY(PERL_VERSION) "." STRINGIFY(PERL_SUBVERSION),
     .archname = ARCHNAME,
+    .perl_path = PB_PERL_PATH,
     .sys_init = sys_init,
     .interp_new = interp_new,
     .interp_parse = interp_parse,

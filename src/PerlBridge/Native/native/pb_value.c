@@ -89,6 +89,15 @@ static void encode(pTHX_ pb_buf *b, SV *sv, int depth, int magic)
 {
     if (magic)
         SvGETMAGIC(sv);
+    /* The common argument: a plain integer (no string, ref, bool or float form). */
+    if ((SvFLAGS(sv) & (SVf_IOK | SVf_POK | SVf_NOK | SVf_ROK | SVs_GMG | SVp_POK | SVp_NOK)) == SVf_IOK && !SvIsUV(sv)) {
+        pb_buf_reserve(b, 9);
+        b->data[b->len] = PB_T_IV;
+        int64_t v = (int64_t)SvIVX(sv);
+        memcpy(b->data + b->len + 1, &v, 8);
+        b->len += 9;
+        return;
+    }
     if (SvROK(sv)) {
         SV *rv = SvRV(sv);
         if (!SvOBJECT(rv) && depth < PB_MAX_DEPTH && !SvRMAGICAL(rv)) {
@@ -164,6 +173,44 @@ static int take(const uint8_t **p, const uint8_t *end, void *dst, size_t n)
     memcpy(dst, *p, n);
     *p += n;
     return 1;
+}
+
+int pb_decode_scalar_into(pTHX_ SV *target, const uint8_t **p, const uint8_t *end)
+{
+    const uint8_t *q = *p;
+    if (q >= end)
+        return 0;
+    switch (*q) {
+    case PB_T_IV: {
+        int64_t v;
+        if (end - q < 9) return 0;
+        memcpy(&v, q + 1, 8);
+        sv_setiv(target, (IV)v);
+        *p = q + 9;
+        return 1;
+    }
+    case PB_T_NV: {
+        double v;
+        if (end - q < 9) return 0;
+        memcpy(&v, q + 1, 8);
+        sv_setnv(target, (NV)v);
+        *p = q + 9;
+        return 1;
+    }
+    case PB_T_STR:
+    case PB_T_BYTES: {
+        uint32_t len;
+        if (end - q < 5) return 0;
+        memcpy(&len, q + 1, 4);
+        if ((size_t)(end - q - 5) < len) return 0;
+        sv_setpvn(target, (const char *)q + 5, len);
+        if (*q == PB_T_STR) SvUTF8_on(target); else SvUTF8_off(target);
+        *p = q + 5 + len;
+        return 1;
+    }
+    default:
+        return 0;   /* undef, refs, structures: the caller makes a new SV */
+    }
 }
 
 SV *pb_decode_sv(pTHX_ const uint8_t **p, const uint8_t *end)

@@ -1,0 +1,82 @@
+using System.Diagnostics;
+using System.Globalization;
+using PerlSentry.PerlBridge;
+
+// Bridge benchmarks, each measured side by side in one run (the machine is shared and noisy):
+//   calls   Perl -> C# sub vs pure-Perl sub vs native XSUB, and C# -> Perl
+//   startup perl-sentry run -e 1 vs perl -e 1
+// Prints markdown rows; bench/run.sh collects them into bench/RESULTS.md.
+var what = args.Length > 0 ? args[0] : "calls";
+var inv = CultureInfo.InvariantCulture;
+
+if (what == "calls")
+{
+    using var perl = PerlInterpreter.Start();
+    perl.DefineSub("Bench::cs_inc", static (ref PerlCall call) => call.Return(call.NextInt64() + 1));
+    perl.Eval("""
+        package Bench;
+        use Time::HiRes ();
+        use Scalar::Util ();
+        sub perl_inc { $_[0] + 1 }
+        sub loop_empty  { my ($n) = @_; my $x = 0; my $t = Time::HiRes::time(); for my $i (1 .. $n) { $x = $i + 1 } Time::HiRes::time() - $t }
+        sub loop_perl   { my ($n) = @_; my $x = 0; my $t = Time::HiRes::time(); for my $i (1 .. $n) { $x = perl_inc($i) } Time::HiRes::time() - $t }
+        sub loop_xs     { my ($n) = @_; my $x = 0; my $t = Time::HiRes::time(); for my $i (1 .. $n) { $x = Scalar::Util::dualvar($i, '') } Time::HiRes::time() - $t }
+        sub loop_cs     { my ($n) = @_; my $x = 0; my $t = Time::HiRes::time(); for my $i (1 .. $n) { $x = cs_inc($i) } Time::HiRes::time() - $t }
+        1;
+        """);
+    const int n = 2_000_000;
+    var samples = new Dictionary<string, List<double>> { ["empty"] = [], ["perl"] = [], ["xs"] = [], ["cs"] = [], ["cs2perl"] = [] };
+    for (var round = 0; round < 7; round++)
+    {
+        foreach (var k in new[] { "empty", "perl", "xs", "cs" })
+            samples[k].Add((double)perl.Call("Bench::loop_" + k, n)! / n * 1e9);
+        // C# -> Perl: one guarded call of a cached sub per iteration, on the owner thread.
+        samples["cs2perl"].Add(perl.Invoke(() =>
+        {
+            const int m = 200_000;
+            var sw = Stopwatch.StartNew();
+            for (var i = 0; i < m; i++)
+                perl.Call("Bench::perl_inc", i);
+            return sw.Elapsed.TotalNanoseconds / m;
+        }));
+    }
+    double Median(List<double> v) { v.Sort(); return v[v.Count / 2]; }
+    var empty = Median(samples["empty"]);
+    Console.WriteLine($"| Perl → C# sub (`cs_inc($i)`), per call | {Median(samples["cs"]) - empty:F1} ns |");
+    Console.WriteLine($"| Perl → pure-Perl sub (`perl_inc($i)`), per call | {Median(samples["perl"]) - empty:F1} ns |");
+    Console.WriteLine($"| Perl → native XSUB (`Scalar::Util::dualvar`), per call | {Median(samples["xs"]) - empty:F1} ns |");
+    Console.WriteLine($"| C# → Perl (`Call(\"Bench::perl_inc\", i)`), per call | {Median(samples["cs2perl"]):F1} ns |");
+    Console.WriteLine($"| (loop overhead subtracted: {empty.ToString("F1", inv)} ns/iteration; median of 7 rounds of {n:N0}) | |");
+}
+else if (what == "startup")
+{
+    var host = args[1];
+    var runs = args.Length > 2 ? int.Parse(args[2], inv) : 20;
+    var perlTimes = new List<double>();
+    var hostTimes = new List<double>();
+    double Time(string file, params string[] a)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true };
+        foreach (var x in a) psi.ArgumentList.Add(x);
+        var sw = Stopwatch.StartNew();
+        using var p = Process.Start(psi)!;
+        p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"{file} exited {p.ExitCode}");
+        return sw.Elapsed.TotalMilliseconds;
+    }
+    Time("perl", "-e", "1");
+    Time(host, "run", "-e", "1");
+    for (var i = 0; i < runs; i++)   // interleaved, so load changes hit both alike
+    {
+        perlTimes.Add(Time("perl", "-e", "1"));
+        hostTimes.Add(Time(host, "run", "-e", "1"));
+    }
+    perlTimes.Sort();
+    hostTimes.Sort();
+    var p50 = perlTimes[runs / 2];
+    var h50 = hostTimes[runs / 2];
+    Console.WriteLine($"| `perl -e 1` | {p50:F1} ms |");
+    Console.WriteLine($"| `perl-sentry run -e 1` | {h50:F1} ms |");
+    Console.WriteLine($"| difference (median of {runs} interleaved runs) | +{h50 - p50:F1} ms |");
+}

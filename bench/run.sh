@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs the benchmarks side by side and rewrites bench/RESULTS.md. Needs a Release build
+# (./build.sh Bench does both). PERLSENTRY_CLI names the perl-sentry to time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cli=${PERLSENTRY_CLI:-artifacts/perl-sentry/perl-sentry}
+bridge=bench/Bridge.Bench/bin/Release/net10.0/PerlSentry.Bridge.Bench
+out=bench/RESULTS.md.new
+{
+  echo "# Benchmark results"
+  echo
+  echo "Written by \`bench/run.sh\` (\`./build.sh Bench\`) on $(date -u +%Y-%m-%d). Machine: $(nproc) cores,"
+  echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), perl $(perl -e 'printf "%vd", $^V'), $(dotnet --version | sed 's/^/.NET SDK /')."
+  echo "The machine is shared and noisy: every figure is a median of interleaved or repeated runs, and each"
+  echo "comparison was measured side by side in the same run."
+  echo
+  echo "## Bridge call cost (bench/Bridge.Bench, \`calls\`)"
+  echo
+  echo "A Perl loop calls each kind of sub 2,000,000 times; the loop's own cost (the same loop with"
+  echo "\`\$x = \$i + 1\` as its body) is subtracted. C# → Perl is 200,000 \`Call\`s from the owner thread."
+  echo
+  echo "| what | cost |"
+  echo "|---|---|"
+  "$bridge" calls
+  echo
+  echo "## Start-up (bench/Bridge.Bench, \`startup\`)"
+  echo
+  echo "Wall time from process start to exit, \`perl -e 1\` and \`perl-sentry run -e 1\` run alternately."
+  echo
+  echo "| what | median |"
+  echo "|---|---|"
+  "$bridge" startup "$cli" 31
+} > "$out"
+mv "$out" bench/RESULTS.md
+cat bench/RESULTS.md
