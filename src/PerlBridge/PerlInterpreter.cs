@@ -20,6 +20,7 @@ public sealed unsafe class PerlInterpreter : IDisposable
     private pb_buf* _args;
     private pb_result* _result;
     private bool _parsed;
+    private bool _destructed;
     private int _destructStatus;
 
     private PerlInterpreter(BlockingCollection<Action>? work, Thread? thread)
@@ -111,6 +112,7 @@ public sealed unsafe class PerlInterpreter : IDisposable
             throw new PerlBridgeException("cannot create a perl interpreter: " + Marshal.PtrToStringUTF8((nint)err));
         _ip = ip;
         _ownerThreadId = Environment.CurrentManagedThreadId;
+        OsThreadId = PerlNative.gettid();
         _args = (pb_buf*)NativeMemory.AllocZeroed((nuint)sizeof(pb_buf));
         _result = (pb_result*)NativeMemory.AllocZeroed((nuint)sizeof(pb_result));
     }
@@ -146,8 +148,18 @@ public sealed unsafe class PerlInterpreter : IDisposable
             return;
         DrainReleases();
         SubTable.Unregister(this);
-        _destructStatus = PerlRuntime.Api->interp_destruct(_ip);
-        _ip = 0;
+        var ip = _ip;
+        _destructStatus = PerlRuntime.Api->interp_destruct(ip);
+        _destructed = true;
+        try
+        {
+            Destructed?.Invoke(this);   // e.g. a profiler draining the END blocks' samples
+        }
+        finally
+        {
+            PerlRuntime.Api->interp_free(ip);
+            _ip = 0;
+        }
         PerlRuntime.Api->buf_free(_args);
         PerlRuntime.Api->buf_free(&_result->@out);
         NativeMemory.Free(_args);
@@ -318,8 +330,60 @@ public sealed unsafe class PerlInterpreter : IDisposable
 
     private void CheckLive()
     {
-        if (_ip == 0)
+        if (_ip == 0 || _destructed)
             throw new ObjectDisposedException(nameof(PerlInterpreter));
+    }
+
+    /// <summary>
+    /// Raised on the owner thread after perl_destruct (END blocks and global destruction have run)
+    /// and before the interpreter's memory is freed: the last chance to <see cref="DrainSamples"/>.
+    /// </summary>
+    public event Action<PerlInterpreter>? Destructed;
+
+    /// <summary>The OS thread id of the owner thread (what profiles call the thread id).</summary>
+    public int OsThreadId { get; private set; }
+
+    /// <summary>
+    /// Starts sampling this interpreter's call stack every <paramref name="interval"/> (no signals:
+    /// see pb_sample.h). Samples accumulate natively until <see cref="DrainSamples"/>.
+    /// </summary>
+    public void StartSampling(TimeSpan interval, int maxDepth) => Invoke(() =>
+    {
+        CheckLive();
+        if (PerlRuntime.Api->sample_start(_ip, (long)interval.TotalNanoseconds, maxDepth) != 0)
+            throw new PerlBridgeException("cannot start the sampler thread");
+        return 0;
+    });
+
+    /// <summary>Stops sampling; samples taken so far stay until drained.</summary>
+    public void StopSampling() => Invoke(() =>
+    {
+        if (_ip != 0)
+            PerlRuntime.Api->sample_stop(_ip);
+        return 0;
+    });
+
+    /// <summary>Takes one sample at once (a profile's first and last), if sampling is on.</summary>
+    public bool SampleNow() => Invoke(() => _ip != 0 && !_destructed && PerlRuntime.Api->sample_now(_ip) != 0);
+
+    /// <summary>Moves the samples taken so far into <paramref name="into"/>. Any thread.</summary>
+    public int DrainSamples(List<PerlSample> into)
+    {
+        var ip = _ip;
+        if (ip == 0)
+            return 0;
+        var buf = default(pb_buf);
+        try
+        {
+            var n = PerlRuntime.Api->sample_drain(ip, &buf);
+            if (n > 0)
+                PerlSample.Parse(new ReadOnlySpan<byte>(buf.data, (int)buf.len), into);
+            return n;
+        }
+        finally
+        {
+            PerlRuntime.Api->buf_free(&buf);
+        }
     }
 
     private void CheckOwner()

@@ -36,6 +36,7 @@ internal unsafe struct pb_api
     public delegate* unmanaged<nint, int, byte**, int> interp_parse;
     public delegate* unmanaged<nint, int> interp_run;
     public delegate* unmanaged<nint, int> interp_destruct;
+    public delegate* unmanaged<nint, void> interp_free;
     public delegate* unmanaged<nint, byte*, nuint, int, pb_result*, int> eval;
     public delegate* unmanaged<nint, byte*, nuint, int, byte*, nuint, int, pb_result*, int> call_named;
     public delegate* unmanaged<nint, nint, int, byte*, nuint, int, pb_result*, int> call_ref;
@@ -46,11 +47,17 @@ internal unsafe struct pb_api
     public delegate* unmanaged<int> is_child;
     public delegate* unmanaged<int> interp_count;
     public delegate* unmanaged<nint, void> signals_claim;
+
+    public delegate* unmanaged<nint, long, int, int> sample_start;
+    public delegate* unmanaged<nint, void> sample_stop;
+    public delegate* unmanaged<nint, pb_buf*, int> sample_drain;
+    public delegate* unmanaged<nint, int> sample_now;
+    public delegate* unmanaged<long*, long*, void> clock;
 }
 
 internal static unsafe class PerlNative
 {
-    public const uint PB_ABI_VERSION = 1;
+    public const uint PB_ABI_VERSION = 2;
 
     public const int PB_OK = 0;
     public const int PB_DIED = 1;
@@ -79,6 +86,9 @@ internal static unsafe class PerlNative
 
     [DllImport("libc.so.6", EntryPoint = "execve")]
     public static extern int execve(byte* path, byte** argv, byte** envp);
+
+    [DllImport("libc.so.6", EntryPoint = "gettid")]
+    public static extern int gettid();
 
     [DllImport("libc.so.6", EntryPoint = "signal")]
     public static extern nint signal(int signum, nint handler);

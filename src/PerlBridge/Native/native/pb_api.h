@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#define PB_ABI_VERSION 1
+#define PB_ABI_VERSION 2
 
 /* Status of every entry that runs Perl code. */
 #define PB_OK      0
@@ -73,7 +73,8 @@ typedef struct pb_api {
     pb_interp *(*interp_new)(const char *caret_x, char *err, int32_t errlen);
     int32_t (*interp_parse)(pb_interp *ip, int32_t argc, const char *const *argv);
     int32_t (*interp_run)(pb_interp *ip);
-    int32_t (*interp_destruct)(pb_interp *ip);
+    int32_t (*interp_destruct)(pb_interp *ip);   /* perl_destruct + perl_free; ip stays for drain */
+    void (*interp_free)(pb_interp *ip);
     int32_t (*eval)(pb_interp *ip, const uint8_t *code, size_t len, int32_t ctx, pb_result *res);
     int32_t (*call_named)(pb_interp *ip, const uint8_t *name, size_t name_len, int32_t ctx,
                           const uint8_t *args, size_t args_len, int32_t nargs, pb_result *res);
@@ -86,6 +87,13 @@ typedef struct pb_api {
     int32_t (*is_child)(void);
     int32_t (*interp_count)(void);
     void (*signals_claim)(pb_interp *ip);
+
+    /* sampling profiler (pb_sample.h) */
+    int32_t (*sample_start)(pb_interp *ip, int64_t interval_ns, int32_t max_depth);
+    void (*sample_stop)(pb_interp *ip);
+    int32_t (*sample_drain)(pb_interp *ip, pb_buf *out);
+    int32_t (*sample_now)(pb_interp *ip);
+    void (*clock)(int64_t *monotonic_ns, int64_t *realtime_ns);
 } pb_api;
 
 #ifndef PB_EXPORT

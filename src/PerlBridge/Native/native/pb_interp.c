@@ -1,6 +1,7 @@
 /* Interpreter lifetime: process init, create, parse, run, destruct.
  * Every function here runs on the interpreter's owner thread (C# enforces it). */
 #include "pb_common.h"
+#include "pb_sample.h"
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,7 @@ static int32_t sys_init(pb_callback_fn callback, char *err, int32_t errlen)
         PERL_SYS_INIT3(&argc, &argv, &env);
         sigaction(SIGFPE, &fpe, NULL);
         pb_signal_install();
+        pb_sample_wrap_ops();
         g_sys_inited = 1;
     }
     pthread_mutex_unlock(&g_lifetime);
@@ -160,7 +162,8 @@ static int32_t interp_destruct(pb_interp *ip)
 {
     dTHXa(ip->perl);
     PERL_SET_CONTEXT(my_perl);
-    int status = perl_destruct(my_perl);
+    int status = perl_destruct(my_perl);   /* END blocks run here, still sampled */
+    pb_sample_stop(ip);                    /* the sampler thread lets go of my_perl */
     pthread_mutex_lock(&g_lifetime);
     for (int i = 0; i < PB_MAX_INTERPS; i++)
         if (g_interps[i] == ip)
@@ -178,6 +181,14 @@ static int32_t interp_destruct(pb_interp *ip)
     perl_free(my_perl);
     pthread_mutex_unlock(&g_lifetime);
     PERL_SET_CONTEXT(NULL);
+    ip->perl = NULL;
+    return status;
+}
+
+/* Frees what is left of a destructed interpreter (undrained samples included). */
+static void interp_free(pb_interp *ip)
+{
+    pb_sample_forget(ip);
     for (int i = 0; i < ip->argc; i++)
         free(ip->argv[i]);
     free(ip->argv);
@@ -199,7 +210,6 @@ static int32_t interp_destruct(pb_interp *ip)
     }
     free(ip->caret_x);
     free(ip);
-    return status;
 }
 
 /* pb_call.c */
@@ -230,6 +240,7 @@ static const pb_api g_api = {
     .interp_parse = interp_parse,
     .interp_run = interp_run,
     .interp_destruct = interp_destruct,
+    .interp_free = interp_free,
     .eval = pb_eval,
     .call_named = pb_call_named,
     .call_ref = pb_call_ref,
@@ -240,6 +251,11 @@ static const pb_api g_api = {
     .is_child = is_child,
     .interp_count = interp_count,
     .signals_claim = signals_claim,
+    .sample_start = pb_sample_start,
+    .sample_stop = pb_sample_stop,
+    .sample_drain = pb_sample_drain,
+    .sample_now = pb_sample_now,
+    .clock = pb_clock,
 };
 
 PB_EXPORT const pb_api *pb_get_api(void) { return &g_api; }

@@ -1,0 +1,439 @@
+/* See pb_sample.h. The hook is read-only over perl's state: it may run mid-regex,
+ * inside sort, or during global destruction. */
+#include "pb_sample.h"
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct pb_sampler {
+    pthread_mutex_t lock;          /* guards everything below but `pending` */
+    volatile uint32_t pending;     /* ticks not yet sampled */
+    uint64_t first_tick_ns;        /* monotonic time of the first pending tick */
+    int active;
+    int max_depth;
+    despatch_signals_proc_t prev_hook;
+    pb_buf buf;                    /* samples not yet drained */
+    uint32_t samples;
+} pb_sampler;
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_wake = PTHREAD_COND_INITIALIZER;
+static pthread_t g_thread;
+static int g_thread_running;
+static int g_active_count;
+static int64_t g_interval_ns = 1000000000LL / 101;
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void pb_clock(int64_t *monotonic_ns, int64_t *realtime_ns)
+{
+    struct timespec r;
+    *monotonic_ns = (int64_t)mono_ns();
+    clock_gettime(CLOCK_REALTIME, &r);
+    *realtime_ns = (int64_t)r.tv_sec * 1000000000LL + r.tv_nsec;
+}
+
+/* ---- the sampler thread ---- */
+
+static void *sampler_main(void *arg)
+{
+    (void)arg;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    pthread_mutex_lock(&g_lock);
+    while (g_active_count > 0) {
+        int64_t period = g_interval_ns;
+        pthread_mutex_unlock(&g_lock);
+        deadline.tv_nsec += period % 1000000000LL;
+        deadline.tv_sec += period / 1000000000LL + deadline.tv_nsec / 1000000000LL;
+        deadline.tv_nsec %= 1000000000LL;
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, NULL) == EINTR)
+            ;
+        uint64_t now = mono_ns();
+        uint64_t dl = (uint64_t)deadline.tv_sec * 1000000000ULL + (uint64_t)deadline.tv_nsec;
+        if (now > dl + (uint64_t)period * 4) {
+            /* We slept far past the deadline (a stopped or starved process): realign
+             * instead of firing a burst of catch-up ticks. */
+            deadline.tv_sec = (time_t)(now / 1000000000ULL);
+            deadline.tv_nsec = (long)(now % 1000000000ULL);
+        }
+        pthread_mutex_lock(&g_lock);
+        for (int i = 0; i < pb_interp_slots(); i++) {
+            pb_interp *ip = pb_interp_at(i);
+            pb_sampler *s = ip ? ip->sampler : NULL;
+            if (!s || !s->active)
+                continue;
+            pthread_mutex_lock(&s->lock);
+            if (s->pending == 0)
+                s->first_tick_ns = now;
+            __atomic_add_fetch(&s->pending, 1, __ATOMIC_RELEASE);
+            pthread_mutex_unlock(&s->lock);
+            ip->perl->Isig_pending = 1;   /* PL_sig_pending of that interpreter */
+        }
+    }
+    g_thread_running = 0;
+    pthread_cond_broadcast(&g_wake);
+    pthread_mutex_unlock(&g_lock);
+    return NULL;
+}
+
+static int ensure_thread(void)
+{
+    if (g_thread_running)
+        return 0;
+    /* The sampler thread takes no signals: it must never run perl's handler. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = pthread_create(&g_thread, NULL, sampler_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0)
+        return rc;
+    pthread_detach(g_thread);
+    g_thread_running = 1;
+    return 0;
+}
+
+/* ---- stack walking ---- */
+
+static void put_u16(pb_buf *b, uint16_t v)
+{
+    pb_buf_reserve(b, 2);
+    memcpy(b->data + b->len, &v, 2);
+    b->len += 2;
+}
+
+static void put_bytes(pb_buf *b, const char *s, size_t n)
+{
+    if (!n) return;
+    pb_buf_reserve(b, n);
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+/* Writes the u16-length-prefixed name of the sub `cv` runs. */
+static void put_cv_name(pTHX_ pb_buf *b, CV *cv)
+{
+    size_t at = b->len;
+    put_u16(b, 0);
+    const char *pkg = NULL, *name = NULL;
+    STRLEN pkglen = 0, namelen = 0;
+    if (CvNAMED(cv)) {                       /* lexical (my sub) */
+        HEK *hek = CvNAME_HEK(cv);
+        name = HEK_KEY(hek);
+        namelen = HEK_LEN(hek);
+        HEK *sh = CvSTASH(cv) ? HvNAME_HEK(CvSTASH(cv)) : NULL;
+        if (sh) { pkg = HEK_KEY(sh); pkglen = HEK_LEN(sh); }
+    } else {
+        GV *gv = CvGV(cv);
+        if (gv) {
+            name = GvNAME(gv);
+            namelen = GvNAMELEN(gv);
+            HEK *sh = GvSTASH(gv) ? HvNAME_HEK(GvSTASH(gv)) : NULL;
+            if (sh) { pkg = HEK_KEY(sh); pkglen = HEK_LEN(sh); }
+        }
+    }
+    if (pkg) {
+        put_bytes(b, pkg, pkglen);
+        put_bytes(b, "::", 2);
+    }
+    if (name)
+        put_bytes(b, name, namelen);
+    else
+        put_bytes(b, "__ANON__", 8);
+    if (CvANON(cv)) {
+        /* Pkg::__ANON__[file:line], the line where the sub starts */
+        const OP *start = CvSTART(cv);
+        char tail[64];
+        if (start && (start->op_type == OP_NEXTSTATE || start->op_type == OP_DBSTATE)) {
+            const COP *c = (const COP *)start;
+            const char *f = CopFILE(c);
+            put_bytes(b, "[", 1);
+            put_bytes(b, f ? f : "?", f ? strlen(f) : 1);
+            int n = snprintf(tail, sizeof tail, ":%u]", (unsigned)CopLINE(c));
+            put_bytes(b, tail, (size_t)n);
+        } else if (CvFILE(cv)) {
+            put_bytes(b, "[", 1);
+            put_bytes(b, CvFILE(cv), strlen(CvFILE(cv)));
+            put_bytes(b, "]", 1);
+        }
+    }
+    uint16_t len = (uint16_t)(b->len - at - 2);
+    memcpy(b->data + at, &len, 2);
+}
+
+static void put_str16(pb_buf *b, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n > 65535) n = 65535;
+    put_u16(b, (uint16_t)n);
+    put_bytes(b, s, n);
+}
+
+static void put_frame_tail(pb_buf *b, const COP *cop)
+{
+    put_str16(b, cop ? CopFILE(cop) : NULL);
+    uint32_t line = cop ? (uint32_t)CopLINE(cop) : 0;
+    pb_buf_reserve(b, 4);
+    memcpy(b->data + b->len, &line, 4);
+    b->len += 4;
+}
+
+/* Appends frames innermost first; returns how many, and sets *truncated. */
+static int walk(pTHX_ pb_buf *b, int max_depth, int *truncated)
+{
+    const COP *cop = PL_curcop;
+    int n = 0;
+    *truncated = 0;
+    for (PERL_SI *si = PL_curstackinfo; si; si = si->si_prev) {
+        for (I32 i = si->si_cxix; i >= 0; i--) {
+            PERL_CONTEXT *cx = &si->si_cxstack[i];
+            U8 type = CxTYPE(cx);
+            if (type == CXt_SUB || type == CXt_FORMAT) {
+                if (CxMULTICALL(cx) && type == CXt_SUB && !cx->blk_sub.cv)
+                    continue;
+                if (n == max_depth) { *truncated = 1; return n; }
+                put_cv_name(aTHX_ b, cx->blk_sub.cv);
+                put_frame_tail(b, cop);
+                n++;
+                cop = cx->blk_oldcop;
+            } else if (type == CXt_EVAL && !CxTRYBLOCK(cx)) {
+                /* string eval or require: a frame of its own, its N dropped so names stay bounded */
+                if (n == max_depth) { *truncated = 1; return n; }
+                const COP *site = cx->blk_oldcop;
+                char head[32];
+                size_t at = b->len;
+                put_u16(b, 0);
+                if (CxOLD_OP_TYPE(cx) == OP_ENTEREVAL) {
+                    int k = snprintf(head, sizeof head, "(eval)[");
+                    put_bytes(b, head, (size_t)k);
+                    const char *f = site ? CopFILE(site) : "?";
+                    put_bytes(b, f, strlen(f));
+                    k = snprintf(head, sizeof head, ":%u]", site ? (unsigned)CopLINE(site) : 0);
+                    put_bytes(b, head, (size_t)k);
+                } else {
+                    put_bytes(b, "(require)", 9);
+                }
+                uint16_t len = (uint16_t)(b->len - at - 2);
+                memcpy(b->data + at, &len, 2);
+                put_frame_tail(b, cop);
+                n++;
+                cop = site;
+            }
+        }
+    }
+    if (n == max_depth) { *truncated = 1; return n; }
+    put_str16(b, "main");   /* top-level code of the program */
+    put_frame_tail(b, cop);
+    return n + 1;
+}
+
+static void take_sample(pTHX_ pb_sampler *s)
+{
+    pthread_mutex_lock(&s->lock);
+    uint32_t weight = __atomic_exchange_n(&s->pending, 0, __ATOMIC_ACQ_REL);
+    uint64_t first = s->first_tick_ns;
+    if (weight == 0 || !s->active) {
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+    pb_buf *b = &s->buf;
+    size_t head = b->len;
+    pb_buf_reserve(b, 16);
+    memcpy(b->data + head, &first, 8);
+    memcpy(b->data + head + 8, &weight, 4);
+    b->len += 16;
+    int truncated;
+    int n = walk(aTHX_ b, s->max_depth, &truncated);
+    uint16_t n16 = (uint16_t)n, flags = truncated ? PB_SAMPLE_TRUNCATED : 0;
+    memcpy(b->data + head + 12, &n16, 2);
+    memcpy(b->data + head + 14, &flags, 2);
+    s->samples++;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static int real_signal_pending(pTHX)
+{
+    if (!PL_psig_pend)   /* %SIG never touched: despatch_signals would crash */
+        return 0;
+    for (int sig = 1; sig < SIG_SIZE; sig++)
+        if (PL_psig_pend[sig])
+            return 1;
+    return 0;
+}
+
+static void sample_hook(pTHX)
+{
+    pb_interp *ip = pb_interp_of(aTHX);
+    pb_sampler *s = ip ? ip->sampler : NULL;
+    despatch_signals_proc_t prev = s ? s->prev_hook : Perl_despatch_signals;
+    if (s && s->pending && !pb_is_child)
+        take_sample(aTHX_ s);
+    if (real_signal_pending(aTHX)) {
+        prev(aTHX);   /* perl's own: runs %SIG handlers, clears PL_sig_pending */
+    } else {
+        PL_sig_pending = 0;
+    }
+    /* A tick that came in meanwhile must not wait for the one after it. */
+    if (s && s->pending)
+        PL_sig_pending = 1;
+}
+
+/* ---- op wrappers: ops with no safe point while they block or run ---- */
+
+static Perl_ppaddr_t g_orig[MAXO];
+
+static OP *after_op(pTHX_ OP *next)
+{
+    if (UNLIKELY(PL_sig_pending)) {
+        pb_interp *ip = pb_interp_of(aTHX);
+        pb_sampler *s = ip ? ip->sampler : NULL;
+        if (s && s->pending && !pb_is_child)
+            take_sample(aTHX_ s);   /* still inside the op's statement: the time lands here */
+    }
+    return next;
+}
+
+#define WRAP(name, op) static OP *name(pTHX) { return after_op(aTHX_ g_orig[op](aTHX)); }
+WRAP(w_sleep, OP_SLEEP)
+WRAP(w_sselect, OP_SSELECT)
+WRAP(w_sysread, OP_SYSREAD)
+WRAP(w_read, OP_READ)
+WRAP(w_readline, OP_READLINE)
+WRAP(w_system, OP_SYSTEM)
+WRAP(w_backtick, OP_BACKTICK)
+WRAP(w_wait, OP_WAIT)
+WRAP(w_waitpid, OP_WAITPID)
+WRAP(w_sort, OP_SORT)
+WRAP(w_join, OP_JOIN)
+WRAP(w_flock, OP_FLOCK)
+WRAP(w_recv, OP_RECV)
+WRAP(w_accept, OP_ACCEPT)
+WRAP(w_connect, OP_CONNECT)
+
+void pb_sample_wrap_ops(void)
+{
+    static const struct { int op; Perl_ppaddr_t fn; } wraps[] = {
+        { OP_SLEEP, w_sleep }, { OP_SSELECT, w_sselect }, { OP_SYSREAD, w_sysread },
+        { OP_READ, w_read }, { OP_READLINE, w_readline }, { OP_SYSTEM, w_system },
+        { OP_BACKTICK, w_backtick }, { OP_WAIT, w_wait }, { OP_WAITPID, w_waitpid },
+        { OP_SORT, w_sort }, { OP_JOIN, w_join }, { OP_FLOCK, w_flock },
+        { OP_RECV, w_recv }, { OP_ACCEPT, w_accept }, { OP_CONNECT, w_connect },
+    };
+    for (size_t i = 0; i < sizeof wraps / sizeof wraps[0]; i++) {
+        int op = wraps[i].op;
+        if (!g_orig[op]) {
+            g_orig[op] = PL_ppaddr[op];
+            PL_ppaddr[op] = wraps[i].fn;
+        }
+    }
+}
+
+/* ---- control, from C# on the owner thread ---- */
+
+int32_t pb_sample_start(pb_interp *ip, int64_t interval_ns, int32_t max_depth)
+{
+    dTHXa(ip->perl);
+    pb_sampler *s = ip->sampler;
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s)
+            return -1;
+        pthread_mutex_init(&s->lock, NULL);
+        ip->sampler = s;
+    }
+    pthread_mutex_lock(&g_lock);
+    if (interval_ns > 0)
+        g_interval_ns = interval_ns;
+    pthread_mutex_lock(&s->lock);
+    s->max_depth = max_depth > 0 ? max_depth : 100;
+    if (!s->active) {
+        s->active = 1;
+        s->pending = 0;
+        if (PL_signalhook != sample_hook) {
+            s->prev_hook = PL_signalhook;
+            PL_signalhook = sample_hook;
+        }
+        g_active_count++;
+    }
+    pthread_mutex_unlock(&s->lock);
+    int rc = ensure_thread();
+    pthread_mutex_unlock(&g_lock);
+    return rc;
+}
+
+void pb_sample_stop(pb_interp *ip)
+{
+    pb_sampler *s = ip->sampler;
+    if (!s)
+        return;
+    pthread_mutex_lock(&g_lock);
+    pthread_mutex_lock(&s->lock);
+    if (s->active) {
+        s->active = 0;
+        s->pending = 0;
+        if (ip->perl) {
+            dTHXa(ip->perl);
+            if (PL_signalhook == sample_hook)
+                PL_signalhook = s->prev_hook;
+        }
+        g_active_count--;
+    }
+    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&g_lock);
+}
+
+/* Takes a sample now (profile start and stop), standing for one tick. */
+int32_t pb_sample_now(pb_interp *ip)
+{
+    pb_sampler *s = ip->sampler;
+    if (!s || !s->active)
+        return 0;
+    dTHXa(ip->perl);
+    pthread_mutex_lock(&s->lock);
+    if (s->pending == 0)
+        s->first_tick_ns = mono_ns();
+    __atomic_add_fetch(&s->pending, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&s->lock);
+    take_sample(aTHX_ s);
+    return 1;
+}
+
+/* Moves the recorded samples to out (appended); returns how many. Any thread. */
+int32_t pb_sample_drain(pb_interp *ip, pb_buf *out)
+{
+    pb_sampler *s = ip->sampler;
+    if (!s)
+        return 0;
+    pthread_mutex_lock(&s->lock);
+    pb_buf_reserve(out, s->buf.len);
+    memcpy(out->data + out->len, s->buf.data, s->buf.len);
+    out->len += s->buf.len;
+    int32_t n = (int32_t)s->samples;
+    s->buf.len = 0;
+    s->samples = 0;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+/* The interpreter is going away: stop and free its sampler. */
+void pb_sample_forget(pb_interp *ip)
+{
+    pb_sampler *s = ip->sampler;
+    if (!s)
+        return;
+    pb_sample_stop(ip);
+    pthread_mutex_lock(&g_lock);   /* the sampler thread reads ip->sampler under g_lock */
+    ip->sampler = NULL;
+    pthread_mutex_unlock(&g_lock);
+    pb_buf_release(&s->buf);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}

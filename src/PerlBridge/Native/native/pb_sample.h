@@ -1,0 +1,26 @@
+/* The sampling profiler's native half: a sampler thread on absolute deadlines asks each
+ * profiled interpreter for a sample by setting PL_sig_pending; the interpreter's
+ * PL_signalhook takes it at the next safe point. No signals are involved. */
+#ifndef PB_SAMPLE_H
+#define PB_SAMPLE_H
+
+#include "pb_common.h"
+
+/* Installs the wrappers on ops that block or run long without a safe point.
+ * Process-wide; must run before any interpreter compiles code. */
+void pb_sample_wrap_ops(void);
+
+/* Record layout of the drained buffer (little endian), one per sample:
+ *   u64 monotonic ns of the first tick it stands for, u32 weight (ticks), u16 frame count,
+ *   u16 flags (1: stack truncated at max depth), then per frame, innermost first:
+ *   u16 name length, name, u16 file length, file, u32 line. */
+#define PB_SAMPLE_TRUNCATED 1
+
+int32_t pb_sample_start(pb_interp *ip, int64_t interval_ns, int32_t max_depth);
+void pb_sample_stop(pb_interp *ip);
+int32_t pb_sample_drain(pb_interp *ip, pb_buf *out);
+int32_t pb_sample_now(pb_interp *ip);
+void pb_clock(int64_t *monotonic_ns, int64_t *realtime_ns);
+void pb_sample_forget(pb_interp *ip);
+
+#endif

@@ -1,0 +1,46 @@
+using System.Buffers.Binary;
+
+namespace PerlSentry.PerlBridge;
+
+/// <summary>One frame of a sampled Perl stack: the sub executing and the line executing in it.</summary>
+public readonly record struct PerlFrame(string Name, string File, int Line);
+
+/// <summary>
+/// One sample of an interpreter's stack, innermost frame first.
+/// <see cref="Weight"/> is the number of sampler ticks it stands for (a blocked or busy stack
+/// is sampled once when it reaches a safe point); <see cref="MonotonicNs"/> is the first of them.
+/// </summary>
+public sealed record PerlSample(long MonotonicNs, int Weight, bool Truncated, PerlFrame[] Frames)
+{
+    /// <summary>Parses the shim's drained records (layout in pb_sample.h).</summary>
+    internal static void Parse(ReadOnlySpan<byte> data, List<PerlSample> into)
+    {
+        var pos = 0;
+        while (pos + 16 <= data.Length)
+        {
+            var time = BinaryPrimitives.ReadInt64LittleEndian(data[pos..]);
+            var weight = BinaryPrimitives.ReadInt32LittleEndian(data[(pos + 8)..]);
+            int count = BinaryPrimitives.ReadUInt16LittleEndian(data[(pos + 12)..]);
+            var flags = BinaryPrimitives.ReadUInt16LittleEndian(data[(pos + 14)..]);
+            pos += 16;
+            var frames = new PerlFrame[count];
+            for (var i = 0; i < count; i++)
+            {
+                var name = Str(data, ref pos);
+                var file = Str(data, ref pos);
+                var line = BinaryPrimitives.ReadInt32LittleEndian(data[pos..]);
+                pos += 4;
+                frames[i] = new PerlFrame(name, file, line);
+            }
+            into.Add(new PerlSample(time, weight, (flags & 1) != 0, frames));
+        }
+    }
+
+    private static string Str(ReadOnlySpan<byte> data, ref int pos)
+    {
+        int n = BinaryPrimitives.ReadUInt16LittleEndian(data[pos..]);
+        var s = PbReader.BytesToString(data.Slice(pos + 2, n));
+        pos += 2 + n;
+        return s;
+    }
+}
