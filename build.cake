@@ -103,13 +103,15 @@ Task("Test")
 });
 
 Task("Demo")
-    .Description("Build everything and run the demo under the host.")
+    .Description("Build everything and profile the seed's demo script: a flame graph and the top functions.")
     .IsDependentOn("Build")
     .Does(() =>
 {
-    var rc = Run(cli.FullPath, "run examples/host_demo.pl");
+    var outDir = artifacts.Combine("demo-profile");
+    var rc = Run(cli.FullPath, $"profile -o {outDir} --force examples/profiling_demo.pl");
     if (rc != 0)
         throw new Exception($"the demo exited with status {rc}");
+    Information($"Open {outDir}/flamegraph.html in a browser (speedscope: {outDir}/profile.speedscope.json at https://www.speedscope.app).");
 });
 
 Task("Bench")

@@ -11,6 +11,10 @@ internal static class CliApp
         commands:
           run [-I dir] [-M module] [-e code] script.pl [args…]
                     run a Perl program under the host, as perl would
+          profile [-o dir] [--hz N] [--max-depth N] [--format flamegraph,speedscope,collapsed] [--force]
+                  [-I dir] [-M module] [-e code] script.pl [args…]
+                    run it sampled and write a flame graph, speedscope and collapsed stacks to dir
+                    (default: a new folder under ./perl-sentry-profile); prints the top functions
           help      show this text
           version   show the versions of perl-sentry and of the perl it embeds
 
@@ -32,6 +36,8 @@ internal static class CliApp
             {
                 case "run":
                     return RunCommand.Execute(RunRequest.Parse(args[1..]));
+                case "profile":
+                    return ProfileCommand.Execute(ProfileRequest.Parse(args[1..]), stderr);
                 case "help" or "-h" or "--help":
                     Console.Out.WriteLine(Usage);
                     return 0;

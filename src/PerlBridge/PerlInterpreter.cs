@@ -21,6 +21,7 @@ public sealed unsafe class PerlInterpreter : IDisposable
     private pb_result* _result;
     private bool _parsed;
     private bool _destructed;
+    private readonly Lock _drainGate = new();   // DrainSamples (any thread) against interp_free
     private int _destructStatus;
 
     private PerlInterpreter(BlockingCollection<Action>? work, Thread? thread)
@@ -36,6 +37,18 @@ public sealed unsafe class PerlInterpreter : IDisposable
 
     /// <summary>The perl version the bridge was built for, e.g. "5.36.0".</summary>
     public static string PerlVersion => PerlRuntime.PerlVersion;
+
+    /// <summary>perl's own library directories (privlib, archlib, vendor and site dirs), from its build configuration.</summary>
+    public static IReadOnlyList<string> LibraryDirs =>
+        Marshal.PtrToStringUTF8((nint)PerlRuntime.Api->lib_dirs)!.Split(':', StringSplitOptions.RemoveEmptyEntries);
+
+    /// <summary>The monotonic clock samples are stamped with, and the wall clock at the same moment.</summary>
+    public static (long MonotonicNs, long UnixNs) Clock()
+    {
+        long mono, real;
+        PerlRuntime.Api->clock(&mono, &real);
+        return (mono, real);
+    }
 
     /// <summary>True in a child process made by Perl's fork: the CLR is not usable there.</summary>
     public static bool IsForkedChild => PerlRuntime.IsForkedChild;
@@ -157,8 +170,11 @@ public sealed unsafe class PerlInterpreter : IDisposable
         }
         finally
         {
-            PerlRuntime.Api->interp_free(ip);
-            _ip = 0;
+            lock (_drainGate)
+            {
+                PerlRuntime.Api->interp_free(ip);
+                _ip = 0;
+            }
         }
         PerlRuntime.Api->buf_free(_args);
         PerlRuntime.Api->buf_free(&_result->@out);
@@ -368,6 +384,12 @@ public sealed unsafe class PerlInterpreter : IDisposable
 
     /// <summary>Moves the samples taken so far into <paramref name="into"/>. Any thread.</summary>
     public int DrainSamples(List<PerlSample> into)
+    {
+        lock (_drainGate)
+            return DrainLocked(into);
+    }
+
+    private int DrainLocked(List<PerlSample> into)
     {
         var ip = _ip;
         if (ip == 0)

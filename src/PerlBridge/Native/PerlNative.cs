@@ -30,6 +30,7 @@ internal unsafe struct pb_api
     public byte* perl_version;
     public byte* archname;
     public byte* perl_path;
+    public byte* lib_dirs;
 
     public delegate* unmanaged<nint, byte*, int, int> sys_init;
     public delegate* unmanaged<byte*, byte*, int, nint> interp_new;

@@ -68,6 +68,7 @@ typedef struct pb_api {
     const char *perl_version;   /* the perl the shim was compiled against, e.g. "5.36.0" */
     const char *archname;
     const char *perl_path;      /* the perl binary of that build: what $^X says in hosted code */
+    const char *lib_dirs;       /* perl's own library dirs (privlib, archlib, vendor*, site*), ':'-separated */
 
     int32_t (*sys_init)(pb_callback_fn callback, char *err, int32_t errlen);
     pb_interp *(*interp_new)(const char *caret_x, char *err, int32_t errlen);

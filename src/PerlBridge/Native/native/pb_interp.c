@@ -229,12 +229,26 @@ static void signals_claim(pb_interp *ip)
 static void buf_free(pb_buf *b) { pb_buf_release(b); }
 static int32_t is_child(void) { return pb_is_child; }
 
+#ifndef PERL_VENDORLIB_EXP
+#define PERL_VENDORLIB_EXP ""
+#endif
+#ifndef PERL_VENDORARCH_EXP
+#define PERL_VENDORARCH_EXP ""
+#endif
+#ifndef SITELIB_EXP
+#define SITELIB_EXP ""
+#endif
+#ifndef SITEARCH_EXP
+#define SITEARCH_EXP ""
+#endif
+
 static const pb_api g_api = {
     .abi = PB_ABI_VERSION,
     .size = sizeof(pb_api),
     .perl_version = STRINGIFY(PERL_REVISION) "." STRINGIFY(PERL_VERSION) "." STRINGIFY(PERL_SUBVERSION),
     .archname = ARCHNAME,
     .perl_path = PB_PERL_PATH,
+    .lib_dirs = PRIVLIB_EXP ":" ARCHLIB_EXP ":" PERL_VENDORLIB_EXP ":" PERL_VENDORARCH_EXP ":" SITELIB_EXP ":" SITEARCH_EXP,
     .sys_init = sys_init,
     .interp_new = interp_new,
     .interp_parse = interp_parse,

@@ -1,0 +1,56 @@
+using PerlSentry.Engine.PerlApi;
+using PerlSentry.Engine.Profiling;
+using PerlSentry.Engine.Profiling.Export;
+using PerlSentry.PerlBridge;
+
+namespace PerlSentry.Cli;
+
+/// <summary><c>perl-sentry profile</c>: runs the program like <c>run</c>, sampled, then writes the profile.</summary>
+internal static class ProfileCommand
+{
+    public static int Execute(ProfileRequest request, TextWriter report)
+    {
+        var outDir = request.ResolveOutputDir(DateTime.Now);   // refuse before running, not after
+        HostProcess.EnsureWriteXorExecuteDisabled();
+        HostProcess.UseDefaultSignalActions();
+        var perl = PerlInterpreter.CreateOnCurrentThread();
+        HostApi.Install(perl);
+        var bundled = RunCommand.BundledLib();
+        using var profiler = new Profiler(new ProfilerOptions
+        {
+            SamplingIntervalUs = 1_000_000 / request.Hz,
+            MaxStackDepth = request.MaxDepth,
+            LibraryDirs = bundled is null ? [] : [Path.GetFullPath(bundled)],
+        });
+        profiler.Attach(perl, "main");
+        profiler.Start();
+        var status = perl.RunProgram(request.Run.PerlArgv(bundled));
+        profiler.Stop();
+        if (PerlInterpreter.IsForkedChild)
+            return status;   // not reached: the shim ends forked children; kept for clarity
+
+        var snapshot = profiler.Store.Snapshot();
+        var title = request.Run.Script is null ? "perl -e" : Path.GetFileName(request.Run.Script);
+        Directory.CreateDirectory(outDir);
+        var written = new List<string>();
+        void Write(string format, string file, Func<string> content)
+        {
+            if (!request.Formats.Contains(format))
+                return;
+            var path = Path.Combine(outDir, file);
+            File.WriteAllText(path, content());
+            written.Add(path);
+        }
+        Write("flamegraph", "flamegraph.html", () => FlameGraphExporter.Export(snapshot, title));
+        Write("speedscope", "profile.speedscope.json", () => SpeedscopeExporter.Export(snapshot, title));
+        Write("collapsed", "profile.collapsed.txt", () => CollapsedExporter.Export(snapshot));
+
+        var seconds = snapshot.TotalWeight * snapshot.Interval.TotalSeconds;
+        report.WriteLine();
+        report.WriteLine($"perl-sentry profile: {snapshot.Samples.Count} samples ({snapshot.TotalWeight} ticks, {seconds:F2} s at {request.Hz} Hz) of {title}");
+        report.Write(FunctionStats.Table(snapshot));
+        foreach (var path in written)
+            report.WriteLine($"wrote {path}");
+        return status;
+    }
+}

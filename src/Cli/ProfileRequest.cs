@@ -1,0 +1,63 @@
+using System.Globalization;
+
+namespace PerlSentry.Cli;
+
+/// <summary><c>perl-sentry profile [-o DIR] [--hz N] [--max-depth N] [--format LIST] [--force] [run options] script args…</c></summary>
+internal sealed record ProfileRequest(string? OutputDir, int Hz, int MaxDepth, IReadOnlySet<string> Formats, bool Force, RunRequest Run)
+{
+    public static readonly string[] AllFormats = ["flamegraph", "speedscope", "collapsed"];
+
+    public static ProfileRequest Parse(IReadOnlyList<string> args)
+    {
+        string? output = null;
+        var hz = 101;
+        var depth = 100;
+        var force = false;
+        var formats = new HashSet<string>(AllFormats, StringComparer.Ordinal);
+        var i = 0;
+        for (; i < args.Count; i++)
+        {
+            switch (args[i])
+            {
+                case "-o" or "--output": output = Next(args, ref i, "a directory"); break;
+                case "--hz": hz = Number(Next(args, ref i, "a rate in Hz"), "--hz", 1, 10_000); break;
+                case "--max-depth": depth = Number(Next(args, ref i, "a frame count"), "--max-depth", 1, 10_000); break;
+                case "--force": force = true; break;
+                case "--format":
+                    formats = Next(args, ref i, "a list such as flamegraph,speedscope").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+                    var unknown = formats.Except(AllFormats).ToList();
+                    if (unknown.Count > 0 || formats.Count == 0)
+                        throw new UsageException($"perl-sentry profile: unknown format '{string.Join(",", unknown)}'; choose from {string.Join(", ", AllFormats)}.");
+                    break;
+                default:
+                    return new ProfileRequest(output, hz, depth, formats, force, RunRequest.Parse(args.Skip(i).ToList()));
+            }
+        }
+        return new ProfileRequest(output, hz, depth, formats, force, RunRequest.Parse([]));
+    }
+
+    private static string Next(IReadOnlyList<string> args, ref int i, string what) =>
+        i + 1 < args.Count ? args[++i] : throw new UsageException($"perl-sentry profile: {args[i]} needs {what}.");
+
+    private static int Number(string s, string flag, int min, int max) =>
+        int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max
+            ? n
+            : throw new UsageException($"perl-sentry profile: {flag} takes a whole number from {min} to {max}, not '{s}'.");
+
+    /// <summary>The folder to write: -o (refused when it has files, unless --force), else a new one under ./perl-sentry-profile.</summary>
+    public string ResolveOutputDir(DateTime now)
+    {
+        if (OutputDir is not null)
+        {
+            if (Directory.Exists(OutputDir) && Directory.EnumerateFileSystemEntries(OutputDir).Any() && !Force)
+                throw new UsageException($"perl-sentry profile: {OutputDir} exists and is not empty; choose another -o, or add --force to overwrite.");
+            return OutputDir;
+        }
+        var name = Run.Script is null ? "e" : Path.GetFileNameWithoutExtension(Run.Script);
+        var baseDir = Path.Combine("perl-sentry-profile", $"{name}-{now:yyyyMMdd-HHmmss}");
+        var dir = baseDir;
+        for (var n = 2; Directory.Exists(dir); n++)
+            dir = $"{baseDir}-{n}";
+        return dir;
+    }
+}

@@ -1,0 +1,101 @@
+namespace PerlSentry.Engine.Profiling;
+
+/// <summary>
+/// Interned frames and stacks (integer indexes, as Sentry's formats want them) and the samples
+/// that refer to them. Thread-safe: the profiler adds from its drain thread while exporters read.
+/// One store serves transaction profiles and continuous chunks: both take a time window of it.
+/// </summary>
+public sealed class ProfileStore
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<ProfileFrame, int> _frameIds = [];
+    private readonly List<ProfileFrame> _frames = [];
+    private readonly Dictionary<StackKey, int> _stackIds = [];
+    private readonly List<int[]> _stacks = [];
+    private readonly List<ProfileSample> _samples = [];
+    private readonly Dictionary<long, string> _threads = [];
+
+    /// <summary>The sampling interval, so weights can be turned into time.</summary>
+    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(1.0 / 101);
+
+    public IReadOnlyList<ProfileFrame> Frames { get { lock (_gate) return [.. _frames]; } }
+
+    /// <summary>Stacks of frame indexes, innermost frame first.</summary>
+    public IReadOnlyList<int[]> Stacks { get { lock (_gate) return [.. _stacks]; } }
+
+    public IReadOnlyList<ProfileSample> Samples { get { lock (_gate) return [.. _samples]; } }
+
+    public IReadOnlyDictionary<long, string> Threads { get { lock (_gate) return new Dictionary<long, string>(_threads); } }
+
+    public int SampleCount { get { lock (_gate) return _samples.Count; } }
+
+    public void NameThread(long threadId, string name)
+    {
+        lock (_gate) _threads[threadId] = name;
+    }
+
+    public int InternFrame(ProfileFrame frame)
+    {
+        lock (_gate) return InternFrameLocked(frame);
+    }
+
+    /// <summary>Adds a sample whose stack is given innermost first.</summary>
+    public void Add(IReadOnlyList<ProfileFrame> stack, long threadId, long timestampNs, int weight)
+    {
+        lock (_gate)
+        {
+            var ids = new int[stack.Count];
+            for (var i = 0; i < ids.Length; i++)
+                ids[i] = InternFrameLocked(stack[i]);
+            var key = new StackKey(ids);
+            if (!_stackIds.TryGetValue(key, out var stackId))
+            {
+                stackId = _stacks.Count;
+                _stacks.Add(ids);
+                _stackIds[key] = stackId;
+            }
+            _samples.Add(new ProfileSample(stackId, threadId, timestampNs, weight));
+        }
+    }
+
+    /// <summary>A consistent copy of everything, for the exporters (pure functions of it).</summary>
+    public ProfileSnapshot Snapshot(long fromNs = long.MinValue, long toNs = long.MaxValue)
+    {
+        lock (_gate)
+        {
+            var samples = _samples.Where(s => s.TimestampNs >= fromNs && s.TimestampNs <= toNs)
+                .OrderBy(s => s.TimestampNs).ToList();
+            return new ProfileSnapshot([.. _frames], [.. _stacks], samples, new Dictionary<long, string>(_threads), Interval);
+        }
+    }
+
+    private int InternFrameLocked(ProfileFrame frame)
+    {
+        if (!_frameIds.TryGetValue(frame, out var id))
+        {
+            id = _frames.Count;
+            _frames.Add(frame);
+            _frameIds[frame] = id;
+        }
+        return id;
+    }
+
+    private readonly struct StackKey(int[] ids) : IEquatable<StackKey>
+    {
+        private readonly int[] _ids = ids;
+        private readonly int _hash = Hash(ids);
+
+        private static int Hash(int[] ids)
+        {
+            var h = new HashCode();
+            foreach (var i in ids) h.Add(i);
+            return h.ToHashCode();
+        }
+
+        public bool Equals(StackKey other) => _ids.AsSpan().SequenceEqual(other._ids);
+
+        public override bool Equals(object? obj) => obj is StackKey k && Equals(k);
+
+        public override int GetHashCode() => _hash;
+    }
+}

@@ -1,0 +1,140 @@
+using PerlSentry.PerlBridge;
+
+namespace PerlSentry.Engine.Profiling;
+
+/// <summary>
+/// Samples one or more interpreters into a <see cref="ProfileStore"/>: each interpreter is a
+/// thread of the profile. Samples are drained off the interpreters' threads every quarter second
+/// and once more when an interpreter is destructed (END blocks included).
+/// </summary>
+public sealed class Profiler : IDisposable
+{
+    private readonly Lock _gate = new();
+    private readonly List<PerlInterpreter> _attached = [];
+    private readonly InAppRules _inApp;
+    private readonly Dictionary<PerlFrame, ProfileFrame> _frameCache = [];
+    private readonly long _monoToUnix;
+    private readonly string _cwd = Environment.CurrentDirectory;
+    private Timer? _timer;
+    private bool _running;
+
+    public Profiler(ProfilerOptions options)
+    {
+        options.Validate();
+        Options = options;
+        Store = new ProfileStore { Interval = TimeSpan.FromMicroseconds(options.SamplingIntervalUs) };
+        _inApp = new InAppRules(PerlInterpreter.LibraryDirs.Concat(options.LibraryDirs), options.InAppInclude, options.InAppExclude);
+        var (mono, unix) = PerlInterpreter.Clock();
+        _monoToUnix = unix - mono;
+    }
+
+    public ProfilerOptions Options { get; }
+
+    public ProfileStore Store { get; }
+
+    public bool IsRunning => _running;
+
+    /// <summary>Adds an interpreter as a thread of the profile; it is sampled while the profiler runs.</summary>
+    public void Attach(PerlInterpreter perl, string threadName)
+    {
+        lock (_gate)
+        {
+            _attached.Add(perl);
+            Store.NameThread(perl.OsThreadId, threadName);
+            perl.Destructed += OnDestructed;
+            if (_running)
+                StartOn(perl);
+        }
+    }
+
+    public void Start()
+    {
+        lock (_gate)
+        {
+            if (_running)
+                return;
+            _running = true;
+            foreach (var p in _attached)
+                StartOn(p);
+            _timer = new Timer(_ => DrainAll(), null, TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(250));
+        }
+    }
+
+    /// <summary>Stops sampling and drains what was taken.</summary>
+    public void Stop()
+    {
+        lock (_gate)
+        {
+            if (!_running)
+                return;
+            _running = false;
+            _timer?.Dispose();
+            _timer = null;
+            foreach (var p in _attached.Where(p => !p.IsDisposed))
+            {
+                try { p.StopSampling(); }
+                catch (ObjectDisposedException) { }
+            }
+        }
+        DrainAll();
+    }
+
+    private void StartOn(PerlInterpreter perl) =>
+        perl.StartSampling(TimeSpan.FromMicroseconds(Options.SamplingIntervalUs), Options.MaxStackDepth);
+
+    private void OnDestructed(PerlInterpreter perl)
+    {
+        Drain(perl);
+        lock (_gate) _attached.Remove(perl);
+    }
+
+    private void DrainAll()
+    {
+        PerlInterpreter[] all;
+        lock (_gate) all = [.. _attached];
+        foreach (var p in all)
+            Drain(p);
+    }
+
+    private void Drain(PerlInterpreter perl)
+    {
+        var raw = new List<PerlSample>();
+        perl.DrainSamples(raw);
+        if (raw.Count == 0)
+            return;
+        lock (_frameCache)
+        {
+            foreach (var s in raw)
+            {
+                var frames = new ProfileFrame[s.Frames.Length];
+                for (var i = 0; i < frames.Length; i++)
+                    frames[i] = ToFrame(s.Frames[i]);
+                Store.Add(frames, perl.OsThreadId, s.MonotonicNs + _monoToUnix, s.Weight);
+            }
+        }
+    }
+
+    private ProfileFrame ToFrame(PerlFrame f)
+    {
+        if (_frameCache.TryGetValue(f, out var frame))
+            return frame;
+        var module = f.Name == "main" ? "main" : ProfileFrame.ModuleOf(f.Name);
+        string? abs = null;
+        if (f.File.Length > 0 && !f.File.StartsWith('(') && !f.File.StartsWith('-'))
+            abs = Path.IsPathRooted(f.File) ? f.File : Path.GetFullPath(Path.Combine(_cwd, f.File));
+        frame = new ProfileFrame(f.Name, module, f.File, abs, f.Line, _inApp.IsInApp(module, f.File, abs));
+        _frameCache[f] = frame;
+        return frame;
+    }
+
+    public void Dispose()
+    {
+        Stop();
+        lock (_gate)
+        {
+            foreach (var p in _attached)
+                p.Destructed -= OnDestructed;
+            _attached.Clear();
+        }
+    }
+}
