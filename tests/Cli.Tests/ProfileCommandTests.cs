@@ -1,0 +1,76 @@
+namespace PerlSentry.Cli.Tests;
+
+public sealed class ProfileCommandTests
+{
+    private static string Script(string dir)
+    {
+        var path = Path.Combine(dir, "work.pl");
+        File.WriteAllText(path, """
+            use Time::HiRes ();
+            sub spin { my $t = Time::HiRes::time() + $_[0]; 1 while Time::HiRes::time() < $t }
+            sub heavy { spin(0.6) }
+            sub light { spin(0.2) }
+            sub wait_io { select(undef, undef, undef, 0.3) }
+            heavy(); light(); wait_io();
+            print "out\n";
+            exit 3;
+            """);
+        return path;
+    }
+
+    [Test]
+    public void Profile_WritesOutputs_PrintsTopFunctions_KeepsStdoutAndStatus()
+    {
+        var dir = Directory.CreateTempSubdirectory("ps-prof").FullName;
+        try
+        {
+            var outDir = Path.Combine(dir, "out");
+            var r = ProcessRunner.Run(Repo.PerlSentry, ["profile", "-o", outDir, Script(dir)], dir, timeoutMs: 60_000);
+            Assert.That(r.ExitCode, Is.EqualTo(3), r.Stderr);
+            Assert.That(r.Stdout, Is.EqualTo("out\n"), "the program's stdout is its own");
+            Assert.That(r.Stderr, Does.Match(@"main::heavy\s").And.Contain("main::wait_io").And.Contain("self %"));
+            foreach (var f in new[] { "flamegraph.html", "profile.speedscope.json", "profile.collapsed.txt" })
+                Assert.That(File.Exists(Path.Combine(outDir, f)), f);
+            var collapsed = File.ReadAllLines(Path.Combine(outDir, "profile.collapsed.txt"))
+                .Select(l => (Stack: l[..l.LastIndexOf(' ')], N: int.Parse(l[(l.LastIndexOf(' ') + 1)..]))).ToList();
+            int Ticks(string leaf) => collapsed.Where(c => c.Stack.EndsWith(leaf, StringComparison.Ordinal)).Sum(c => c.N);
+            var heavy = Ticks("main::heavy;main::spin");
+            var light = Ticks("main::light;main::spin");
+            var wait = Ticks("main::wait_io");
+            Assert.That(heavy, Is.InRange(45, 75), "0.6 s at 101 Hz");
+            Assert.That(light, Is.InRange(12, 28), "0.2 s");
+            Assert.That(wait, Is.InRange(22, 38), "0.3 s, blocked in select, charged to wait_io");
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Test]
+    public void Profile_ExistingOutputDir_IsNotOverwrittenSilently()
+    {
+        var dir = Directory.CreateTempSubdirectory("ps-prof").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "keep.txt"), "x");
+            var r = ProcessRunner.Run(Repo.PerlSentry, ["profile", "-o", dir, "-e", "1"], dir);
+            Assert.That(r.ExitCode, Is.EqualTo(2));
+            Assert.That(r.Stderr, Does.Contain("exists and is not empty").And.Contain("--force"));
+            Assert.That(Directory.GetFiles(dir), Has.Length.EqualTo(1));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [TestCase("--hz", "0", "--hz takes a whole number from 1 to 10000")]
+    [TestCase("--format", "svg", "unknown format 'svg'")]
+    public void Profile_BadOption_SaysWhatToFix(string flag, string value, string message)
+    {
+        var r = ProcessRunner.Run(Repo.PerlSentry, ["profile", flag, value, "-e", "1"], Repo.Root);
+        Assert.That(r.ExitCode, Is.EqualTo(2));
+        Assert.That(r.Stderr, Does.Contain(message));
+    }
+}
