@@ -30,6 +30,26 @@ out=bench/RESULTS.md.new
   echo "| what | median |"
   echo "|---|---|"
   "$bridge" startup "$cli" 31
+  echo
+  echo "## Profiler (bench/Profiler.Bench)"
+  echo
+  echo "In one hosted interpreter: CPU time of the same CPU-bound rounds unprofiled and profiled"
+  echo "(alternating, with an unprofiled-twice row as the noise floor); the capture cost of one sample"
+  echo "on the Perl thread (back-to-back samples from a C# sub at the given depth); the share of ticks"
+  echo "on workloads with a known split; the store's retained memory for a 30 s profile."
+  echo
+  echo "| what | result |"
+  echo "|---|---|"
+  bench/Profiler.Bench/bin/Release/net10.0/PerlSentry.Profiler.Bench all
+  echo
+  echo "## The same script under each profiler (bench/compare.sh)"
+  echo
+  echo "\`bench/workloads/cpu.pl\` (recursion, small subs, map, sprintf) times its own work; runs alternate,"
+  echo "medians of ${ROUNDS:-3}. The seed design is \`bench/workloads/SeedSampler.pm\`, the plan's sampler as written."
+  echo
+  echo "| run | work time | vs perl |"
+  echo "|---|---|---|"
+  ROUNDS=${ROUNDS:-3} bench/compare.sh
 } > "$out"
 mv "$out" bench/RESULTS.md
 cat bench/RESULTS.md

@@ -4,7 +4,7 @@ namespace PerlSentry.Engine.Profiling;
 
 /// <summary>
 /// Samples one or more interpreters into a <see cref="ProfileStore"/>: each interpreter is a
-/// thread of the profile. Samples are drained off the interpreters' threads every quarter second
+/// thread of the profile. Samples are drained off the interpreters' threads every second
 /// and once more when an interpreter is destructed (END blocks included).
 /// </summary>
 public sealed class Profiler : IDisposable
@@ -56,7 +56,8 @@ public sealed class Profiler : IDisposable
             _running = true;
             foreach (var p in _attached)
                 StartOn(p);
-            _timer = new Timer(_ => DrainAll(), null, TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(250));
+            // Once a second keeps the native buffers small (about 100 samples each) at little CPU.
+            _timer = new Timer(_ => DrainAll(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         }
     }
 

@@ -19,9 +19,11 @@ typedef struct pb_sampler {
 } pb_sampler;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t g_wake = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t g_wake;       /* CLOCK_MONOTONIC; signalled on start, stop and a new interval */
 static pthread_t g_thread;
 static int g_thread_running;
+static int g_cond_ready;
+static int g_reconfigured;
 static int g_active_count;
 static int64_t g_interval_ns = 1000000000LL / 101;
 
@@ -42,6 +44,16 @@ void pb_clock(int64_t *monotonic_ns, int64_t *realtime_ns)
 
 /* ---- the sampler thread ---- */
 
+static void add_ns(struct timespec *t, int64_t ns)
+{
+    t->tv_sec += ns / 1000000000LL;
+    t->tv_nsec += ns % 1000000000LL;
+    if (t->tv_nsec >= 1000000000L) {
+        t->tv_sec++;
+        t->tv_nsec -= 1000000000L;
+    }
+}
+
 static void *sampler_main(void *arg)
 {
     (void)arg;
@@ -50,21 +62,27 @@ static void *sampler_main(void *arg)
     pthread_mutex_lock(&g_lock);
     while (g_active_count > 0) {
         int64_t period = g_interval_ns;
-        pthread_mutex_unlock(&g_lock);
-        deadline.tv_nsec += period % 1000000000LL;
-        deadline.tv_sec += period / 1000000000LL + deadline.tv_nsec / 1000000000LL;
-        deadline.tv_nsec %= 1000000000LL;
-        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, NULL) == EINTR)
-            ;
+        add_ns(&deadline, period);   /* absolute deadlines: no drift from the work below */
+        int rc = 0;
+        while (g_active_count > 0 && !g_reconfigured && rc != ETIMEDOUT)
+            rc = pthread_cond_timedwait(&g_wake, &g_lock, &deadline);
+        if (g_active_count == 0)
+            break;
         uint64_t now = mono_ns();
+        if (g_reconfigured) {
+            /* a start or a new interval: the schedule begins now */
+            g_reconfigured = 0;
+            deadline.tv_sec = (time_t)(now / 1000000000ULL);
+            deadline.tv_nsec = (long)(now % 1000000000ULL);
+            continue;
+        }
         uint64_t dl = (uint64_t)deadline.tv_sec * 1000000000ULL + (uint64_t)deadline.tv_nsec;
         if (now > dl + (uint64_t)period * 4) {
-            /* We slept far past the deadline (a stopped or starved process): realign
+            /* We woke far past the deadline (a stopped or starved process): realign
              * instead of firing a burst of catch-up ticks. */
             deadline.tv_sec = (time_t)(now / 1000000000ULL);
             deadline.tv_nsec = (long)(now % 1000000000ULL);
         }
-        pthread_mutex_lock(&g_lock);
         for (int i = 0; i < pb_interp_slots(); i++) {
             pb_interp *ip = pb_interp_at(i);
             pb_sampler *s = ip ? ip->sampler : NULL;
@@ -79,13 +97,23 @@ static void *sampler_main(void *arg)
         }
     }
     g_thread_running = 0;
-    pthread_cond_broadcast(&g_wake);
     pthread_mutex_unlock(&g_lock);
     return NULL;
 }
 
+/* Called with g_lock held. */
 static int ensure_thread(void)
 {
+    if (!g_cond_ready) {
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&g_wake, &attr);
+        pthread_condattr_destroy(&attr);
+        g_cond_ready = 1;
+    }
+    g_reconfigured = 1;
+    pthread_cond_signal(&g_wake);
     if (g_thread_running)
         return 0;
     /* The sampler thread takes no signals: it must never run perl's handler. */
@@ -385,6 +413,8 @@ void pb_sample_stop(pb_interp *ip)
                 PL_signalhook = s->prev_hook;
         }
         g_active_count--;
+        if (g_cond_ready)
+            pthread_cond_signal(&g_wake);   /* the thread ends at once when nothing is left */
     }
     pthread_mutex_unlock(&s->lock);
     pthread_mutex_unlock(&g_lock);
