@@ -11,9 +11,10 @@ internal static class CliApp
         commands:
           run [-I dir] [-M module] [-e code] script.pl [args…]
                     run a Perl program under the host, as perl would
-          profile [-o dir] [--hz N] [--max-depth N] [--format flamegraph,speedscope,collapsed] [--force]
+          profile [-o dir] [--hz N] [--max-depth N] [--format flamegraph,speedscope,collapsed,sentry] [--force]
                   [-I dir] [-M module] [-e code] script.pl [args…]
-                    run it sampled and write a flame graph, speedscope and collapsed stacks to dir
+                    run it sampled and write a flame graph, speedscope, collapsed stacks and Sentry
+                    profile_chunk envelopes to dir
                     (default: a new folder under ./perl-sentry-profile); prints the top functions
           help      show this text
           version   show the versions of perl-sentry and of the perl it embeds

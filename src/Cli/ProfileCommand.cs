@@ -1,6 +1,7 @@
 using PerlSentry.Engine.PerlApi;
 using PerlSentry.Engine.Profiling;
 using PerlSentry.Engine.Profiling.Export;
+using PerlSentry.Engine.Sentry;
 using PerlSentry.PerlBridge;
 
 namespace PerlSentry.Cli;
@@ -44,6 +45,17 @@ internal static class ProfileCommand
         Write("flamegraph", "flamegraph.html", () => FlameGraphExporter.Export(snapshot, title));
         Write("speedscope", "profile.speedscope.json", () => SpeedscopeExporter.Export(snapshot, title));
         Write("collapsed", "profile.collapsed.txt", () => CollapsedExporter.Export(snapshot));
+        if (request.Formats.Contains("sentry"))
+        {
+            // Continuous-profiling chunks (format v2), one envelope per 60 s, as the SDK would send them.
+            var chunks = SentryChunkExporter.Export(snapshot, new SentryChunkExporter.Context(Guid.NewGuid().ToString("N"), SdkInfo.Default));
+            for (var i = 0; i < chunks.Count; i++)
+            {
+                var path = Path.Combine(outDir, $"profile_chunk-{i + 1}.envelope");
+                File.WriteAllBytes(path, Envelope.FromProfileChunk(chunks[i], SdkInfo.Default).Serialize(DateTimeOffset.UtcNow));
+                written.Add(path);
+            }
+        }
 
         var seconds = snapshot.TotalWeight * snapshot.Interval.TotalSeconds;
         report.WriteLine();

@@ -5,7 +5,7 @@ namespace PerlSentry.Cli;
 /// <summary><c>perl-sentry profile [-o DIR] [--hz N] [--max-depth N] [--format LIST] [--force] [run options] script args…</c></summary>
 internal sealed record ProfileRequest(string? OutputDir, int Hz, int MaxDepth, IReadOnlySet<string> Formats, bool Force, RunRequest Run)
 {
-    public static readonly string[] AllFormats = ["flamegraph", "speedscope", "collapsed"];
+    public static readonly string[] AllFormats = ["flamegraph", "speedscope", "collapsed", "sentry"];
 
     public static ProfileRequest Parse(IReadOnlyList<string> args)
     {

@@ -1,3 +1,5 @@
+using PerlSentry.Engine.Tests.Sentry;
+
 namespace PerlSentry.Cli.Tests;
 
 public sealed class ProfileCommandTests
@@ -29,8 +31,9 @@ public sealed class ProfileCommandTests
             Assert.That(r.ExitCode, Is.EqualTo(3), r.Stderr);
             Assert.That(r.Stdout, Is.EqualTo("out\n"), "the program's stdout is its own");
             Assert.That(r.Stderr, Does.Match(@"main::heavy\s").And.Contain("main::wait_io").And.Contain("self %"));
-            foreach (var f in new[] { "flamegraph.html", "profile.speedscope.json", "profile.collapsed.txt" })
+            foreach (var f in new[] { "flamegraph.html", "profile.speedscope.json", "profile.collapsed.txt", "profile_chunk-1.envelope" })
                 Assert.That(File.Exists(Path.Combine(outDir, f)), f);
+            Assert.That(EnvelopeConformance.Check(File.ReadAllBytes(Path.Combine(outDir, "profile_chunk-1.envelope"))), Is.Empty);
             var collapsed = File.ReadAllLines(Path.Combine(outDir, "profile.collapsed.txt"))
                 .Select(l => (Stack: l[..l.LastIndexOf(' ')], N: int.Parse(l[(l.LastIndexOf(' ') + 1)..]))).ToList();
             int Ticks(string leaf) => collapsed.Where(c => c.Stack.EndsWith(leaf, StringComparison.Ordinal)).Sum(c => c.N);

@@ -1,0 +1,94 @@
+using System.Globalization;
+using Newtonsoft.Json;
+using PerlSentry.Engine.Sentry;
+
+namespace PerlSentry.Engine.Profiling.Export;
+
+/// <summary>
+/// A transaction profile, sample format v1 (spec/sentry-profiles.md §2): anchored at the
+/// transaction's start (<c>timestamp</c>, RFC 3339), samples as u64 ns offsets in decimal strings,
+/// cut at 30 s, linked to the transaction by its event id and trace id.
+/// </summary>
+public static class SentryProfileV1Exporter
+{
+    public static readonly TimeSpan MaxDuration = TimeSpan.FromSeconds(30);
+
+    public sealed record Context(
+        string ProfileId,
+        string TransactionId,
+        string TraceId,
+        string TransactionName,
+        long StartNs,
+        long EndNs,
+        long ActiveThreadId,
+        HostInfo Host,
+        string? Release = null,
+        string? Environment = null);
+
+    /// <summary>The samples a profile of this transaction keeps: inside it, and no later than 30 s after its start.</summary>
+    public static IReadOnlyList<ProfileSample> SamplesOf(ProfileSnapshot p, Context ctx)
+    {
+        var end = Math.Min(ctx.EndNs, ctx.StartNs + (long)MaxDuration.TotalNanoseconds);
+        return p.Samples.Where(s => s.TimestampNs >= ctx.StartNs && s.TimestampNs <= end).OrderBy(s => s.TimestampNs).ToList();
+    }
+
+    /// <summary>The payload, or null when fewer than 2 samples remain (the caller reports insufficient_data).</summary>
+    public static string? Export(ProfileSnapshot p, Context ctx)
+    {
+        var samples = SamplesOf(p, ctx);
+        if (samples.Count < 2)
+            return null;
+        var duration = Math.Min(ctx.EndNs, ctx.StartNs + (long)MaxDuration.TotalNanoseconds) - ctx.StartNs;
+        using var sw = new StringWriter(CultureInfo.InvariantCulture);
+        using (var w = new JsonTextWriter(sw))
+        {
+            w.WriteStartObject();
+            Prop(w, "version", "1");
+            Prop(w, "event_id", ctx.ProfileId);
+            Prop(w, "platform", "perl");
+            Prop(w, "timestamp", Rfc3339(ctx.StartNs));
+            if (ctx.Release is not null) Prop(w, "release", ctx.Release);
+            if (ctx.Environment is not null) Prop(w, "environment", ctx.Environment);
+            w.WritePropertyName("device");
+            w.WriteStartObject();
+            Prop(w, "architecture", ctx.Host.Architecture);
+            w.WriteEndObject();
+            w.WritePropertyName("os");
+            w.WriteStartObject();
+            Prop(w, "name", ctx.Host.OsName);
+            Prop(w, "version", ctx.Host.OsVersion);
+            w.WriteEndObject();
+            w.WritePropertyName("runtime");
+            w.WriteStartObject();
+            Prop(w, "name", "perl");
+            Prop(w, "version", ctx.Host.PerlVersion);
+            w.WriteEndObject();
+            w.WritePropertyName("transaction");
+            w.WriteStartObject();
+            Prop(w, "id", ctx.TransactionId);
+            Prop(w, "name", ctx.TransactionName);
+            Prop(w, "trace_id", ctx.TraceId);
+            Prop(w, "active_thread_id", ctx.ActiveThreadId.ToString(CultureInfo.InvariantCulture));
+            Prop(w, "relative_start_ns", "0");
+            Prop(w, "relative_end_ns", duration.ToString(CultureInfo.InvariantCulture));
+            w.WriteEndObject();
+            w.WritePropertyName("profile");
+            SentryProfileWriter.WriteProfileBody(w, p, samples, (writer, s) =>
+            {
+                writer.WritePropertyName("elapsed_since_start_ns");
+                writer.WriteValue((s.TimestampNs - ctx.StartNs).ToString(CultureInfo.InvariantCulture));
+            });
+            w.WriteEndObject();
+        }
+        return sw.ToString();
+    }
+
+    public static string Rfc3339(long unixNs) =>
+        DateTime.UnixEpoch.AddTicks(unixNs / 100).ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
+
+    private static void Prop(JsonWriter w, string name, string value)
+    {
+        w.WritePropertyName(name);
+        w.WriteValue(value);
+    }
+}
