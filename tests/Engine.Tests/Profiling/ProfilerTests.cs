@@ -1,0 +1,68 @@
+using PerlSentry.Engine.Profiling;
+using PerlSentry.PerlBridge;
+
+namespace PerlSentry.Engine.Tests.Profiling;
+
+[NonParallelizable]
+public sealed class ProfilerTests
+{
+    private const string Spin = "use Time::HiRes (); sub spin { my $t = Time::HiRes::time() + $_[0]; 1 while Time::HiRes::time() < $t; 1 } 1";
+
+    [Test]
+    public void TwoInterpreters_SampledAtOnce_AreTwoThreadsOfOneProfile()
+    {
+        using var a = PerlInterpreter.Start();
+        using var b = PerlInterpreter.Start();
+        a.Eval("package A; " + Spin);
+        b.Eval("package B; " + Spin);
+        using var profiler = new Profiler(new ProfilerOptions());
+        profiler.Attach(a, "worker-a");
+        profiler.Attach(b, "worker-b");
+        profiler.Start();
+        Parallel.Invoke(() => a.Call("A::spin", 0.5), () => b.Call("B::spin", 0.5));
+        profiler.Stop();
+        var snap = profiler.Store.Snapshot();
+        var byThread = snap.Samples.GroupBy(s => s.ThreadId).ToDictionary(g => g.Key, g => g.ToList());
+        Assert.That(byThread.Keys, Is.EquivalentTo(new long[] { a.OsThreadId, b.OsThreadId }));
+        Assert.That(snap.Threads[a.OsThreadId], Is.EqualTo("worker-a"));
+        Assert.That(byThread[a.OsThreadId].All(s => snap.FramesOf(s).First().Function == "A::spin"), Is.True);
+        Assert.That(byThread[b.OsThreadId].All(s => snap.FramesOf(s).First().Function == "B::spin"), Is.True);
+        Assert.That(byThread[a.OsThreadId].Sum(s => s.Weight), Is.InRange(35, 65), "0.5 s at 101 Hz");
+        Assert.That(byThread[b.OsThreadId].Sum(s => s.Weight), Is.InRange(35, 65));
+    }
+
+    [Test]
+    public void StartStop_ManyCycles_CollectsEveryRunAndNothingBetween()
+    {
+        using var perl = PerlInterpreter.Start();
+        perl.Eval("package C; " + Spin);
+        using var profiler = new Profiler(new ProfilerOptions { SamplingIntervalUs = 1000 });
+        profiler.Attach(perl, "main");
+        for (var i = 0; i < 100; i++)
+        {
+            profiler.Start();
+            perl.Call("C::spin", 0.01);
+            profiler.Stop();
+            perl.Call("C::spin", 0.005);   // not profiled
+        }
+        var total = profiler.Store.Snapshot().TotalWeight;
+        Assert.That(total, Is.InRange(600, 1300), "about 100 × 10 ms at 1 kHz, none of the 100 × 5 ms between");
+    }
+
+    [Test]
+    public void Frames_GetInAppAndAbsolutePaths()
+    {
+        using var perl = PerlInterpreter.Start();
+        perl.Eval("#line 1 \"lib/Mine.pm\"\npackage Mine; use List::Util (); " + Spin + "; sub via_lib { List::Util::first { spin(0.3) } 1 } 1");
+        using var profiler = new Profiler(new ProfilerOptions());
+        profiler.Attach(perl, "main");
+        profiler.Start();
+        perl.Call("Mine::via_lib");
+        profiler.Stop();
+        var frames = profiler.Store.Snapshot().Frames;
+        var spin = frames.First(f => f.Function == "Mine::spin");
+        Assert.That(spin.InApp, Is.True);
+        Assert.That(spin.Module, Is.EqualTo("Mine"));
+        Assert.That(spin.AbsPath, Is.EqualTo(Path.GetFullPath("lib/Mine.pm")));
+    }
+}
