@@ -14,6 +14,7 @@ internal static class ProfileCommand
         var outDir = request.ResolveOutputDir(DateTime.Now);   // refuse before running, not after
         HostProcess.EnsureWriteXorExecuteDisabled();
         HostProcess.UseDefaultSignalActions();
+        PerlInterpreter.SampleXsCalls();   // profiling was asked for: XS time belongs to its caller
         var perl = PerlInterpreter.CreateOnCurrentThread();
         HostApi.Install(perl);
         var bundled = RunCommand.BundledLib();

@@ -50,6 +50,14 @@ public sealed unsafe class PerlInterpreter : IDisposable
         return (mono, real);
     }
 
+    /// <summary>
+    /// Makes samples taken while an XS sub runs land on the Perl sub that called it (by wrapping
+    /// perl's entersub op). Affects code compiled afterwards, so call it before creating the
+    /// interpreters to profile; it costs every sub call a little, profiled or not. Also set by
+    /// <c>PERLSENTRY_XS_SAMPLES=1</c>.
+    /// </summary>
+    public static void SampleXsCalls() => PerlRuntime.Api->sample_wrap_xs();
+
     /// <summary>True in a child process made by Perl's fork: the CLR is not usable there.</summary>
     public static bool IsForkedChild => PerlRuntime.IsForkedChild;
 

@@ -76,4 +76,30 @@ public sealed class ProfileCommandTests
         Assert.That(r.ExitCode, Is.EqualTo(2));
         Assert.That(r.Stderr, Does.Contain(message));
     }
+
+    [Test]
+    public void Profile_TimeInsideAnXsSub_LandsOnItsCaller()
+    {
+        var dir = Directory.CreateTempSubdirectory("ps-prof").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "xs.pl"), """
+                use Digest::SHA ();
+                my $data = "x" x 20_000_000;
+                sub hashy { Digest::SHA::sha256_hex($data) }
+                sub outer { hashy() for 1 .. 4; 1 }
+                outer();
+                """);
+            var r = ProcessRunner.Run(Repo.PerlSentry, ["profile", "-o", Path.Combine(dir, "out"), "--format", "collapsed", "xs.pl"], dir, timeoutMs: 60_000);
+            Assert.That(r.ExitCode, Is.Zero, r.Stderr);
+            var lines = File.ReadAllLines(Path.Combine(dir, "out", "profile.collapsed.txt"));
+            int Ticks(string stack) => lines.Where(l => l[..l.LastIndexOf(' ')] == stack).Sum(l => int.Parse(l[(l.LastIndexOf(' ') + 1)..]));
+            Assert.That(Ticks("main;main::outer;main::hashy"), Is.GreaterThan(5));
+            Assert.That(Ticks("main;main::outer"), Is.LessThanOrEqualTo(2), "not charged to the caller of the sub that made the XS call");
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
 }

@@ -54,6 +54,7 @@ internal unsafe struct pb_api
     public delegate* unmanaged<nint, pb_buf*, int> sample_drain;
     public delegate* unmanaged<nint, int> sample_now;
     public delegate* unmanaged<long*, long*, void> clock;
+    public delegate* unmanaged<void> sample_wrap_xs;
 }
 
 internal static unsafe class PerlNative

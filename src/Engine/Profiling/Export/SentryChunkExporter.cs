@@ -38,16 +38,16 @@ public static class SentryChunkExporter
         using (var w = new JsonTextWriter(sw))
         {
             w.WriteStartObject();
-            Prop(w, "version", "2");
-            Prop(w, "chunk_id", Guid.NewGuid().ToString("N"));
-            Prop(w, "profiler_id", ctx.ProfilerId);
-            Prop(w, "platform", "perl");
-            if (ctx.Release is not null) Prop(w, "release", ctx.Release);
-            if (ctx.Environment is not null) Prop(w, "environment", ctx.Environment);
+            SentryProfileWriter.Prop(w, "version", "2");
+            SentryProfileWriter.Prop(w, "chunk_id", Guid.NewGuid().ToString("N"));
+            SentryProfileWriter.Prop(w, "profiler_id", ctx.ProfilerId);
+            SentryProfileWriter.Prop(w, "platform", "perl");
+            if (ctx.Release is not null) SentryProfileWriter.Prop(w, "release", ctx.Release);
+            if (ctx.Environment is not null) SentryProfileWriter.Prop(w, "environment", ctx.Environment);
             w.WritePropertyName("client_sdk");
             w.WriteStartObject();
-            Prop(w, "name", ctx.Sdk.Name);
-            Prop(w, "version", ctx.Sdk.Version);
+            SentryProfileWriter.Prop(w, "name", ctx.Sdk.Name);
+            SentryProfileWriter.Prop(w, "version", ctx.Sdk.Version);
             w.WriteEndObject();
             w.WritePropertyName("profile");
             SentryProfileWriter.WriteProfileBody(w, p, samples, (writer, s) =>
@@ -58,11 +58,5 @@ public static class SentryChunkExporter
             w.WriteEndObject();
         }
         return sw.ToString();
-    }
-
-    private static void Prop(JsonWriter w, string name, string value)
-    {
-        w.WritePropertyName(name);
-        w.WriteValue(value);
     }
 }

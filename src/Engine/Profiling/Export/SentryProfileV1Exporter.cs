@@ -43,34 +43,34 @@ public static class SentryProfileV1Exporter
         using (var w = new JsonTextWriter(sw))
         {
             w.WriteStartObject();
-            Prop(w, "version", "1");
-            Prop(w, "event_id", ctx.ProfileId);
-            Prop(w, "platform", "perl");
-            Prop(w, "timestamp", Rfc3339(ctx.StartNs));
-            if (ctx.Release is not null) Prop(w, "release", ctx.Release);
-            if (ctx.Environment is not null) Prop(w, "environment", ctx.Environment);
+            SentryProfileWriter.Prop(w, "version", "1");
+            SentryProfileWriter.Prop(w, "event_id", ctx.ProfileId);
+            SentryProfileWriter.Prop(w, "platform", "perl");
+            SentryProfileWriter.Prop(w, "timestamp", Rfc3339(ctx.StartNs));
+            if (ctx.Release is not null) SentryProfileWriter.Prop(w, "release", ctx.Release);
+            if (ctx.Environment is not null) SentryProfileWriter.Prop(w, "environment", ctx.Environment);
             w.WritePropertyName("device");
             w.WriteStartObject();
-            Prop(w, "architecture", ctx.Host.Architecture);
+            SentryProfileWriter.Prop(w, "architecture", ctx.Host.Architecture);
             w.WriteEndObject();
             w.WritePropertyName("os");
             w.WriteStartObject();
-            Prop(w, "name", ctx.Host.OsName);
-            Prop(w, "version", ctx.Host.OsVersion);
+            SentryProfileWriter.Prop(w, "name", ctx.Host.OsName);
+            SentryProfileWriter.Prop(w, "version", ctx.Host.OsVersion);
             w.WriteEndObject();
             w.WritePropertyName("runtime");
             w.WriteStartObject();
-            Prop(w, "name", "perl");
-            Prop(w, "version", ctx.Host.PerlVersion);
+            SentryProfileWriter.Prop(w, "name", "perl");
+            SentryProfileWriter.Prop(w, "version", ctx.Host.PerlVersion);
             w.WriteEndObject();
             w.WritePropertyName("transaction");
             w.WriteStartObject();
-            Prop(w, "id", ctx.TransactionId);
-            Prop(w, "name", ctx.TransactionName);
-            Prop(w, "trace_id", ctx.TraceId);
-            Prop(w, "active_thread_id", ctx.ActiveThreadId.ToString(CultureInfo.InvariantCulture));
-            Prop(w, "relative_start_ns", "0");
-            Prop(w, "relative_end_ns", duration.ToString(CultureInfo.InvariantCulture));
+            SentryProfileWriter.Prop(w, "id", ctx.TransactionId);
+            SentryProfileWriter.Prop(w, "name", ctx.TransactionName);
+            SentryProfileWriter.Prop(w, "trace_id", ctx.TraceId);
+            SentryProfileWriter.Prop(w, "active_thread_id", ctx.ActiveThreadId.ToString(CultureInfo.InvariantCulture));
+            SentryProfileWriter.Prop(w, "relative_start_ns", "0");
+            SentryProfileWriter.Prop(w, "relative_end_ns", duration.ToString(CultureInfo.InvariantCulture));
             w.WriteEndObject();
             w.WritePropertyName("profile");
             SentryProfileWriter.WriteProfileBody(w, p, samples, (writer, s) =>
@@ -85,10 +85,4 @@ public static class SentryProfileV1Exporter
 
     public static string Rfc3339(long unixNs) =>
         DateTime.UnixEpoch.AddTicks(unixNs / 100).ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
-
-    private static void Prop(JsonWriter w, string name, string value)
-    {
-        w.WritePropertyName(name);
-        w.WriteValue(value);
-    }
 }

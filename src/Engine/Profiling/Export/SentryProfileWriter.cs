@@ -9,6 +9,12 @@ namespace PerlSentry.Engine.Profiling.Export;
 /// </summary>
 internal static class SentryProfileWriter
 {
+    public static void Prop(JsonWriter w, string name, string value)
+    {
+        w.WritePropertyName(name);
+        w.WriteValue(value);
+    }
+
     public static void WriteProfileBody(JsonWriter w, ProfileSnapshot p, IReadOnlyList<ProfileSample> samples,
         Action<JsonWriter, ProfileSample> writeTime)
     {

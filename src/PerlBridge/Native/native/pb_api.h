@@ -95,6 +95,7 @@ typedef struct pb_api {
     int32_t (*sample_drain)(pb_interp *ip, pb_buf *out);
     int32_t (*sample_now)(pb_interp *ip);
     void (*clock)(int64_t *monotonic_ns, int64_t *realtime_ns);
+    void (*sample_wrap_xs)(void);
 } pb_api;
 
 #ifndef PB_EXPORT

@@ -270,6 +270,7 @@ static const pb_api g_api = {
     .sample_drain = pb_sample_drain,
     .sample_now = pb_sample_now,
     .clock = pb_clock,
+    .sample_wrap_xs = pb_sample_wrap_xs,
 };
 
 PB_EXPORT const pb_api *pb_get_api(void) { return &g_api; }

@@ -345,6 +345,17 @@ WRAP(w_flock, OP_FLOCK)
 WRAP(w_recv, OP_RECV)
 WRAP(w_accept, OP_ACCEPT)
 WRAP(w_connect, OP_CONNECT)
+WRAP(w_entersub, OP_ENTERSUB)
+
+/* XS subs have no safe point either, but every sub call passes through entersub, so
+ * wrapping it costs all code a little (bench/RESULTS.md): opt-in, for ops compiled after. */
+void pb_sample_wrap_xs(void)
+{
+    if (!g_orig[OP_ENTERSUB]) {
+        g_orig[OP_ENTERSUB] = PL_ppaddr[OP_ENTERSUB];
+        PL_ppaddr[OP_ENTERSUB] = w_entersub;
+    }
+}
 
 void pb_sample_wrap_ops(void)
 {
@@ -355,6 +366,9 @@ void pb_sample_wrap_ops(void)
         { OP_SORT, w_sort }, { OP_JOIN, w_join }, { OP_FLOCK, w_flock },
         { OP_RECV, w_recv }, { OP_ACCEPT, w_accept }, { OP_CONNECT, w_connect },
     };
+    const char *xs = getenv("PERLSENTRY_XS_SAMPLES");
+    if (xs && *xs == '1')
+        pb_sample_wrap_xs();
     for (size_t i = 0; i < sizeof wraps / sizeof wraps[0]; i++) {
         int op = wraps[i].op;
         if (!g_orig[op]) {

@@ -9,6 +9,8 @@
 /* Installs the wrappers on ops that block or run long without a safe point.
  * Process-wide; must run before any interpreter compiles code. */
 void pb_sample_wrap_ops(void);
+/* Also wraps entersub, so time inside XS subs lands on their caller's frame, not the next one. */
+void pb_sample_wrap_xs(void);
 
 /* Record layout of the drained buffer (little endian), one per sample:
  *   u64 monotonic ns of the first tick it stands for, u32 weight (ticks), u16 frame count,
