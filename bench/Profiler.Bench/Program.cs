@@ -129,3 +129,34 @@ if (what is "all" or "memory")
     GC.KeepAlive(store);
     Console.WriteLine($"| profile store, 30 s at 101 Hz (3,030 samples, 40-frame stacks, {store.Stacks.Count:N0} distinct; goal ≤ 2 MB) | {(after - before) / 1024.0 / 1024:F2} MB |");
 }
+
+if (what is "all" or "leak")
+{
+    // Start/stop in one process: resident memory after 100 and after 1,000 cycles of
+    // start, 20 ms of sampled work at 1 kHz, stop, drain, on one interpreter.
+    static long RssKb() => long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmRSS:"))
+        .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+    var sink = new List<PerlSample>();
+    void Cycles(int n)
+    {
+        for (var i = 0; i < n; i++)
+        {
+            perl.StartSampling(TimeSpan.FromMilliseconds(1), 100);
+            perl.Call("B::spin", 0.02);
+            perl.StopSampling();
+            sink.Clear();
+            perl.DrainSamples(sink);
+        }
+    }
+    Cycles(100);
+    GC.Collect();
+    var after100 = RssKb();
+    Cycles(900);
+    GC.Collect();
+    var after1000 = RssKb();
+    Cycles(2000);
+    GC.Collect();
+    var after3000 = RssKb();
+    Console.WriteLine($"| start/stop leak check: resident memory after 100 → 1,000 → 3,000 cycles (start, 20 ms at 1 kHz, stop, drain) | {after100 / 1024.0:F1} → {after1000 / 1024.0:F1} → {after3000 / 1024.0:F1} MB |");
+}
+
