@@ -71,6 +71,3 @@ public unsafe ref struct PerlCall
         ReturnCount++;
     }
 }
-
-/// <summary>A C# sub callable from Perl.</summary>
-public delegate void PerlSubHandler(ref PerlCall call);

@@ -2,9 +2,6 @@ using System.Buffers.Binary;
 
 namespace PerlSentry.PerlBridge;
 
-/// <summary>One frame of a sampled Perl stack: the sub executing and the line executing in it.</summary>
-public readonly record struct PerlFrame(string Name, string File, int Line);
-
 /// <summary>
 /// One sample of an interpreter's stack, innermost frame first.
 /// <see cref="Weight"/> is the number of sampler ticks it stands for (a blocked or busy stack

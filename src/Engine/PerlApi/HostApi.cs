@@ -8,8 +8,7 @@ namespace PerlSentry.Engine.PerlApi;
 /// </summary>
 public static class HostApi
 {
-    public static string EngineVersion { get; } =
-        typeof(HostApi).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+    public static string EngineVersion => Sentry.SdkInfo.Default.Version;
 
     public static void Install(PerlInterpreter perl)
     {

@@ -62,12 +62,3 @@ public sealed class Envelope
         return ms.ToArray();
     }
 }
-
-/// <summary>One envelope item: its type, its JSON payload, and the item-header platform where Relay reads it.</summary>
-public sealed record EnvelopeItem(string Type, string Payload, string? Platform = null);
-
-/// <summary>The SDK's name and version as Sentry sees them.</summary>
-public sealed record SdkInfo(string Name, string Version)
-{
-    public static SdkInfo Default { get; } = new("sentry.perl", PerlApi.HostApi.EngineVersion);
-}

@@ -1,0 +1,4 @@
+namespace PerlSentry.PerlBridge;
+
+/// <summary>A C# sub callable from Perl.</summary>
+public delegate void PerlSubHandler(ref PerlCall call);
