@@ -1,4 +1,3 @@
-using PerlSentry.Engine.PerlApi;
 using PerlSentry.Engine.Profiling;
 using PerlSentry.Engine.Profiling.Export;
 using PerlSentry.Engine.Sentry;
@@ -12,11 +11,8 @@ internal static class ProfileCommand
     public static int Execute(ProfileRequest request, TextWriter report)
     {
         var outDir = request.ResolveOutputDir(DateTime.Now);   // refuse before running, not after
-        HostProcess.EnsureWriteXorExecuteDisabled();
-        HostProcess.UseDefaultSignalActions();
-        PerlInterpreter.SampleXsCalls();   // profiling was asked for: XS time belongs to its caller
-        var perl = PerlInterpreter.CreateOnCurrentThread();
-        HostApi.Install(perl);
+        var perl = RunCommand.CreateHostedInterpreter();
+        PerlInterpreter.SampleXsCalls();   // before perl_parse: XS time belongs to its caller
         var bundled = RunCommand.BundledLib();
         using var profiler = new Profiler(new ProfilerOptions
         {
@@ -28,8 +24,6 @@ internal static class ProfileCommand
         profiler.Start();
         var status = perl.RunProgram(request.Run.PerlArgv(bundled));
         profiler.Stop();
-        if (PerlInterpreter.IsForkedChild)
-            return status;   // not reached: the shim ends forked children; kept for clarity
 
         var snapshot = profiler.Store.Snapshot();
         var title = request.Run.Script is null ? "perl -e" : Path.GetFileName(request.Run.Script);

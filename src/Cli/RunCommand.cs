@@ -8,12 +8,19 @@ internal static class RunCommand
 {
     public static int Execute(RunRequest request)
     {
+        var perl = CreateHostedInterpreter();
+        return perl.RunProgram(request.PerlArgv(BundledLib()));
+    }
+
+    /// <summary>The process set up as perl would be, and an interpreter with the host's subs (run and profile share it).</summary>
+    internal static PerlInterpreter CreateHostedInterpreter()
+    {
         HostProcess.EnsureWriteXorExecuteDisabled();
         HostProcess.UseDefaultSignalActions();
         // The main thread owns the interpreter: process-directed signals land on it first.
         var perl = PerlInterpreter.CreateOnCurrentThread();
         HostApi.Install(perl);
-        return perl.RunProgram(request.PerlArgv(BundledLib()));
+        return perl;
     }
 
     /// <summary>The Sentry Perl modules shipped with the host (perl/lib next to the program).</summary>
