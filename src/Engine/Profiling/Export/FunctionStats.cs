@@ -2,7 +2,7 @@ namespace PerlSentry.Engine.Profiling.Export;
 
 /// <summary>Per-function totals over a profile, for the top-functions table.</summary>
 /// <param name="Function">The sub.</param>
-/// <param name="Location">file:line where it spent the most of its own time (or where it was first seen).</param>
+/// <param name="Location">file:line where it spent the most of its own time; among equals, the one seen on most stacks.</param>
 /// <param name="SelfWeight">Ticks with this sub innermost.</param>
 /// <param name="TotalWeight">Ticks with this sub anywhere on the stack (counted once per sample).</param>
 public sealed record FunctionStats(string Function, string Location, long SelfWeight, long TotalWeight)
@@ -11,7 +11,8 @@ public sealed record FunctionStats(string Function, string Location, long SelfWe
     {
         var self = new Dictionary<string, long>(StringComparer.Ordinal);
         var total = new Dictionary<string, long>(StringComparer.Ordinal);
-        var lines = new Dictionary<(string, string), long>();
+        // Per function, per file:line: (self weight there, stacks it appeared on there).
+        var lines = new Dictionary<string, Dictionary<string, (long Self, long Seen)>>(StringComparer.Ordinal);
         foreach (var s in p.Samples)
         {
             var stack = p.Stacks[s.StackId];
@@ -20,18 +21,21 @@ public sealed record FunctionStats(string Function, string Location, long SelfWe
             var leaf = p.Frames[stack[0]];
             self[leaf.Function] = self.GetValueOrDefault(leaf.Function) + s.Weight;
             var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var i in stack)
+            for (var k = 0; k < stack.Length; k++)
             {
-                var f = p.Frames[i];
+                var f = p.Frames[stack[k]];
                 if (seen.Add(f.Function))
                     total[f.Function] = total.GetValueOrDefault(f.Function) + s.Weight;
-                var loc = (f.Function, $"{f.FileName}:{f.Line}");
-                lines[loc] = lines.GetValueOrDefault(loc) + (i == stack[0] ? s.Weight * 1000L : 1);
+                if (!lines.TryGetValue(f.Function, out var at))
+                    lines[f.Function] = at = new Dictionary<string, (long, long)>(StringComparer.Ordinal);
+                var loc = $"{f.FileName}:{f.Line}";
+                var (selfThere, seenThere) = at.GetValueOrDefault(loc);
+                at[loc] = (selfThere + (k == 0 ? s.Weight : 0), seenThere + 1);
             }
         }
         return total.Keys
             .Select(fn => new FunctionStats(fn,
-                lines.Where(kv => kv.Key.Item1 == fn).OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key.Item2, StringComparer.Ordinal).First().Key.Item2,
+                lines[fn].OrderByDescending(kv => kv.Value.Self).ThenByDescending(kv => kv.Value.Seen).ThenBy(kv => kv.Key, StringComparer.Ordinal).First().Key,
                 self.GetValueOrDefault(fn), total[fn]))
             .OrderByDescending(f => f.SelfWeight).ThenByDescending(f => f.TotalWeight).ThenBy(f => f.Function, StringComparer.Ordinal)
             .ToList();
