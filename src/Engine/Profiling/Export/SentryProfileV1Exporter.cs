@@ -46,7 +46,7 @@ public static class SentryProfileV1Exporter
             SentryProfileWriter.Prop(w, "version", "1");
             SentryProfileWriter.Prop(w, "event_id", ctx.ProfileId);
             SentryProfileWriter.Prop(w, "platform", "perl");
-            SentryProfileWriter.Prop(w, "timestamp", Rfc3339(ctx.StartNs));
+            SentryProfileWriter.Prop(w, "timestamp", Timestamps.ToRfc3339(ctx.StartNs));
             if (ctx.Release is not null) SentryProfileWriter.Prop(w, "release", ctx.Release);
             if (ctx.Environment is not null) SentryProfileWriter.Prop(w, "environment", ctx.Environment);
             w.WritePropertyName("device");
@@ -82,7 +82,4 @@ public static class SentryProfileV1Exporter
         }
         return sw.ToString();
     }
-
-    public static string Rfc3339(long unixNs) =>
-        DateTime.UnixEpoch.AddTicks(unixNs / 100).ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
 }

@@ -1,0 +1,185 @@
+using Newtonsoft.Json.Linq;
+using PerlSentry.Engine.Sentry.Transport;
+using PerlSentry.Engine.Tracing;
+
+namespace PerlSentry.Engine.Sentry;
+
+/// <summary>
+/// The SDK's entry point (Sentry's unified API): a client and a stack of scopes. Captures events,
+/// starts transactions (the sampling decision is made here) and tells the profiler about them.
+/// </summary>
+public sealed class Hub : IDisposable
+{
+    private readonly List<Scope> _scopes;
+    private readonly Action<string>? _log;
+    private readonly Random _random = new();
+    private bool _closed;
+
+    public Hub(SentryOptions options, ITransport? transport, IClock? clock = null, Action<string>? log = null, ClientReports? reports = null)
+    {
+        Clock = clock ?? SystemClock.Instance;
+        _log = log;
+        Client = new SentryClient(options, transport, reports ?? new ClientReports(), Clock, log);
+        _scopes = [new Scope(options.MaxBreadcrumbs)];
+    }
+
+    /// <summary>A hub from options alone: the transports they ask for, client reports shared with them.</summary>
+    public static Hub Create(SentryOptions options, IClock? clock = null, Action<string>? log = null)
+    {
+        clock ??= SystemClock.Instance;
+        var reports = new ClientReports();
+        return new Hub(options, TransportFactory.Create(options, clock, reports, log), clock, log, reports);
+    }
+
+    public SentryOptions Options => Client.Options;
+
+    public SentryClient Client { get; }
+
+    public IClock Clock { get; }
+
+    public ITransactionProfiler? Profiler { get; set; }
+
+    /// <summary>The thread transactions run on (<c>contexts.trace.data["thread.id"]</c>), set by the front end.</summary>
+    public string? ThreadId { get; set; }
+
+    public string? ThreadName { get; set; }
+
+    public string? LastEventId { get; private set; }
+
+    public Scope CurrentScope => _scopes[^1];
+
+    public int ScopeDepth => _scopes.Count;
+
+    public Scope PushScope()
+    {
+        var s = CurrentScope.Clone();
+        _scopes.Add(s);
+        return s;
+    }
+
+    /// <summary>Pops the innermost scope; the root scope stays.</summary>
+    public bool PopScope()
+    {
+        if (_scopes.Count <= 1)
+            return false;
+        _scopes.RemoveAt(_scopes.Count - 1);
+        return true;
+    }
+
+    public void WithScope(Action<Scope> body)
+    {
+        var depth = _scopes.Count;
+        var scope = PushScope();
+        try
+        {
+            body(scope);
+        }
+        finally
+        {
+            while (_scopes.Count > depth)
+                PopScope();
+        }
+    }
+
+    public string? CaptureEvent(JObject evt)
+    {
+        if (_closed)
+            return null;
+        var id = Client.CaptureEvent(evt, CurrentScope);
+        if (id is not null)
+            LastEventId = id;
+        return id;
+    }
+
+    public string? CaptureMessage(string message, string level = "info") =>
+        CaptureEvent(new JObject { ["message"] = new JObject { ["formatted"] = message }, ["level"] = level });
+
+    public void AddBreadcrumb(JObject crumb) => CurrentScope.AddBreadcrumb(crumb, Timestamps.ToEpochSeconds(Clock.UnixNs));
+
+    /// <summary>
+    /// Starts a transaction. Sampling: an explicit <c>sampled</c>, else <c>traces_sampler</c>, else the
+    /// parent's decision, else <c>traces_sample_rate</c>; with none of them tracing is off.
+    /// </summary>
+    public Transaction StartTransaction(TransactionContext ctx, JObject? customSamplingContext = null)
+    {
+        var sampling = new JObject { ["transaction_context"] = ctx.ToSamplingJson() };
+        if (ctx.Parent?.Sampled is { } ps)
+            sampling["parent_sampled"] = ps;
+        if (customSamplingContext is not null)
+            sampling.Merge(customSamplingContext);
+        var samplingContext = new SamplingContext(sampling);
+        var (sampled, rate) = Decide(ctx, samplingContext);
+        var tx = new Transaction(ctx, sampled, rate, Clock.UnixNs, Options.MaxSpans, FinishTransaction)
+        {
+            ThreadId = ThreadId,
+            ThreadName = ThreadName,
+        };
+        if (sampled && !_closed)
+            Profiler?.OnTransactionStarted(tx, samplingContext);
+        return tx;
+    }
+
+    private (bool Sampled, double? Rate) Decide(TransactionContext ctx, SamplingContext sampling)
+    {
+        if (ctx.Sampled is { } forced)
+            return (forced, forced ? 1.0 : 0.0);
+        double? rate = null;
+        if (Options.TracesSampler is { } sampler)
+        {
+            try
+            {
+                rate = sampler(sampling);
+            }
+            catch (Exception e)
+            {
+                _log?.Invoke($"traces_sampler failed ({e.Message}); the transaction is not sampled");
+                return (false, 0.0);
+            }
+            if (rate is null or < 0 or > 1 || double.IsNaN(rate.Value))
+            {
+                _log?.Invoke($"traces_sampler returned {rate?.ToString() ?? "undef"}, not a number from 0 to 1; the transaction is not sampled");
+                return (false, 0.0);
+            }
+        }
+        else if (ctx.Parent?.Sampled is { } parent)
+        {
+            return (parent, parent ? 1.0 : 0.0);
+        }
+        else
+        {
+            rate = Options.TracesSampleRate;
+        }
+        if (rate is null)
+            return (false, null);
+        double roll;
+        lock (_random) roll = _random.NextDouble();
+        return (roll < rate.Value, rate);
+    }
+
+    private void FinishTransaction(Transaction tx)
+    {
+        var profile = Profiler?.OnTransactionFinished(tx);
+        if (!tx.IsSampled)
+        {
+            if (Options.TracingEnabled)
+                Client.Reports.Record(DiscardReason.SampleRate, DataCategory.Transaction);
+            return;
+        }
+        if (_closed)
+            return;
+        Client.CaptureTransaction(tx, CurrentScope, profile, Profiler);
+    }
+
+    public bool Flush(TimeSpan timeout) => Client.Flush(timeout);
+
+    /// <summary>Flushes for at most <paramref name="timeout"/>, then stops sending; later captures are ignored.</summary>
+    public void Close(TimeSpan timeout)
+    {
+        if (_closed)
+            return;
+        _closed = true;
+        Client.Close(timeout);
+    }
+
+    public void Dispose() => Close(TimeSpan.FromSeconds(Options.ShutdownTimeout));
+}

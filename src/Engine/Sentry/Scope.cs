@@ -1,0 +1,144 @@
+using Newtonsoft.Json.Linq;
+using PerlSentry.Engine.Tracing;
+
+namespace PerlSentry.Engine.Sentry;
+
+/// <summary>
+/// What is merged into every event captured while the scope is current: tags, extras, user, level,
+/// contexts, fingerprint, transaction name, the active span, breadcrumbs and event processors.
+/// The event's own values win over the scope's, key by key.
+/// </summary>
+public sealed class Scope
+{
+    private readonly LinkedList<JObject> _breadcrumbs = new();
+    private readonly List<Func<JObject, JObject?>> _processors = [];
+
+    public Scope(int maxBreadcrumbs = 100) => MaxBreadcrumbs = maxBreadcrumbs;
+
+    public int MaxBreadcrumbs { get; set; }
+
+    public Dictionary<string, string> Tags { get; private set; } = new(StringComparer.Ordinal);
+
+    public JObject Extra { get; private set; } = [];
+
+    public JObject? User { get; set; }
+
+    public string? Level { get; set; }
+
+    public JObject Contexts { get; private set; } = [];
+
+    public List<string> Fingerprint { get; private set; } = [];
+
+    public string? TransactionName { get; set; }
+
+    /// <summary>The span events are attached to (a transaction, or a span of one).</summary>
+    public Span? Span { get; set; }
+
+    public IReadOnlyCollection<JObject> Breadcrumbs => _breadcrumbs;
+
+    public void AddBreadcrumb(JObject crumb, double nowSeconds)
+    {
+        if (MaxBreadcrumbs == 0)
+            return;
+        crumb["timestamp"] ??= nowSeconds;
+        _breadcrumbs.AddLast(crumb);
+        while (_breadcrumbs.Count > MaxBreadcrumbs)
+            _breadcrumbs.RemoveFirst();
+    }
+
+    public void ClearBreadcrumbs() => _breadcrumbs.Clear();
+
+    public void AddEventProcessor(Func<JObject, JObject?> processor) => _processors.Add(processor);
+
+    /// <summary>Resets the data, keeping the event processors (as Sentry's unified API says).</summary>
+    public void Clear()
+    {
+        Tags.Clear();
+        Extra = [];
+        User = null;
+        Level = null;
+        Contexts = [];
+        Fingerprint.Clear();
+        TransactionName = null;
+        Span = null;
+        _breadcrumbs.Clear();
+    }
+
+    public Scope Clone()
+    {
+        var c = new Scope(MaxBreadcrumbs)
+        {
+            Tags = new Dictionary<string, string>(Tags, StringComparer.Ordinal),
+            Extra = (JObject)Extra.DeepClone(),
+            User = (JObject?)User?.DeepClone(),
+            Level = Level,
+            Contexts = (JObject)Contexts.DeepClone(),
+            Fingerprint = [.. Fingerprint],
+            TransactionName = TransactionName,
+            Span = Span,
+        };
+        foreach (var b in _breadcrumbs)
+            c._breadcrumbs.AddLast((JObject)b.DeepClone());
+        c._processors.AddRange(_processors);
+        return c;
+    }
+
+    /// <summary>
+    /// Merges the scope into <paramref name="evt"/> and runs the event processors; null when one of
+    /// them dropped the event.
+    /// </summary>
+    public JObject? ApplyTo(JObject evt)
+    {
+        var isTransaction = (string?)evt["type"] == "transaction";
+        MergeObject(evt, "tags", JObject.FromObject(Tags));
+        MergeObject(evt, "extra", Extra);
+        if (User is not null)
+            MergeObject(evt, "user", User);
+        MergeObject(evt, "contexts", Contexts);
+        if (Level is not null && !isTransaction)
+            evt["level"] = Level;
+        if (TransactionName is not null && !isTransaction)
+            evt["transaction"] ??= TransactionName;
+        if (Span is not null && !isTransaction && evt["contexts"]?["trace"] is null)
+            ((JObject)evt["contexts"]!)["trace"] = Span.TraceContext();
+        if (Fingerprint.Count > 0 && evt["fingerprint"] is null)
+            evt["fingerprint"] = new JArray(Fingerprint);
+        if (_breadcrumbs.Count > 0 && !isTransaction)
+        {
+            var crumbs = evt["breadcrumbs"] as JArray ?? evt["breadcrumbs"]?["values"] as JArray ?? [];
+            foreach (var b in _breadcrumbs)
+                crumbs.Add(b.DeepClone());
+            while (crumbs.Count > MaxBreadcrumbs)
+                crumbs.RemoveAt(0);
+            evt["breadcrumbs"] = new JObject { ["values"] = crumbs };
+        }
+        foreach (var p in _processors)
+        {
+            var next = p(evt);
+            if (next is null)
+                return null;
+            evt = next;
+        }
+        return evt;
+    }
+
+    private static void MergeObject(JObject evt, string key, JObject scopeValues)
+    {
+        if (!scopeValues.HasValues)
+        {
+            if (key == "contexts" && evt[key] is null)
+                evt[key] = new JObject();
+            return;
+        }
+        if (evt[key] is not JObject target)
+        {
+            target = [];
+            evt[key] = target;
+        }
+        foreach (var p in scopeValues.Properties())
+        {
+            if (target[p.Name] is null)
+                target[p.Name] = p.Value.DeepClone();
+        }
+    }
+}

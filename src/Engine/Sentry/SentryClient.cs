@@ -1,0 +1,164 @@
+using Newtonsoft.Json.Linq;
+using PerlSentry.Engine.Sentry.Transport;
+using PerlSentry.Engine.Tracing;
+
+namespace PerlSentry.Engine.Sentry;
+
+/// <summary>
+/// Turns captured events and finished transactions into envelopes: client options, the scope,
+/// sample_rate, before_send / before_send_transaction, then the transport. What it drops is
+/// counted as client reports. Callback failures are logged and never lose the event.
+/// </summary>
+public sealed class SentryClient(SentryOptions options, ITransport? transport, ClientReports reports, IClock clock, Action<string>? log)
+{
+    private readonly Random _random = new();
+
+    public SentryOptions Options { get; } = options;
+
+    public ITransport? Transport { get; } = transport;
+
+    public ClientReports Reports { get; } = reports;
+
+    /// <summary>Contexts every event gets unless it has its own (runtime, os), set by the front end.</summary>
+    public JObject DefaultContexts { get; } = [];
+
+    public bool IsEnabled => Transport is not null;
+
+    public string? CaptureEvent(JObject source, Scope? scope)
+    {
+        var evt = Prepare(source, "error");
+        var id = (string)evt["event_id"]!;
+        if (scope is not null)
+        {
+            var applied = SafeCall("an event processor", () => scope.ApplyTo(evt), evt);
+            if (applied is null)
+                return Drop(DiscardReason.EventProcessor, DataCategory.Error, id);
+            evt = applied;
+        }
+        if (Options.SampleRate < 1.0 && NextDouble() >= Options.SampleRate)
+            return Drop(DiscardReason.SampleRate, DataCategory.Error, id);
+        if (Options.BeforeSend is { } beforeSend)
+        {
+            var kept = SafeCall("before_send", () => beforeSend(evt), evt);
+            if (kept is null)
+                return Drop(DiscardReason.BeforeSend, DataCategory.Error, id);
+            evt = kept;
+        }
+        evt["event_id"] = id;
+        var dsc = scope?.Span?.Root is { } tx ? tx.DynamicSamplingContext(Options) : null;
+        Send(Envelope.FromItems(id, SdkInfo.Default, [new EnvelopeItem("event", Serialize(evt))], dsc));
+        return id;
+    }
+
+    public void CaptureTransaction(Transaction tx, Scope? scope, EnvelopeItem? profile, ITransactionProfiler? profiler)
+    {
+        var evt = tx.ToEvent();
+        evt["event_id"] = tx.EventId;
+        evt = Prepare(evt, null);
+        if (scope is not null)
+        {
+            var applied = SafeCall("an event processor", () => scope.ApplyTo(evt), evt);
+            if (applied is null)
+            {
+                DropTransaction(tx, profile, profiler, DiscardReason.EventProcessor);
+                return;
+            }
+            evt = applied;
+        }
+        if (Options.BeforeSendTransaction is { } before)
+        {
+            var kept = SafeCall("before_send_transaction", () => before(evt), evt);
+            if (kept is null)
+            {
+                DropTransaction(tx, profile, profiler, DiscardReason.BeforeSend);
+                return;
+            }
+            evt = kept;
+        }
+        evt["event_id"] = tx.EventId;
+        evt["type"] = "transaction";
+        var items = new List<EnvelopeItem> { new("transaction", Serialize(evt)) };
+        if (profile is not null)
+            items.Add(profile);
+        Send(Envelope.FromItems(tx.EventId, SdkInfo.Default, items, tx.DynamicSamplingContext(Options)));
+    }
+
+    private void DropTransaction(Transaction tx, EnvelopeItem? profile, ITransactionProfiler? profiler, string reason)
+    {
+        Drop(reason, DataCategory.Transaction, tx.EventId);
+        if (profile is not null)
+            Reports.Record(reason, DataCategory.Profile);
+        profiler?.OnTransactionDropped(tx, reason);
+    }
+
+    public void Send(Envelope envelope)
+    {
+        if (Transport is null)
+        {
+            log?.Invoke($"no dsn, envelope_dir or spotlight: {string.Join(", ", envelope.Items.Select(i => i.Type))} not sent");
+            return;
+        }
+        _ = Transport.SendEnvelopeAsync(envelope);
+    }
+
+    private string? Drop(string reason, string category, string id)
+    {
+        Reports.Record(reason, category);
+        log?.Invoke($"{category} {id} dropped: {reason}");
+        return null;
+    }
+
+    private double NextDouble()
+    {
+        lock (_random) return _random.NextDouble();
+    }
+
+    private JObject Prepare(JObject source, string? defaultLevel)
+    {
+        var evt = (JObject)source.DeepClone();
+        if (!SentryIds.IsHex((string?)evt["event_id"], 32))
+            evt["event_id"] = SentryIds.NewEventId();
+        evt["timestamp"] ??= Timestamps.ToEpochSeconds(clock.UnixNs);
+        evt["platform"] = "perl";
+        evt["sdk"] = new JObject { ["name"] = SdkInfo.Default.Name, ["version"] = SdkInfo.Default.Version };
+        if (defaultLevel is not null) evt["level"] ??= defaultLevel;
+        if (Options.Release is not null) evt["release"] ??= Options.Release;
+        evt["environment"] ??= Options.Environment;
+        if (Options.Dist is not null) evt["dist"] ??= Options.Dist;
+        if (Options.ServerName is not null) evt["server_name"] ??= Options.ServerName;
+        if (DefaultContexts.HasValues)
+        {
+            if (evt["contexts"] is not JObject contexts)
+                evt["contexts"] = contexts = [];
+            foreach (var p in DefaultContexts.Properties())
+                contexts[p.Name] ??= p.Value.DeepClone();
+        }
+        return evt;
+    }
+
+    private JObject? SafeCall(string what, Func<JObject?> call, JObject unchanged)
+    {
+        try
+        {
+            return call();
+        }
+        catch (Exception e)
+        {
+            // A failing callback must not lose the event (nor break the program): send it as it was.
+            log?.Invoke($"{what} failed ({e.Message}); the event is sent unchanged");
+            return unchanged;
+        }
+    }
+
+    private static string Serialize(JObject evt) => evt.ToString(Newtonsoft.Json.Formatting.None);
+
+    public bool Flush(TimeSpan timeout) => Transport is null || Transport.FlushAsync(timeout).GetAwaiter().GetResult();
+
+    public void Close(TimeSpan timeout)
+    {
+        if (Transport is null)
+            return;
+        Transport.CloseAsync(timeout).GetAwaiter().GetResult();
+        Transport.Dispose();
+    }
+}

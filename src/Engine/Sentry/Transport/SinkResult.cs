@@ -1,0 +1,14 @@
+namespace PerlSentry.Engine.Sentry.Transport;
+
+/// <summary>What happened to one delivery: an HTTP status with its limit headers, or a network failure.</summary>
+public sealed record SinkResult(int Status, string? RateLimits = null, string? RetryAfter = null, string? Error = null)
+{
+    public static readonly SinkResult Delivered = new(200);
+
+    public static SinkResult Failed(string error) => new(0, Error: error);
+
+    public bool IsSuccess => Status is >= 200 and < 300;
+
+    /// <summary>No answer (refused, reset, timed out, circuit open) or a 5xx: worth keeping for later.</summary>
+    public bool IsTransient => Status == 0 || Status >= 500;
+}

@@ -1,0 +1,15 @@
+using PerlSentry.Engine.Sentry;
+
+namespace PerlSentry.Engine.Tracing;
+
+/// <summary>What the hub tells the profiler about sampled transactions (profiles on transactions, the trace lifecycle).</summary>
+public interface ITransactionProfiler
+{
+    void OnTransactionStarted(Transaction transaction, SamplingContext context);
+
+    /// <summary>The transaction's profile item, if it has one worth sending; also called for unsampled ones (to clean up).</summary>
+    EnvelopeItem? OnTransactionFinished(Transaction transaction);
+
+    /// <summary>The transaction will not be sent (dropped by a callback or a processor): its profile goes too.</summary>
+    void OnTransactionDropped(Transaction transaction, string reason);
+}

@@ -1,0 +1,95 @@
+using Newtonsoft.Json.Linq;
+using PerlSentry.Engine.Sentry;
+
+namespace PerlSentry.Engine.Tracing;
+
+/// <summary>A timed operation inside a transaction (spec §6 <c>spans[]</c>).</summary>
+public class Span
+{
+    private protected Span(string traceId, string spanId, string? parentSpanId, bool? sampled, long startNs)
+    {
+        TraceId = traceId;
+        SpanId = spanId;
+        ParentSpanId = parentSpanId;
+        Sampled = sampled;
+        StartNs = startNs;
+    }
+
+    internal Span(Transaction transaction, string? parentSpanId, long startNs)
+        : this(transaction.TraceId, SentryIds.NewSpanId(), parentSpanId, transaction.Sampled, startNs) => Root = transaction;
+
+    public string TraceId { get; protected set; }
+
+    public string SpanId { get; }
+
+    public string? ParentSpanId { get; protected set; }
+
+    public bool? Sampled { get; protected set; }
+
+    public string? Op { get; set; }
+
+    public string? Description { get; set; }
+
+    public string? Status { get; set; }
+
+    public Dictionary<string, string> Tags { get; } = new(StringComparer.Ordinal);
+
+    public JObject Data { get; } = [];
+
+    public long StartNs { get; }
+
+    public long? EndNs { get; private set; }
+
+    public bool IsFinished => EndNs is not null;
+
+    /// <summary>The transaction this span belongs to (a transaction is its own root).</summary>
+    public Transaction Root { get; private protected set; } = null!;
+
+    public Span StartChild(string? op, string? description, long nowNs)
+    {
+        var child = new Span(Root, SpanId, nowNs) { Op = op, Description = description };
+        Root.Register(child);
+        return child;
+    }
+
+    /// <summary>Ends the span; the first call counts.</summary>
+    public virtual bool Finish(long nowNs)
+    {
+        if (EndNs is not null)
+            return false;
+        EndNs = Math.Max(nowNs, StartNs);
+        return true;
+    }
+
+    public void SetHttpStatus(int code)
+    {
+        Tags["http.status_code"] = code.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Data["http.response.status_code"] = code;
+        Status = SpanStatus.FromHttp(code);
+    }
+
+    /// <summary>The <c>sentry-trace</c> header value: <c>trace_id-span_id[-sampled]</c>.</summary>
+    public string ToTraceParent() => TraceHeaders.FormatTraceParent(TraceId, SpanId, Sampled);
+
+    /// <summary><c>contexts.trace</c> for events captured under this span.</summary>
+    public JObject TraceContext()
+    {
+        var o = new JObject { ["trace_id"] = TraceId, ["span_id"] = SpanId };
+        if (ParentSpanId is not null) o["parent_span_id"] = ParentSpanId;
+        if (Op is not null) o["op"] = Op;
+        if (Description is not null) o["description"] = Description;
+        if (Status is not null) o["status"] = Status;
+        if (Data.HasValues) o["data"] = Data.DeepClone();
+        return o;
+    }
+
+    /// <summary>The span as it goes in a transaction's <c>spans</c>.</summary>
+    public JObject ToJson()
+    {
+        var o = TraceContext();
+        o["start_timestamp"] = Timestamps.ToEpochSeconds(StartNs);
+        o["timestamp"] = Timestamps.ToEpochSeconds(EndNs ?? StartNs);
+        if (Tags.Count > 0) o["tags"] = JObject.FromObject(Tags);
+        return o;
+    }
+}

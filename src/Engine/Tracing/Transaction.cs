@@ -1,0 +1,134 @@
+using System.Globalization;
+using Newtonsoft.Json.Linq;
+using PerlSentry.Engine.Sentry;
+
+namespace PerlSentry.Engine.Tracing;
+
+/// <summary>
+/// The root span of a trace segment, sent as a <c>transaction</c> event when finished (spec §6)
+/// together with its profile when it has one.
+/// </summary>
+public sealed class Transaction : Span
+{
+    private readonly List<Span> _spans = [];
+    private readonly int _maxSpans;
+    private readonly Action<Transaction> _onFinish;
+
+    internal Transaction(TransactionContext ctx, bool sampled, double? sampleRate, long startNs, int maxSpans, Action<Transaction> onFinish)
+        : base(ctx.Parent?.TraceId ?? SentryIds.NewTraceId(), SentryIds.NewSpanId(), ctx.Parent?.ParentSpanId, sampled, startNs)
+    {
+        Root = this;
+        Name = ctx.Name;
+        Op = ctx.Op;
+        Description = ctx.Description;
+        Source = ctx.Source;
+        SampleRate = sampleRate;
+        Baggage = ctx.Baggage;
+        _maxSpans = maxSpans;
+        _onFinish = onFinish;
+    }
+
+    /// <summary>The transaction event's id, known from the start so its profile can point at it.</summary>
+    public string EventId { get; } = SentryIds.NewEventId();
+
+    public string Name { get; set; }
+
+    public string Source { get; set; }
+
+    public double? SampleRate { get; }
+
+    /// <summary>The incoming trace's DSC, when continued from baggage.</summary>
+    public JObject? Baggage { get; }
+
+    public bool IsSampled => Sampled == true;
+
+    public IReadOnlyList<Span> Spans => _spans;
+
+    public int DroppedSpans { get; private set; }
+
+    /// <summary>Contexts the transaction carries besides <c>trace</c> (e.g. <c>profile</c>).</summary>
+    public JObject Contexts { get; } = [];
+
+    /// <summary>The sampled thread that ran it: <c>contexts.trace.data["thread.id"]</c> (spec §3, §6).</summary>
+    public string? ThreadId { get; set; }
+
+    public string? ThreadName { get; set; }
+
+    /// <summary>Set by the profiler when this transaction carries a v1 profile.</summary>
+    public object? ProfileState { get; set; }
+
+    internal void Register(Span child)
+    {
+        if (_spans.Count < _maxSpans)
+            _spans.Add(child);
+        else
+            DroppedSpans++;
+    }
+
+    public override bool Finish(long nowNs)
+    {
+        if (!base.Finish(nowNs))
+            return false;
+        _onFinish(this);
+        return true;
+    }
+
+    /// <summary>The dynamic sampling context: the incoming one when continued, else this trace's head.</summary>
+    public JObject DynamicSamplingContext(SentryOptions options)
+    {
+        if (Baggage is not null)
+            return (JObject)Baggage.DeepClone();
+        var dsc = new JObject { ["trace_id"] = TraceId };
+        if (options.Dsn is not null) dsc["public_key"] = options.Dsn.PublicKey;
+        if (options.Release is not null) dsc["release"] = options.Release;
+        dsc["environment"] = options.Environment;
+        if (Source != "url") dsc["transaction"] = Name;
+        if (SampleRate is not null) dsc["sample_rate"] = SampleRate.Value.ToString("R", CultureInfo.InvariantCulture);
+        dsc["sampled"] = IsSampled ? "true" : "false";
+        return dsc;
+    }
+
+    /// <summary>The transaction event before the scope and client options are applied.</summary>
+    public JObject ToEvent()
+    {
+        var trace = TraceContext();
+        var threadData = ThreadData();
+        if (threadData is not null)
+        {
+            var data = trace["data"] as JObject ?? [];
+            data.Merge(threadData);
+            trace["data"] = data;
+        }
+        var contexts = (JObject)Contexts.DeepClone();
+        contexts["trace"] = trace;
+        var spans = new JArray();
+        foreach (var s in _spans.Where(s => s.IsFinished))
+        {
+            var j = s.ToJson();
+            if (threadData is not null)
+            {
+                var data = j["data"] as JObject ?? [];
+                foreach (var p in threadData.Properties())
+                    data[p.Name] ??= p.Value.DeepClone();
+                j["data"] = data;
+            }
+            spans.Add(j);
+        }
+        var evt = new JObject
+        {
+            ["type"] = "transaction",
+            ["transaction"] = Name,
+            ["transaction_info"] = new JObject { ["source"] = Source },
+            ["start_timestamp"] = Timestamps.ToEpochSeconds(StartNs),
+            ["timestamp"] = Timestamps.ToEpochSeconds(EndNs ?? StartNs),
+            ["contexts"] = contexts,
+            ["spans"] = spans,
+        };
+        if (Tags.Count > 0)
+            evt["tags"] = JObject.FromObject(Tags);
+        return evt;
+    }
+
+    private JObject? ThreadData() => ThreadId is null ? null
+        : new JObject { ["thread.id"] = ThreadId, ["thread.name"] = ThreadName ?? "main" };
+}
