@@ -15,5 +15,6 @@ public static class HostApi
         perl.DefineSub("PerlSentry::Host::engine_version", static (ref PerlCall call) => call.Return(EngineVersion));
         perl.DefineSub("PerlSentry::Host::runtime", static (ref PerlCall call) =>
             call.Return(System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription));
+        SentryApi.Install(perl);
     }
 }

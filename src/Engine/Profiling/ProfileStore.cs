@@ -58,6 +58,12 @@ public sealed class ProfileStore
         }
     }
 
+    /// <summary>Forgets the samples no one needs any more (frames and stacks stay interned); returns how many went.</summary>
+    public int Retain(Func<ProfileSample, bool> keep)
+    {
+        lock (_gate) return _samples.RemoveAll(s => !keep(s));
+    }
+
     /// <summary>A consistent copy of everything, for the exporters (pure functions of it).</summary>
     public ProfileSnapshot Snapshot(long fromNs = long.MinValue, long toNs = long.MaxValue)
     {

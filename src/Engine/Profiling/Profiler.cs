@@ -17,6 +17,8 @@ public sealed class Profiler : IDisposable
     private readonly string _cwd = Environment.CurrentDirectory;
     private Timer? _timer;
     private bool _running;
+    private int _intervalUs;
+    private int _maxDepth;
 
     public Profiler(ProfilerOptions options)
     {
@@ -29,6 +31,9 @@ public sealed class Profiler : IDisposable
     }
 
     public ProfilerOptions Options { get; }
+
+    /// <summary>Now, on the clock sample timestamps use (Unix ns).</summary>
+    public long NowNs => PerlInterpreter.Clock().MonotonicNs + _monoToUnix;
 
     public ProfileStore Store { get; }
 
@@ -47,12 +52,18 @@ public sealed class Profiler : IDisposable
         }
     }
 
-    public void Start()
+    public void Start() => Start(Options.SamplingIntervalUs, Options.MaxStackDepth);
+
+    /// <summary>Starts sampling at this interval and depth (the SDK's options may differ from the profiler's defaults).</summary>
+    public void Start(int samplingIntervalUs, int maxStackDepth)
     {
+        (Options with { SamplingIntervalUs = samplingIntervalUs, MaxStackDepth = maxStackDepth }).Validate();
         lock (_gate)
         {
             if (_running)
                 return;
+            _intervalUs = samplingIntervalUs;
+            _maxDepth = maxStackDepth;
             _running = true;
             foreach (var p in _attached)
                 StartOn(p);
@@ -80,8 +91,24 @@ public sealed class Profiler : IDisposable
         DrainAll();
     }
 
+    /// <summary>Drains everything sampled so far into the store (any thread).</summary>
+    public void Flush() => DrainAll();
+
+    /// <summary>
+    /// Takes a sample at once (a profile's first and last) when sampling is on. Called from inside an
+    /// SDK call, so the innermost frames for which <paramref name="isOwnFrame"/> holds (the SDK's own
+    /// subs, found by position at the leaf) are left out of that sample.
+    /// </summary>
+    public void SampleNow(PerlInterpreter perl, Func<ProfileFrame, bool> isOwnFrame)
+    {
+        Drain(perl);
+        if (!_running || !perl.SampleNow())
+            return;
+        Drain(perl, isOwnFrame);
+    }
+
     private void StartOn(PerlInterpreter perl) =>
-        perl.StartSampling(TimeSpan.FromMicroseconds(Options.SamplingIntervalUs), Options.MaxStackDepth);
+        perl.StartSampling(TimeSpan.FromMicroseconds(_intervalUs), _maxDepth);
 
     private void OnDestructed(PerlInterpreter perl)
     {
@@ -97,7 +124,7 @@ public sealed class Profiler : IDisposable
             Drain(p);
     }
 
-    private void Drain(PerlInterpreter perl)
+    private void Drain(PerlInterpreter perl, Func<ProfileFrame, bool>? trimLeaf = null)
     {
         var raw = new List<PerlSample>();
         perl.DrainSamples(raw);
@@ -110,7 +137,10 @@ public sealed class Profiler : IDisposable
                 var frames = new ProfileFrame[s.Frames.Length];
                 for (var i = 0; i < frames.Length; i++)
                     frames[i] = ToFrame(s.Frames[i]);
-                Store.Add(frames, perl.OsThreadId, s.MonotonicNs + _monoToUnix, s.Weight);
+                var skip = 0;
+                while (trimLeaf is not null && skip < frames.Length - 1 && trimLeaf(frames[skip]))
+                    skip++;
+                Store.Add(skip == 0 ? frames : frames[skip..], perl.OsThreadId, s.MonotonicNs + _monoToUnix, s.Weight);
             }
         }
     }

@@ -1,0 +1,86 @@
+using System.Collections;
+using System.Globalization;
+using Newtonsoft.Json.Linq;
+using PerlSentry.PerlBridge;
+
+namespace PerlSentry.Engine.PerlApi;
+
+/// <summary>Perl data (as the bridge delivers it) to JSON and back.</summary>
+internal static class PerlValues
+{
+    public static JToken ToJson(object? v, int depth = 0)
+    {
+        if (depth > 64)
+            return "[too deep]";
+        return v switch
+        {
+            null => JValue.CreateNull(),
+            string s => s,
+            bool b => b,
+            long l => l,
+            int i => i,
+            double d => double.IsFinite(d) ? d : d.ToString(CultureInfo.InvariantCulture),
+            IDictionary<string, object?> dict => Object(dict, depth),
+            IEnumerable<object?> list => new JArray(list.Select(x => ToJson(x, depth + 1))),
+            PerlRef r => r.ClassName is { } cls ? $"{cls} object" : $"{r.Kind} reference",
+            _ => Convert.ToString(v, CultureInfo.InvariantCulture) ?? "",
+        };
+    }
+
+    private static JObject Object(IDictionary<string, object?> dict, int depth)
+    {
+        var o = new JObject();
+        foreach (var (k, v) in dict)
+            o[k] = ToJson(v, depth + 1);
+        return o;
+    }
+
+    public static JObject ToJObject(object? v) => ToJson(v) as JObject ?? [];
+
+    /// <summary>JSON as Perl data: hashes, arrays and scalars (booleans as 1 and "").</summary>
+    public static object? ToPerl(JToken? t) => t switch
+    {
+        null => null,
+        JObject o => o.Properties().ToDictionary(p => p.Name, p => ToPerl(p.Value), StringComparer.Ordinal),
+        JArray a => a.Select(ToPerl).ToList(),
+        JValue { Type: JTokenType.Null or JTokenType.Undefined } => null,
+        JValue { Type: JTokenType.Boolean } b => (bool)b ? 1L : "",
+        JValue { Type: JTokenType.Integer } i => (long)i,
+        JValue { Type: JTokenType.Float } f => (double)f,
+        JValue v => v.ToString(CultureInfo.InvariantCulture),
+        _ => t.ToString(),
+    };
+
+    public static string? Text(object? v) => v switch
+    {
+        null => null,
+        string s => s,
+        _ => Convert.ToString(v, CultureInfo.InvariantCulture),
+    };
+
+    public static double? Number(object? v) => v switch
+    {
+        null => null,
+        long l => l,
+        int i => i,
+        double d => d,
+        bool b => b ? 1 : 0,
+        string s when double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) => d,
+        _ => null,
+    };
+
+    public static bool Truthy(object? v) => v switch
+    {
+        null => false,
+        bool b => b,
+        long l => l != 0,
+        double d => d != 0,
+        string s => s is not ("" or "0"),
+        _ => true,
+    };
+
+    public static IReadOnlyDictionary<string, object?> Hash(object? v) =>
+        v as IReadOnlyDictionary<string, object?> ?? (v is IDictionary d
+            ? d.Cast<DictionaryEntry>().ToDictionary(e => (string)e.Key, e => e.Value)
+            : new Dictionary<string, object?>());
+}

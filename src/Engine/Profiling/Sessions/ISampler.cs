@@ -1,0 +1,38 @@
+namespace PerlSentry.Engine.Profiling.Sessions;
+
+/// <summary>
+/// The sampled interpreter as the SDK's profiling sees it: shared by every profile that needs it
+/// (reference counted), with one store. Acquire, Release and Mark run on the interpreter's thread.
+/// </summary>
+public interface ISampler
+{
+    /// <summary>The sampled thread's id (samples' <c>thread_id</c>, <c>contexts.trace.data["thread.id"]</c>).</summary>
+    long ThreadId { get; }
+
+    string ThreadName { get; }
+
+    ProfileStore Store { get; }
+
+    /// <summary>Now, on the samples' clock (Unix ns).</summary>
+    long NowNs { get; }
+
+    bool IsSampling { get; }
+
+    /// <summary>Starts sampling if no one else has.</summary>
+    void Acquire(int samplingIntervalUs, int maxStackDepth);
+
+    /// <summary>Stops sampling when the last user lets go.</summary>
+    void Release();
+
+    /// <summary>Takes a sample now, leaving out the SDK's own frames at the leaf.</summary>
+    void Mark();
+
+    /// <summary>Moves what was sampled into <see cref="Store"/>. Any thread.</summary>
+    void Drain();
+
+    /// <summary>
+    /// Says which time windows (Unix ns, inclusive) <paramref name="owner"/> still needs samples of, and
+    /// forgets the samples no owner needs. Several profilers may share one sampler.
+    /// </summary>
+    void Retain(object owner, IReadOnlyList<(long From, long To)> windows);
+}
