@@ -168,10 +168,11 @@ public sealed unsafe class PerlInterpreter : IDisposable
         if (_ip == 0)
             return;
         DrainReleases();
-        SubTable.Unregister(this);
         var ip = _ip;
+        // END blocks and DESTROY methods may still call C# subs (the SDK flushes from its END block).
         _destructStatus = PerlRuntime.Api->interp_destruct(ip);
         _destructed = true;
+        SubTable.Unregister(this);
         try
         {
             Destructed?.Invoke(this);   // e.g. a profiler draining the END blocks' samples

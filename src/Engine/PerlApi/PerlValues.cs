@@ -22,6 +22,9 @@ internal static class PerlValues
             double d => double.IsFinite(d) ? d : d.ToString(CultureInfo.InvariantCulture),
             IDictionary<string, object?> dict => Object(dict, depth),
             IEnumerable<object?> list => new JArray(list.Select(x => ToJson(x, depth + 1))),
+            // \1, \0 and JSON::PP::true/false: what Perl code writes for JSON booleans.
+            PerlRef { Kind: PerlRefKind.Scalar } r when r.ClassName is null or "JSON::PP::Boolean" or "Types::Serialiser::Boolean" =>
+                Truthy(r.Interpreter.Call("Sentry::Internal::_deref", r)),
             PerlRef r => r.ClassName is { } cls ? $"{cls} object" : $"{r.Kind} reference",
             _ => Convert.ToString(v, CultureInfo.InvariantCulture) ?? "",
         };

@@ -38,7 +38,7 @@ internal sealed class SentryBinding
     private Hub NewHub(SentryOptions options)
     {
         _log = options.Debug ? m => Console.Error.WriteLine("[sentry] " + m) : null;
-        var hub = Hub.Create(options, SystemClock.Instance, _log);
+        var hub = Hub.Create(options, InterpreterClock.Instance, _log);
         hub.ThreadId = _perl.OsThreadId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         hub.ThreadName = "main";
         var host = HostInfo.Current(PerlInterpreter.PerlVersion);

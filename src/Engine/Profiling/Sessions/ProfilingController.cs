@@ -48,6 +48,8 @@ public sealed class ProfilingController : ITransactionProfiler, IDisposable
         _host = host;
         _log = log;
         hub.Profiler = this;
+        if (hub.Options.EnableProfiling)
+            _ = sampler.NowNs;   // set the profiler up now, not inside the first profiled transaction
         if (startTimer)
             _timer = new Timer(_ => Tick(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
@@ -257,7 +259,8 @@ public sealed class ProfilingController : ITransactionProfiler, IDisposable
 
     private ProfileHandle StartTransactionProfile(Transaction tx, string name, bool ownsTransaction = false)
     {
-        var h = new ProfileHandle(ProfileKind.Transaction, name, _sampler.NowNs, SentryIds.NewEventId())
+        // Anchored at the transaction's start, as Sentry recommends (spec §6); both use the sampler's clock.
+        var h = new ProfileHandle(ProfileKind.Transaction, name, Math.Min(tx.StartNs, _sampler.NowNs), SentryIds.NewEventId())
         {
             Transaction = tx,
             OwnsTransaction = ownsTransaction,

@@ -1,0 +1,147 @@
+package Sentry::Hub;
+use strict;
+use warnings;
+use Carp ();
+use Sentry::Internal;
+use Sentry::Scope;
+use Sentry::Tracing::Transaction;
+
+our $VERSION = '0.1.0';
+
+my $CURRENT = bless {}, __PACKAGE__;
+
+# The hub lives in the engine; this object is how Perl reaches it.
+sub get_current_hub { $CURRENT }
+
+sub new { $CURRENT }
+
+sub get_current_scope { Sentry::Internal::_wrap('Sentry::Scope', Sentry::Engine::scope_current()) }
+
+*get_scope = \&get_current_scope;
+
+sub push_scope { Sentry::Internal::_wrap('Sentry::Scope', Sentry::Engine::scope_push()) }
+
+sub pop_scope { Sentry::Engine::scope_pop() }
+
+sub with_scope {
+    my ($self, $cb) = @_;
+    Carp::croak('with_scope needs a code reference: sub { my ($scope) = @_; ... }') unless ref $cb eq 'CODE';
+    my $depth = Sentry::Engine::scope_depth();
+    my $scope = $self->push_scope;
+    my $want  = wantarray;
+    my @result;
+    my $ok = eval {
+        if ($want) { @result = $cb->($scope) }
+        elsif (defined $want) { $result[0] = $cb->($scope) }
+        else { $cb->($scope) }
+        1;
+    };
+    my $err = $@;
+    Sentry::Engine::scope_pop() while Sentry::Engine::scope_depth() > $depth;
+    die $err unless $ok;
+    return $want ? @result : $result[0];
+}
+
+sub configure_scope {
+    my ($self, $cb) = @_;
+    Carp::croak('configure_scope needs a code reference: sub { my ($scope) = @_; ... }') unless ref $cb eq 'CODE';
+    $cb->($self->get_current_scope);
+    return;
+}
+
+sub capture_event {
+    my ($self, $event, $hint) = @_;
+    Carp::croak('capture_event needs a hash reference') unless ref $event eq 'HASH';
+    return Sentry::Engine::capture_event($event);
+}
+
+sub capture_message {
+    my ($self, $message, $context) = @_;
+    return Sentry::Engine::capture_event({
+        level => 'info',
+        Sentry::Internal::_context_fields($context),
+        message => { formatted => defined $message ? "$message" : '' },
+    });
+}
+
+sub capture_exception {
+    my ($self, $error, $context) = @_;
+    return Sentry::Engine::capture_event({
+        level => 'error',
+        Sentry::Internal::_context_fields($context),
+        exception => Sentry::Internal::_exception_payload($error),
+    });
+}
+
+sub add_breadcrumb {
+    my ($self, $crumb) = @_;
+    Carp::croak('add_breadcrumb needs a hash reference ({ message => ..., category => ... })') unless ref $crumb eq 'HASH';
+    Sentry::Engine::add_breadcrumb($crumb);
+    return;
+}
+
+sub start_transaction {
+    my ($self, $ctx, $custom) = @_;
+    Carp::croak('start_transaction needs a hash reference ({ name => ..., op => ... })') unless ref $ctx eq 'HASH';
+    my $id = eval { Sentry::Engine::transaction_start($ctx, $custom) };
+    Carp::croak($@ =~ s/\n\z//r) unless defined $id;
+    return Sentry::Internal::_wrap('Sentry::Tracing::Transaction', $id);
+}
+
+sub last_event_id { Sentry::Engine::last_event_id() }
+
+# The CPAN SDK binds clients to hubs; here the engine owns the client.
+sub bind_client { return }
+
+sub run { my ($self, $cb) = @_; return $cb->($self) }
+
+1;
+
+__END__
+
+=head1 NAME
+
+Sentry::Hub - the current hub: scopes, capturing and transactions
+
+=head1 SYNOPSIS
+
+  my $hub = Sentry::Hub->get_current_hub;
+  $hub->with_scope(sub {
+      my ($scope) = @_;
+      $scope->set_tag(job => 'nightly');
+      $hub->capture_message('only this event has the tag');
+  });
+
+=head1 DESCRIPTION
+
+The hub is kept by the engine; this class reaches it. L<Sentry::SDK>'s class methods call it.
+
+=head2 get_current_hub
+
+=head2 get_current_scope, get_scope
+
+=head2 push_scope, pop_scope
+
+The root scope is never popped.
+
+=head2 with_scope($code)
+
+Runs C<$code> with a new scope pushed, and pops it afterwards even when C<$code> dies.
+
+=head2 configure_scope($code)
+
+=head2 capture_event(\%event), capture_message($message, $level_or_fields), capture_exception($error, $level_or_fields)
+
+Return the event id, or C<undef> when the event was dropped.
+
+=head2 add_breadcrumb(\%crumb)
+
+=head2 start_transaction(\%context, \%custom_sampling_context)
+
+=head2 last_event_id
+
+=head2 bind_client, run
+
+For scripts written for the CPAN SDK.
+
+=cut

@@ -1,0 +1,144 @@
+package Sentry::Internal;
+use strict;
+use warnings;
+use Scalar::Util qw(weaken blessed);
+
+our $VERSION = '0.1.0';
+
+# The engine's subs (Sentry::Engine::*) exist when the script runs under perl-sentry. Under plain
+# perl they are replaced by no-ops, so code written for the SDK still runs; init says why nothing is sent.
+our $HOSTED = defined &Sentry::Engine::available ? 1 : 0;
+unless ($HOSTED) {
+    no strict 'refs';
+    for my $name (qw(init is_enabled flush close shutdown capture_event last_event_id add_breadcrumb log
+                     release scope_pop scope_call span_call profiler_call)) {
+        *{"Sentry::Engine::$name"} = sub { return };
+    }
+    for my $name (qw(scope_current scope_push scope_new transaction_start)) {
+        *{"Sentry::Engine::$name"} = sub { return 0 };
+    }
+    *Sentry::Engine::scope_depth = sub { return 1 };
+    *Sentry::Engine::available   = sub { return 0 };
+}
+
+# One Perl object per engine handle while it lives, so the same span or profile compares equal.
+my %LIVE;
+
+sub _wrap {
+    my ($class, $id) = @_;
+    return undef unless defined $id;
+    if ($id && (my $o = $LIVE{$id})) {
+        Sentry::Engine::release($id);    # the engine counted one more holder for this return
+        return $o;
+    }
+    my $o = bless { id => $id }, $class;
+    if ($id) {
+        $LIVE{$id} = $o;
+        weaken $LIVE{$id};
+    }
+    return $o;
+}
+
+sub _id { $_[0]{id} }
+
+sub _deref { ${ $_[0] } }
+
+sub DESTROY {
+    my ($self) = @_;
+    return if ${^GLOBAL_PHASE} eq 'DESTRUCT' || !$self->{id};
+    delete $LIVE{ $self->{id} };
+    Sentry::Engine::release($self->{id});
+}
+
+# Where a `die` happened, from its message: ("message", file, line).
+sub _split_die_location {
+    my ($text) = @_;
+    $text = '' unless defined $text;
+    if ($text =~ /\A(.*?) at (.+?) line (\d+)(?:, <[^>]*> (?:line|chunk) \d+)?\.?\n?\z/s) {
+        return ($1, $2, $3);
+    }
+    (my $clean = $text) =~ s/\n+\z//;
+    return ($clean, undef, undef);
+}
+
+# Stack frames of the caller of the SDK, oldest first as Sentry wants them. SDK frames are left
+# out by position (the innermost ones, up to the first frame outside Sentry::), not by name.
+sub _stack_frames {
+    my @frames;
+    my $i = 0;
+    $i++ while (caller($i))[0] && (caller($i))[0] =~ /\ASentry(?:::|\z)/;
+    for (; my @c = caller($i); $i++) {
+        my $sub = (caller($i + 1))[3];
+        my $function = defined $sub ? $sub : 'main';
+        (my $module = $function) =~ s/::[^:]+\z//;
+        $module = 'main' if $function eq 'main' || $module eq $function;
+        push @frames, _frame($function, $module, $c[1], $c[2]);
+        last if @frames >= 100;
+    }
+    return [ reverse @frames ];
+}
+
+sub _frame {
+    my ($function, $module, $file, $line) = @_;
+    my %f = (function => $function, module => $module, filename => $file, lineno => 0 + ($line || 0));
+    if (defined $file && $file !~ /\A\(/) {
+        require File::Spec;
+        $f{abs_path} = File::Spec->rel2abs($file);
+    }
+    return \%f;
+}
+
+# The `exception` payload for an error: a string from die, or an object.
+sub _exception_payload {
+    my ($err) = @_;
+    my ($type, $text);
+    if (blessed $err) {
+        $type = ref $err;
+        $text = $err->can('message') ? $err->message
+              : $err->can('as_string') ? $err->as_string
+              : "$err";
+    }
+    else {
+        $type = 'die';
+        $text = defined $err ? "$err" : 'undef';
+    }
+    my ($value, $file, $line) = _split_die_location($text);
+    my $frames = _stack_frames();
+    if (defined $file && !(@$frames && $frames->[-1]{filename} eq $file && $frames->[-1]{lineno} == $line)) {
+        my $enclosing = @$frames ? $frames->[-1]{function} : 'main';
+        push @$frames, _frame($enclosing, (@$frames ? $frames->[-1]{module} : 'main'), $file, $line);
+    }
+    return {
+        values => [ {
+            type       => $type,
+            value      => $value,
+            (blessed $err ? (module => ref $err) : ()),
+            mechanism  => { type => 'generic', handled => !!1 },
+            stacktrace => { frames => $frames },
+        } ],
+    };
+}
+
+# capture_message / capture_exception take a level or a hash of event fields.
+sub _context_fields {
+    my ($context) = @_;
+    return () unless defined $context;
+    return (level => $context) unless ref $context;
+    return %$context if ref $context eq 'HASH';
+    return ();
+}
+
+1;
+
+__END__
+
+=head1 NAME
+
+Sentry::Internal - shared internals of the PerlSentry modules (not a public API)
+
+=head1 DESCRIPTION
+
+Handles to engine objects, stack frames and exception payloads, and the no-op engine used when
+the script does not run under C<perl-sentry>. Nothing here is meant to be called by applications.
+
+=cut

@@ -1,0 +1,225 @@
+package Sentry::SDK;
+use strict;
+use warnings;
+use Carp ();
+use Sentry::Internal;
+use Sentry::Hub;
+use Sentry::Severity;
+use Sentry::Profiling;
+
+our $VERSION = '0.1.0';
+
+my @ENV_OPTIONS = qw(SENTRY_DSN SENTRY_RELEASE SENTRY_ENVIRONMENT SENTRY_TRACES_SAMPLE_RATE SENTRY_DEBUG
+                     SENTRY_SPOTLIGHT PERLSENTRY_ENVELOPE_DIR XDG_CACHE_HOME HOME);
+
+sub _hub { Sentry::Hub->get_current_hub }
+
+sub init {
+    my ($class, $options) = @_;
+    $options = {} unless defined $options;
+    Carp::croak('Sentry::SDK->init takes a hash reference of options') unless ref $options eq 'HASH';
+    unless ($Sentry::Internal::HOSTED) {
+        warn "Sentry::SDK: not running under perl-sentry (start the script with `perl-sentry run`); events are discarded\n";
+        return;
+    }
+    my %env = map { defined $ENV{$_} ? ($_ => $ENV{$_}) : () } @ENV_OPTIONS;
+    my $ok = eval { Sentry::Engine::init($options, \%env); 1 };
+    Carp::croak('Sentry::SDK->init: ' . ($@ =~ s/\n\z//r)) unless $ok;
+    return 1;
+}
+
+sub capture_message   { my $class = shift; _hub()->capture_message(@_) }
+sub capture_exception { my $class = shift; _hub()->capture_exception(@_) }
+sub capture_event     { my $class = shift; _hub()->capture_event(@_) }
+sub configure_scope   { my $class = shift; _hub()->configure_scope(@_) }
+sub add_breadcrumb    { my $class = shift; _hub()->add_breadcrumb(@_) }
+sub start_transaction { my $class = shift; _hub()->start_transaction(@_) }
+sub last_event_id     { Sentry::Engine::last_event_id() }
+
+sub flush { my (undef, $timeout) = @_; return Sentry::Engine::flush($timeout) ? 1 : 0 }
+
+sub close { my (undef, $timeout) = @_; Sentry::Engine::close($timeout); return 1 }
+
+sub get_profiler { Sentry::Profiling->_sdk }
+
+sub start_profiler { my (undef, $opts) = @_; return Sentry::Profiling->_sdk->start_profiler($opts) }
+
+sub stop_profiler { Sentry::Profiling->_sdk->stop_profiler }
+
+# Runs $code under a profile named $name: returns what $code returns (scalar or list context),
+# stops the profile when $code dies, and rethrows.
+sub profile {
+    my ($class, $name, $code) = @_;
+    Carp::croak('profile needs a name and a code reference: Sentry::SDK->profile(name => sub { ... })')
+        unless defined $name && ref $code eq 'CODE';
+    my $profiler = Sentry::Profiling->_sdk;
+    my $profile  = $profiler->start_profiler({ name => $name });
+    my $want = wantarray;
+    my @result;
+    my $ok = eval {
+        if ($want) { @result = $code->() }
+        elsif (defined $want) { $result[0] = $code->() }
+        else { $code->() }
+        1;
+    };
+    my $err = $@;
+    $profiler->stop_profiler if $profile;
+    die $err unless $ok;
+    return $want ? @result : $result[0];
+}
+
+# At exit (after the program's own END blocks): stop running profiles and flush, bounded by shutdown_timeout.
+END { Sentry::Engine::shutdown() if $Sentry::Internal::HOSTED }
+
+1;
+
+__END__
+
+=head1 NAME
+
+Sentry::SDK - Sentry for Perl: errors, tracing and profiling, with a C# engine
+
+=head1 SYNOPSIS
+
+  use Sentry::SDK;
+
+  Sentry::SDK->init({
+      dsn                => 'https://key@o0.ingest.sentry.io/42',
+      release            => 'myapp@1.2.3',
+      traces_sample_rate => 1.0,
+      profiles_sample_rate => 1.0,
+  });
+
+  Sentry::SDK->add_breadcrumb({ category => 'auth', message => 'user logged in' });
+  eval { risky() };
+  Sentry::SDK->capture_exception($@) if $@;
+
+  my $tx = Sentry::SDK->start_transaction({ name => 'nightly-report', op => 'task' });
+  my $span = $tx->start_child({ op => 'db.query', description => 'SELECT ...' });
+  $span->finish;
+  $tx->finish;                     # sent with its profile
+
+  my $sum = Sentry::SDK->profile('crunch', sub { crunch_numbers() });
+
+Run the script under the host: C<perl-sentry run app.pl>. Under plain C<perl> the SDK loads, warns
+once at C<init> and discards events.
+
+=head1 DESCRIPTION
+
+Class methods with the API of the CPAN Sentry::SDK, plus profiling. The model (options, scopes,
+transactions, profiles, envelopes, transport) lives in the engine; these modules are handles.
+Failures inside the SDK are logged with C<debug> and never die into the program; bad options
+croak at C<init> with a message naming the option.
+
+=head1 OPTIONS
+
+=head2 dsn
+
+Where events go. Default C<$ENV{SENTRY_DSN}>. Without a DSN nothing goes to Sentry.
+
+=head2 release, environment, dist, server_name
+
+C<release> defaults to C<$ENV{SENTRY_RELEASE}>, C<environment> to C<$ENV{SENTRY_ENVIRONMENT}> or
+C<production>, C<server_name> to the host name.
+
+=head2 debug
+
+Log what the SDK does and drops to STDERR. Default C<$ENV{SENTRY_DEBUG}>.
+
+=head2 sample_rate
+
+Share of error events sent, 0 to 1, default 1.
+
+=head2 traces_sample_rate, traces_sampler
+
+Share of transactions sampled (default C<$ENV{SENTRY_TRACES_SAMPLE_RATE}>; unset means tracing is
+off), or a code reference given the sampling context (C<transaction_context>, C<parent_sampled>,
+and the custom sampling context) that returns a rate. The parent's decision is inherited when a
+trace is continued.
+
+=head2 before_send, before_send_transaction
+
+Code references given the event hash; return it (changed or not) or C<undef> to drop it.
+
+=head2 max_breadcrumbs
+
+Default 100.
+
+=head2 in_app_include, in_app_exclude
+
+Lists of package or path prefixes that decide C<in_app> of stack and profile frames. By default
+files under perl's library directories are not in-app, everything else is.
+
+=head2 enable_profiling, profiles_sample_rate, profiles_sampler
+
+Profiles on transactions (Sentry's profile format v1, sent with the transaction). A rate or sampler
+turns profiling on; C<enable_profiling =E<gt> 1> alone profiles 1% of sampled transactions.
+Only sampled transactions are profiled.
+
+=head2 profile_session_sample_rate, profile_lifecycle
+
+Continuous profiling (format v2 chunks), decided once per process; used only when no
+C<profiles_sample_rate> or C<profiles_sampler> is set (transaction profiles win, as Sentry's docs
+say). C<profile_lifecycle> is C<trace> (default: profile while transactions run) or C<manual>
+(C<start_profiler>/C<stop_profiler> only).
+
+=head2 sampling_interval_us, max_profile_duration, max_stack_depth
+
+Default 9901 (101 Hz), 30 seconds (the most Sentry accepts), 100 frames.
+
+=head2 spotlight
+
+C<1> or the sidecar's URL (default C<http://localhost:8969/stream>): every envelope is also sent to
+Spotlight. Default C<$ENV{SENTRY_SPOTLIGHT}>.
+
+=head2 shutdown_timeout
+
+Seconds the program waits at exit for queued envelopes, default 2. What is not sent by then stays
+in the cache and is sent by the next run.
+
+=head2 cache_dir, max_cache_items
+
+Envelopes are written here before they are sent and removed once delivered, so an outage, a 5xx or
+a killed process loses nothing. Default C<$XDG_CACHE_HOME/perl-sentry> or C<~/.cache/perl-sentry>;
+an empty string keeps them in memory only (then C<max_queue_items>, default 100).
+
+=head2 envelope_dir
+
+Also write every envelope as a file in this folder (default C<$ENV{PERLSENTRY_ENVELOPE_DIR}>); works
+without a DSN.
+
+=head2 send_client_reports, http_timeout, max_spans
+
+Default on, 10 seconds, 1000.
+
+=head1 METHODS
+
+=head2 init(\%options)
+
+=head2 capture_message($message, $level), capture_exception($error), capture_event(\%event)
+
+Return the event id, or C<undef> when dropped (sample rate, C<before_send>, an event processor).
+
+=head2 configure_scope($code), add_breadcrumb(\%crumb)
+
+=head2 start_transaction(\%context, \%custom_sampling_context)
+
+C<name>, C<op>, C<description>, C<source>, C<sampled>; C<sentry_trace> and C<baggage> continue an
+incoming trace.
+
+=head2 flush($timeout), close($timeout)
+
+Wait up to C<$timeout> seconds for the queue; C<close> also stops the SDK.
+
+=head2 start_profiler(\%options), stop_profiler, get_profiler
+
+See L<Sentry::Profiling>.
+
+=head2 profile($name, $code)
+
+Runs C<$code> profiled and returns its value (scalar or list context). When C<$code> dies the profile
+is stopped and sent, and the error rethrown.
+
+=head2 last_event_id
+
+=cut

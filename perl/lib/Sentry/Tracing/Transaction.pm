@@ -1,0 +1,64 @@
+package Sentry::Tracing::Transaction;
+use strict;
+use warnings;
+use parent -norequire, 'Sentry::Tracing::Span';
+use Sentry::Tracing::Span;
+
+our $VERSION = '0.1.0';
+
+sub name {
+    my $self = shift;
+    if (@_) { $self->_call(set_name => $_[0]); return $self }
+    return $self->_call('get')->{name};
+}
+
+sub set_name { my ($self, $name) = @_; $self->_call(set_name => $name); return $self }
+
+sub set_source { my ($self, $s) = @_; $self->_call(set_source => $s); return $self }
+
+sub event_id { $_[0]->_call('get')->{event_id} }
+
+sub profile_id { $_[0]->_call('get')->{profile_id} }
+
+sub profiler_id { $_[0]->_call('get')->{profiler_id} }
+
+# The incoming trace headers as start_transaction's context (the CPAN SDK's integrations pass them this way).
+sub continue_from_headers {
+    my (undef, $headers, $ctx) = @_;
+    $headers ||= {};
+    my %lc = map { lc($_) => $headers->{$_} } keys %$headers;
+    return { %{ $ctx || {} }, sentry_trace => $lc{'sentry-trace'}, baggage => $lc{baggage} };
+}
+
+1;
+
+__END__
+
+=head1 NAME
+
+Sentry::Tracing::Transaction - the root span of a trace, sent to Sentry when finished
+
+=head1 SYNOPSIS
+
+  my $tx = Sentry::SDK->start_transaction({ name => 'GET /orders', op => 'http.server' });
+  Sentry::SDK->configure_scope(sub { $_[0]->set_span($tx) });
+  ...
+  $tx->set_http_status(200);
+  $tx->finish;
+
+  # continuing a trace from an incoming request
+  my $tx = Sentry::SDK->start_transaction(
+      Sentry::Tracing::Transaction->continue_from_headers(\%request_headers, { name => 'GET /orders' }));
+
+=head1 DESCRIPTION
+
+A L<Sentry::Tracing::Span> that is also a transaction. C<finish> sends it (when sampled) with its
+finished child spans and, when it was profiled, its profile in the same envelope.
+
+=head2 name([$name]), set_name($name), set_source($source)
+
+=head2 event_id, profile_id, profiler_id
+
+=head2 continue_from_headers(\%headers, \%context)
+
+=cut
