@@ -60,6 +60,7 @@ internal static class EnvelopeConformance
             if (header["event_id"] is null) errors.Add("2: profile without envelope event_id");
             if (types.Count(t => t == "transaction") != 1) errors.Add("2: profile without exactly one transaction");
         }
+        CheckEvents(header, items, errors);
         foreach (var (ih, payload) in items)
         {
             var type = (string?)ih["type"];
@@ -70,6 +71,128 @@ internal static class EnvelopeConformance
             if (type == "profile") CheckV1(p, errors); else CheckV2(p, ih, errors);
         }
         return errors;
+    }
+
+    private static readonly HashSet<string> Reasons =
+    [
+        "queue_overflow", "cache_overflow", "ratelimit_backoff", "network_error", "sample_rate", "before_send",
+        "event_processor", "send_error", "internal_sdk_error", "insufficient_data", "backpressure",
+    ];
+
+    private static readonly HashSet<string> Categories = ["error", "transaction", "profile", "profile_chunk", "span", "default", "internal"];
+
+    /// <summary>Events and transactions (spec §6, rule 16), the DSC header, client reports (rule 18).</summary>
+    private static void CheckEvents(JObject header, List<(JObject Header, string Payload)> items, List<string> errors)
+    {
+        if (header.Properties().Count(p => p.Name == "sent_at") > 1) errors.Add("18: sent_at more than once");
+        if (header["trace"] is JObject dsc && (dsc["trace_id"]?.Type != JTokenType.String || dsc["public_key"]?.Type != JTokenType.String))
+            errors.Add("1: trace header without trace_id and public_key");
+        JObject? transaction = null, profile = null;
+        foreach (var (ih, payload) in items)
+        {
+            var type = (string?)ih["type"];
+            if (type is "event" or "transaction")
+            {
+                if (Encoding.UTF8.GetByteCount(payload) > 1 << 20) errors.Add("15: event over 1 MiB");
+                JObject e;
+                try { e = Json(payload); } catch { errors.Add($"6: {type} payload is not JSON"); continue; }
+                if ((string?)e["event_id"] != (string?)header["event_id"]) errors.Add($"6: {type} event_id differs from the envelope's");
+                if (e["sdk"]?["name"]?.Type != JTokenType.String || e["sdk"]?["version"]?.Type != JTokenType.String) errors.Add("16: no sdk.name / sdk.version");
+                if ((string?)e["platform"] != "perl") errors.Add("6: platform is not perl");
+                if (type == "transaction")
+                {
+                    transaction = e;
+                    if ((string?)e["type"] != "transaction") errors.Add("6: transaction type");
+                    var trace = e["contexts"]?["trace"];
+                    if (trace is null || !IsHex(trace["trace_id"], 32) || !IsHex(trace["span_id"], 16)) errors.Add("6: contexts.trace ids");
+                    if (e["start_timestamp"]?.Type is not (JTokenType.Float or JTokenType.Integer) || (double)e["start_timestamp"]! > (double)e["timestamp"]!)
+                        errors.Add("6: start_timestamp after timestamp");
+                    if (e["contexts"]?["profile"]?["profile_id"] is not null && e["contexts"]?["profile"]?["profiler_id"] is not null)
+                        errors.Add("17: both profile_id and profiler_id");
+                    foreach (var span in e["spans"] as JArray ?? [])
+                        if (!IsHex(span["span_id"], 16) || (string?)span["trace_id"] != (string?)trace?["trace_id"]) errors.Add("6: span ids");
+                }
+            }
+            else if (type == "profile")
+            {
+                try { profile = Json(payload); } catch { }
+            }
+            else if (type == "client_report")
+            {
+                JObject r;
+                try { r = Json(payload); } catch { errors.Add("18: client_report is not JSON"); continue; }
+                foreach (var d in r["discarded_events"] as JArray ?? [])
+                {
+                    if (!Reasons.Contains((string?)d["reason"] ?? "")) errors.Add($"18: client report reason '{d["reason"]}'");
+                    if (!Categories.Contains((string?)d["category"] ?? "")) errors.Add($"18: client report category '{d["category"]}'");
+                    if (d["quantity"]?.Type != JTokenType.Integer || (long)d["quantity"]! < 1) errors.Add("18: client report quantity");
+                }
+            }
+        }
+        if (transaction is not null && profile is not null)
+        {
+            var ptx = profile["transaction"] as JObject ?? (profile["transactions"] as JArray)?.FirstOrDefault() as JObject;
+            if ((string?)ptx?["id"] != (string?)transaction["event_id"]) errors.Add("16: profile transaction.id is not the transaction's event_id");
+            if ((string?)ptx?["trace_id"] != (string?)transaction["contexts"]?["trace"]?["trace_id"]) errors.Add("16: profile trace_id differs from contexts.trace.trace_id");
+            var thread = transaction["contexts"]?["trace"]?["data"]?["thread.id"];
+            if (thread is not null && (string?)thread != (string?)ptx?["active_thread_id"]) errors.Add("16: active_thread_id is not the transaction's thread.id");
+        }
+    }
+
+    private static bool IsHex(JToken? t, int length) =>
+        t?.Type == JTokenType.String && ((string)t!).Length == length && ((string)t!).All(char.IsAsciiHexDigitLower);
+
+    /// <summary>
+    /// Rule 17 across envelopes: a transaction linked to a continuous session names a profiler_id
+    /// that some chunk carries, and its thread.id is among that chunk's sample thread ids.
+    /// </summary>
+    public static List<string> CheckSession(IEnumerable<byte[]> envelopes)
+    {
+        var errors = new List<string>();
+        var chunkThreads = new Dictionary<string, HashSet<string>>();
+        var linked = new List<JObject>();
+        foreach (var env in envelopes)
+        {
+            errors.AddRange(Check(env));
+            foreach (var (type, payload) in Items(env))
+            {
+                var j = Json(payload);
+                if (type == "profile_chunk")
+                {
+                    var id = (string)j["profiler_id"]!;
+                    if (!chunkThreads.TryGetValue(id, out var set)) chunkThreads[id] = set = [];
+                    foreach (var s in j["profile"]?["samples"] as JArray ?? []) set.Add((string)s["thread_id"]!);
+                }
+                else if (type == "transaction" && j["contexts"]?["profile"]?["profiler_id"] is not null)
+                {
+                    linked.Add(j);
+                }
+            }
+        }
+        foreach (var tx in linked)
+        {
+            var id = (string)tx["contexts"]!["profile"]!["profiler_id"]!;
+            if (!chunkThreads.TryGetValue(id, out var threads)) { errors.Add($"17: no chunk carries profiler_id {id}"); continue; }
+            if (!threads.Contains((string?)tx["contexts"]?["trace"]?["data"]?["thread.id"] ?? "")) errors.Add("17: thread.id not among the chunk's thread ids");
+        }
+        return errors;
+    }
+
+    /// <summary>The items of an envelope as (type, payload).</summary>
+    public static List<(string Type, string Payload)> Items(byte[] envelope)
+    {
+        var result = new List<(string, string)>();
+        var pos = Array.IndexOf(envelope, (byte)'\n') + 1;
+        while (pos > 0 && pos < envelope.Length)
+        {
+            var nl = Array.IndexOf(envelope, (byte)'\n', pos);
+            if (nl < 0) break;
+            var ih = Json(Encoding.UTF8.GetString(envelope, pos, nl - pos));
+            var n = (int)ih["length"]!;
+            result.Add(((string)ih["type"]!, Encoding.UTF8.GetString(envelope, nl + 1, n)));
+            pos = nl + 1 + n + 1;
+        }
+        return result;
     }
 
     /// <summary>Raw JSON types: no conversion of date-looking strings (Relay sees strings).</summary>

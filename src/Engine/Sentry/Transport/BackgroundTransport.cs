@@ -40,6 +40,8 @@ public sealed class BackgroundTransport : ITransport
         _log = log;
         _lastReportNs = clock.UnixNs;
         if (queue.Count > 0)
+            _idle = NewIdle(completed: false);   // a flush waits for what earlier runs left
+        if (queue.Count > 0)
             _log?.Invoke($"{queue.Count} envelope(s) from an earlier run are in the cache; sending them");
         _worker = Task.Run(WorkAsync);
         _wake.Release();

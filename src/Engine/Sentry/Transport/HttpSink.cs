@@ -37,7 +37,7 @@ public sealed class HttpSink : IEnvelopeSink
             Timeout = Timeout.InfiniteTimeSpan,   // the pipeline owns timeouts
         };
         static bool Transient(Outcome<object> o) => o.Exception is HttpRequestException or TimeoutRejectedException or IOException;
-        _pipeline = new ResiliencePipelineBuilder()
+        var builder = new ResiliencePipelineBuilder()
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions
             {
                 FailureRatio = 1.0,
@@ -47,16 +47,17 @@ public sealed class HttpSink : IEnvelopeSink
                 StateProvider = _breaker,
                 ShouldHandle = args => ValueTask.FromResult(Transient(args.Outcome) || args.Outcome.Result is HttpResponseMessage { StatusCode: >= HttpStatusCode.InternalServerError }),
             })
-            .AddRetry(new RetryStrategyOptions
+;
+        if (settings.Retries > 0)
+            builder.AddRetry(new RetryStrategyOptions
             {
                 MaxRetryAttempts = Math.Max(0, settings.Retries),
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
                 Delay = settings.RetryDelay ?? TimeSpan.FromMilliseconds(200),
                 ShouldHandle = args => ValueTask.FromResult(Transient(args.Outcome)),
-            })
-            .AddTimeout(settings.Timeout)
-            .Build();
+            });
+        _pipeline = builder.AddTimeout(settings.Timeout).Build();
     }
 
     /// <summary>The X-Sentry-Auth header for a DSN (spec §1).</summary>

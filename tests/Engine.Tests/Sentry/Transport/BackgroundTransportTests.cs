@@ -1,0 +1,274 @@
+using System.Diagnostics;
+using System.Text;
+using NUnit.Framework;
+using PerlSentry.Engine.Sentry;
+using PerlSentry.Engine.Sentry.Transport;
+using static PerlSentry.Engine.Tests.Sentry.Transport.TransportFixture;
+using Conformance = PerlSentry.Engine.Tests.Sentry.EnvelopeConformance;
+
+namespace PerlSentry.Engine.Tests.Sentry.Transport;
+
+/// <summary>The transport against a real HTTP server on 127.0.0.1, under each fault (spec §5).</summary>
+[TestFixture]
+public sealed class BackgroundTransportTests
+{
+    private FakeSentryServer _server = null!;
+    private string _cache = null!;
+    private ManualClock _clock = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _server = new FakeSentryServer();
+        _cache = TempDir();
+        _clock = new ManualClock();
+    }
+
+    [TearDown]
+    public void TearDown()
+    {
+        _server.Dispose();
+        Directory.Delete(_cache, recursive: true);
+    }
+
+    private BackgroundTransport Transport(bool disk = true, int capacity = 100, double timeout = 1, ClientReports? reports = null) =>
+        new(Sink(_server, timeout), disk ? new DiskEnvelopeQueue(_cache, capacity) : new MemoryEnvelopeQueue(capacity), _clock, reports: reports, log: m => TestContext.Progress.WriteLine("transport: " + m));
+
+    private static void AssertConforms(IEnumerable<byte[]> bodies)
+    {
+        foreach (var b in bodies)
+            Assert.That(Conformance.Check(b), Is.Empty, Encoding.UTF8.GetString(b));
+    }
+
+    [Test]
+    public async Task Send_Ok_PostsGzippedEnvelopeWithAuthToTheEnvelopeEndpoint()
+    {
+        using var t = Transport();
+        await t.SendEnvelopeAsync(Event());
+        Assert.That(await t.FlushAsync(TimeSpan.FromSeconds(5)), Is.True);
+        var r = _server.Requests.Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That(r.Method, Is.EqualTo("POST"));
+            Assert.That(r.Path, Is.EqualTo("/api/42/envelope/"));
+            Assert.That(r.Headers["X-Sentry-Auth"], Does.Contain("sentry_version=7").And.Contain("sentry_key=publickey").And.Contain("sentry_client=sentry.perl/"));
+            Assert.That(r.Headers["Content-Encoding"], Is.EqualTo("gzip"));
+            Assert.That(r.Headers["Content-Type"], Is.EqualTo("application/x-sentry-envelope"));
+            Assert.That(t.Stats.Sent, Is.EqualTo(1));
+            Assert.That(Directory.GetFiles(_cache), Is.Empty, "delivered envelopes leave the cache");
+        });
+        AssertConforms(_server.Accepted);
+    }
+
+    [Test]
+    public async Task RateLimitHeader_TransactionLimited_DropsTheTransactionAndItsProfile()
+    {
+        _server.Answer = n => n == 0 ? FakeSentryServer.Reply.WithStatus(429, ("X-Sentry-Rate-Limits", "60:transaction:organization:quota")) : FakeSentryServer.Reply.Ok;
+        using var t = Transport();
+        await t.SendEnvelopeAsync(TransactionWithProfile());
+        await t.FlushAsync(TimeSpan.FromSeconds(5));
+        await t.SendEnvelopeAsync(TransactionWithProfile());   // limited: dropped before it is queued
+        await t.SendEnvelopeAsync(Event());                    // errors still go, with the client report
+        Assert.That(await t.FlushAsync(TimeSpan.FromSeconds(5)), Is.True);
+        Assert.Multiple(() =>
+        {
+            Assert.That(_server.Requests, Has.Count.EqualTo(2));
+            Assert.That(t.Reports.Count(DiscardReason.RateLimitBackoff, DataCategory.Transaction), Is.EqualTo(1));
+            Assert.That(t.Reports.Count(DiscardReason.RateLimitBackoff, DataCategory.Profile), Is.EqualTo(1));
+            Assert.That(t.Stats.Rejected, Is.EqualTo(1), "the 429 itself is not a client report");
+            var types = Conformance.Items(_server.Requests[1].Body).Select(i => i.Type).ToList();
+            Assert.That(types, Is.EquivalentTo(new[] { "event", "client_report" }));
+        });
+        AssertConforms(_server.Accepted);
+    }
+
+    [TestCase("60:profile_chunk:organization", "profile_chunk")]
+    [TestCase("60:profile_duration:organization", "profile_chunk")]
+    [TestCase("60::organization", "event")]
+    [TestCase("60:error;transaction:key:reason:ns, 2700:profile:organization", "event")]
+    [TestCase("60:error;transaction:key:reason:ns, 2700:profile:organization", "profile")]
+    public async Task RateLimitHeaderOn200_LimitsThoseCategoriesOnly(string header, string limitedItem)
+    {
+        _server.Answer = n => n == 0 ? FakeSentryServer.Reply.WithStatus(200, ("X-Sentry-Rate-Limits", header)) : FakeSentryServer.Reply.Ok;
+        using var t = Transport();
+        await t.SendEnvelopeAsync(Event());
+        await t.FlushAsync(TimeSpan.FromSeconds(5));
+        Assert.That(t.Limits.IsItemLimited(limitedItem, false, _clock.UnixNs), Is.True);
+        Assert.That(t.Limits.IsItemLimited("client_report", false, _clock.UnixNs), Is.False, "client reports are never limited");
+        Assert.That(t.Limits.IsItemLimited("profile_chunk", false, _clock.UnixNs), Is.EqualTo(limitedItem == "profile_chunk" || header.StartsWith("60::")));
+        _clock.UnixNs += 61_000_000_000;
+        Assert.That(t.Limits.IsItemLimited(limitedItem, false, _clock.UnixNs), Is.EqualTo(limitedItem == "profile"), "only the 2700 s limit is left");
+    }
+
+    [TestCase("Retry-After", "30", 30)]
+    [TestCase(null, null, 60)]
+    public async Task Status429WithoutLimitHeader_BacksOffEverything(string? name, string? value, int seconds)
+    {
+        _server.Answer = _ => name is null ? FakeSentryServer.Reply.WithStatus(429) : FakeSentryServer.Reply.WithStatus(429, (name, value!));
+        using var t = Transport();
+        await t.SendEnvelopeAsync(Event());
+        await t.FlushAsync(TimeSpan.FromSeconds(5));
+        await t.SendEnvelopeAsync(Event());
+        await t.FlushAsync(TimeSpan.FromSeconds(5));
+        Assert.Multiple(() =>
+        {
+            Assert.That(_server.Requests.Count(r => Conformance.Items(r.Body).Any(i => i.Type == "event")), Is.EqualTo(1));
+            Assert.That(t.Reports.Count(DiscardReason.RateLimitBackoff, DataCategory.Error), Is.EqualTo(1));
+            Assert.That(t.Limits.IsLimited(DataCategory.Transaction, _clock.UnixNs + (seconds - 1) * 1_000_000_000L), Is.True);
+            Assert.That(t.Limits.IsLimited(DataCategory.Transaction, _clock.UnixNs + (seconds + 1) * 1_000_000_000L), Is.False);
+        });
+    }
+
+    [Test]
+    public async Task ServerError_KeepsTheEnvelopeInTheCache_TheNextRunSendsIt()
+    {
+        _server.Answer = _ => FakeSentryServer.Reply.WithStatus(500);
+        var first = Transport();
+        await first.SendEnvelopeAsync(Event("kept"));
+        await first.FlushAsync(TimeSpan.FromSeconds(5));
+        await first.CloseAsync(TimeSpan.FromSeconds(1));
+        first.Dispose();
+        Assert.Multiple(() =>
+        {
+            Assert.That(first.Stats.Parked, Is.EqualTo(1));
+            Assert.That(first.Stats.Sent, Is.Zero);
+            Assert.That(Directory.GetFiles(_cache, "*.envelope"), Has.Length.EqualTo(1));
+            Assert.That(first.Reports.Totals, Is.Empty, "nothing was dropped");
+        });
+
+        _server.Answer = _ => FakeSentryServer.Reply.Ok;
+        using var second = Transport();
+        Assert.That(await second.FlushAsync(TimeSpan.FromSeconds(5)), Is.True);
+        Assert.Multiple(() =>
+        {
+            Assert.That(second.Stats.Sent, Is.EqualTo(1));
+            Assert.That(Encoding.UTF8.GetString(_server.Accepted.Single()), Does.Contain("\"kept\""));
+            Assert.That(Directory.GetFiles(_cache), Is.Empty);
+        });
+        AssertConforms(_server.Accepted);
+    }
+
+    [Test]
+    public async Task DroppedConnection_IsRetriedWithBackoff_AndDelivered()
+    {
+        _server.Answer = n => n == 0 ? FakeSentryServer.Reply.Drop : FakeSentryServer.Reply.Ok;
+        using var t = Transport();
+        await t.SendEnvelopeAsync(Event());
+        Assert.That(await t.FlushAsync(TimeSpan.FromSeconds(5)), Is.True);
+        Assert.Multiple(() =>
+        {
+            Assert.That(_server.Requests, Has.Count.EqualTo(2));
+            Assert.That(t.Stats.Sent, Is.EqualTo(1));
+            Assert.That(t.Stats.Parked, Is.Zero);
+        });
+    }
+
+    [Test]
+    public async Task HangingServer_CloseReturnsWithinItsTimeout_AndTheEnvelopeSurvives()
+    {
+        _server.Answer = _ => FakeSentryServer.Reply.Hang;
+        var t = Transport(timeout: 30);
+        await t.SendEnvelopeAsync(Event("hang"));
+        var sw = Stopwatch.StartNew();
+        await t.CloseAsync(TimeSpan.FromSeconds(1));
+        sw.Stop();
+        t.Dispose();
+        Assert.That(sw.Elapsed, Is.LessThan(TimeSpan.FromSeconds(3)));
+        _server.Answer = _ => FakeSentryServer.Reply.Ok;
+        using var next = Transport();   // the claim of this (now idle) queue is taken back
+        Assert.That(await next.FlushAsync(TimeSpan.FromSeconds(5)), Is.True);
+        Assert.That(_server.Accepted.Select(Encoding.UTF8.GetString), Has.Some.Contain("\"hang\""));
+    }
+
+    [Test]
+    public async Task HangingServer_PerRequestTimeout_ParksTheEnvelope()
+    {
+        _server.Answer = _ => FakeSentryServer.Reply.Hang;
+        using var t = Transport(timeout: 0.3);
+        await t.SendEnvelopeAsync(Event());
+        Assert.That(await t.FlushAsync(TimeSpan.FromSeconds(10)), Is.True);
+        Assert.Multiple(() =>
+        {
+            Assert.That(t.Stats.Parked, Is.EqualTo(1));
+            Assert.That(_server.Requests, Has.Count.EqualTo(3), "one try and two retries");
+            Assert.That(Directory.GetFiles(_cache, "*.envelope"), Has.Length.EqualTo(1));
+        });
+    }
+
+    [Test]
+    public async Task WithoutCache_ServerError_IsDroppedAsNetworkError()
+    {
+        _server.Answer = _ => FakeSentryServer.Reply.WithStatus(503);
+        using var t = Transport(disk: false);
+        await t.SendEnvelopeAsync(TransactionWithProfile());
+        await t.FlushAsync(TimeSpan.FromSeconds(5));
+        Assert.Multiple(() =>
+        {
+            Assert.That(t.Reports.Count(DiscardReason.NetworkError, DataCategory.Transaction), Is.EqualTo(1));
+            Assert.That(t.Reports.Count(DiscardReason.NetworkError, DataCategory.Profile), Is.EqualTo(1));
+        });
+    }
+
+    [Test]
+    public async Task ClientError_IsDroppedAsSendError()
+    {
+        _server.Answer = n => n == 0 ? FakeSentryServer.Reply.WithStatus(413) : FakeSentryServer.Reply.Ok;
+        using var t = Transport();
+        await t.SendEnvelopeAsync(Event());
+        await t.FlushAsync(TimeSpan.FromSeconds(5));
+        Assert.That(t.Reports.Count(DiscardReason.SendError, DataCategory.Error), Is.EqualTo(1));
+        Assert.That(Directory.GetFiles(_cache), Is.Empty);
+        Assert.That(await t.FlushAsync(TimeSpan.FromSeconds(5)), Is.True);
+        Assert.That(_server.Requests.Last().Body is var b && Conformance.Items(b).Any(i => i.Type == "client_report"), Is.True,
+            "the report goes out on its own at flush");
+        AssertConforms(_server.Accepted);
+    }
+
+    [Test]
+    public async Task FullMemoryQueue_DropsNewEnvelopesAsQueueOverflow()
+    {
+        _server.Answer = _ => FakeSentryServer.Reply.Hang;
+        using var t = Transport(disk: false, capacity: 1, timeout: 30);
+        for (var i = 0; i < 5; i++)
+            await t.SendEnvelopeAsync(Event());
+        Assert.That(t.Reports.Count(DiscardReason.QueueOverflow, DataCategory.Error), Is.InRange(3, 4));
+    }
+
+    [Test]
+    public void FullDiskCache_DropsTheOldest()
+    {
+        var q = new DiskEnvelopeQueue(_cache, 2);
+        q.Add(Event("one").SerializeUnsent());
+        q.Add(Event("two").SerializeUnsent());
+        var dropped = q.Add(Event("three").SerializeUnsent());
+        Assert.That(dropped.Select(Encoding.UTF8.GetString).Single(), Does.Contain("\"one\""));
+        Assert.That(q.Count, Is.EqualTo(2));
+    }
+
+    [Test]
+    public async Task RepeatedFailures_OpenTheCircuit_SoNoRequestIsMade()
+    {
+        _server.Answer = _ => FakeSentryServer.Reply.Drop;
+        using var sink = Sink(_server, retries: 0);
+        for (var i = 0; i < 3; i++)
+            Assert.That((await sink.SendAsync(Event().Serialize(DateTimeOffset.UtcNow), default)).IsTransient, Is.True);
+        Assert.That(sink.IsBroken, Is.True);
+        var before = _server.Requests.Count;
+        var r = await sink.SendAsync(Event().Serialize(DateTimeOffset.UtcNow), default);
+        Assert.That(r.Error, Does.Contain("circuit"));
+        Assert.That(_server.Requests, Has.Count.EqualTo(before));
+    }
+
+    [Test]
+    public async Task FolderSink_WritesOneFilePerEnvelope()
+    {
+        var dir = Path.Combine(_cache, "out");
+        using var t = new BackgroundTransport(new FolderSink(dir), new MemoryEnvelopeQueue(10), _clock);
+        await t.SendEnvelopeAsync(Event());
+        await t.SendEnvelopeAsync(TransactionWithProfile());
+        await t.FlushAsync(TimeSpan.FromSeconds(5));
+        var files = Directory.GetFiles(dir, "*.envelope");
+        Assert.That(files, Has.Length.EqualTo(2));
+        AssertConforms(files.Select(File.ReadAllBytes));
+    }
+}
