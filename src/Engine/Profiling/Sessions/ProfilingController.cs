@@ -112,9 +112,9 @@ public sealed class ProfilingController : ITransactionProfiler, IDisposable
             tx.ProfileState = null;
             if (ReferenceEquals(_manual, h))
                 _manual = null;
-            h.EndNs = _sampler.NowNs;
             if (!h.Expired)
                 _sampler.Mark();
+            h.EndNs = _sampler.NowNs;   // after the closing marker, so the window holds it
             _sampler.Drain();
             if (!h.Expired)
                 _sampler.Release();

@@ -1,0 +1,123 @@
+use strict;
+use warnings;
+use Test::More;
+use File::Temp qw(tempdir);
+use JSON::PP ();
+use Sentry::SDK;
+
+plan skip_all => 'needs perl-sentry run' unless defined &Sentry::Engine::available;
+
+my $dir = tempdir(CLEANUP => 1);
+
+sub envelopes {
+    Sentry::SDK->flush(5);
+    my @out;
+    for my $f (sort glob("$dir/*.envelope")) {
+        open my $fh, '<:raw', $f or die $!;
+        local $/;
+        my $data = <$fh>;
+        my ($header, @rest) = split /\n/, $data, 2;
+        my $body = $rest[0] // '';
+        my @items;
+        while (length $body) {
+            my ($ih, $tail) = split /\n/, $body, 2;
+            my $h = JSON::PP::decode_json($ih);
+            push @items, { header => $h, payload => JSON::PP::decode_json(substr($tail, 0, $h->{length})) };
+            $body = substr($tail, $h->{length} + 1);
+        }
+        push @out, { header => JSON::PP::decode_json($header), items => \@items };
+        unlink $f;
+    }
+    return @out;
+}
+
+subtest 'bad options croak at init, naming the option' => sub {
+    for my $case ([{ dsn => 'not-a-dsn' }, qr/option 'dsn'/],
+                  [{ traces_sample_rate => 2 }, qr/traces_sample_rate.*0 to 1/],
+                  [{ profile_lifecycle => 'sometimes' }, qr/'trace' or 'manual'/],
+                  [{ profiles_sampler => 'yes' }, qr/profiles_sampler.*code reference/]) {
+        eval { Sentry::SDK->init($case->[0]) };
+        like $@, $case->[1], "croaks: $case->[1]";
+        like $@, qr/at \Q$0\E line \d+/, 'from the caller';
+    }
+};
+
+Sentry::SDK->init({ envelope_dir => $dir, cache_dir => '', traces_sample_rate => 1.0, profiles_sample_rate => 1.0,
+                    release => 't@1', before_send => sub { my ($e) = @_; return undef if ($e->{message}{formatted} // '') eq 'secret'; $e } });
+
+subtest 'errors, scope and breadcrumbs' => sub {
+    Sentry::SDK->add_breadcrumb({ category => 'step', message => 'one' });
+    Sentry::SDK->configure_scope(sub { $_[0]->set_tag(area => 'billing')->set_user({ id => 7 }) });
+    my $hub = Sentry::Hub->get_current_hub;
+    $hub->with_scope(sub { $_[0]->set_tag(inner => 1); Sentry::SDK->capture_message('inside', 'warning') });
+    eval { die "broken\n" };
+    my $id = Sentry::SDK->capture_exception($@);
+    like $id, qr/\A[0-9a-f]{32}\z/, 'an event id';
+    is(Sentry::SDK->capture_message('secret'), undef, 'before_send can drop');
+    my @env = envelopes();
+    is scalar @env, 2, 'two events sent';
+    my ($msg, $exc) = map { $_->{items}[0]{payload} } @env;
+    is $msg->{level}, 'warning';
+    is $msg->{tags}{inner}, 1, 'with_scope tag on the inner event';
+    is $exc->{tags}{inner}, undef, 'and gone afterwards';
+    is $exc->{tags}{area}, 'billing';
+    is $exc->{user}{id}, 7;
+    is $exc->{exception}{values}[0]{value}, 'broken';
+    ok $exc->{exception}{values}[0]{stacktrace}{frames}[-1]{in_app}, 'the script frame is in_app';
+    is $exc->{breadcrumbs}{values}[0]{message}, 'one';
+    is $exc->{release}, 't@1';
+};
+
+subtest 'transactions with spans and their profile' => sub {
+    my $tx = Sentry::SDK->start_transaction({ name => 'job', op => 'task' });
+    my $span = $tx->start_child({ op => 'work', description => 'sum' });
+    my $x = 0; $x += $_ for 1 .. 300_000;
+    $span->set_data(n => 300_000)->finish;
+    like $tx->to_trace_parent, qr/\A[0-9a-f]{32}-[0-9a-f]{16}-1\z/;
+    $tx->finish;
+    my ($env) = envelopes();
+    my %items = map { $_->{header}{type} => $_->{payload} } @{ $env->{items} };
+    ok $items{transaction} && $items{profile}, 'transaction and profile in one envelope';
+    is $items{profile}{transaction}{id}, $items{transaction}{event_id}, 'linked by event id';
+    is $items{transaction}{spans}[0]{data}{n}, 300_000;
+    is $items{transaction}{contexts}{profile}{profile_id}, $items{profile}{event_id};
+};
+
+subtest 'continued trace' => sub {
+    my $tx = Sentry::SDK->start_transaction(Sentry::Tracing::Transaction->continue_from_headers(
+        { 'sentry-trace' => '0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-1', baggage => 'sentry-trace_id=0af7651916cd43dd8448eb211c80319c,sentry-public_key=abc,other=1' },
+        { name => 'GET /x' }));
+    is $tx->trace_id, '0af7651916cd43dd8448eb211c80319c';
+    is $tx->parent_span_id, 'b7ad6b7169203331';
+    is $tx->sampled, 1, 'inherits the decision';
+    like $tx->to_baggage, qr/sentry-public_key=abc/, 'the incoming DSC is propagated';
+    $tx->finish;
+    envelopes();
+};
+
+subtest 'profile() returns the value in each context and rethrows' => sub {
+    is scalar(Sentry::SDK->profile(p1 => sub { 42 })), 42, 'scalar';
+    is_deeply [Sentry::SDK->profile(p2 => sub { (1, 2, 3) })], [1, 2, 3], 'list';
+    my $died = !eval { Sentry::SDK->profile(p3 => sub { die "inner\n" }); 1 };
+    ok $died, 'dies';
+    is $@, "inner\n", 'with the error';
+    is(Sentry::SDK->get_profiler->_active_profile, undef, 'and the profile is stopped');
+    my @names = map { $_->{items}[0]{payload}{transaction} } envelopes();
+    is_deeply \@names, [qw(p1 p2 p3)], 'each sent with its own transaction';
+};
+
+subtest 'profiler attributes are validated' => sub {
+    my $p = Sentry::SDK->get_profiler;
+    is $p->profile_lifecycle, 'trace';
+    $p->profile_lifecycle('manual');
+    is $p->profile_lifecycle, 'manual';
+    eval { $p->profile_lifecycle('never') };
+    like $@, qr/'trace' or 'manual'/;
+    my $tx = Sentry::SDK->start_transaction({ name => 'not profiled' });
+    ok !$p->start_transaction_profiling($tx), 'manual lifecycle: transactions are not profiled';
+    $tx->finish;
+    $p->profile_lifecycle('trace');
+    envelopes();
+};
+
+done_testing;
