@@ -14,9 +14,9 @@ var cli = cliDir.CombineWithFilePath("perl-sentry");
 var results = artifacts.Combine("test-results");
 (int Passed, int Failed)? testTotals = null;   // printed as the very last line, after Cake's summary
 
-int Run(string file, string args, string workingDir = null)
+int Run(string file, string args, string workingDir = null, IDictionary<string, string> env = null)
 {
-    return StartProcess(file, new ProcessSettings { Arguments = args, WorkingDirectory = workingDir ?? root.FullPath });
+    return StartProcess(file, new ProcessSettings { Arguments = args, WorkingDirectory = workingDir ?? root.FullPath, EnvironmentVariables = env });
 }
 
 Task("Native")
@@ -49,6 +49,10 @@ Task("Test")
     .Does(() =>
 {
     CleanDirectory(results);
+    // The SDK's envelope cache of every test run starts empty and stays out of the user's home.
+    var testCache = artifacts.Combine("test-cache");
+    EnsureDirectoryExists(testCache);
+    CleanDirectory(testCache);
     var nunitFailedToRun = false;
     foreach (var project in GetFiles("tests/**/*.Tests.csproj"))
     {
@@ -59,7 +63,7 @@ Task("Test")
             NoLogo = true,
             ResultsDirectory = results,
             Loggers = new[] { $"trx;LogFileName={project.GetFilenameWithoutExtension()}.trx", "console;verbosity=normal" },
-            EnvironmentVariables = new Dictionary<string, string> { ["PERLSENTRY_CLI"] = cli.FullPath },
+            EnvironmentVariables = new Dictionary<string, string> { ["PERLSENTRY_CLI"] = cli.FullPath, ["XDG_CACHE_HOME"] = testCache.FullPath },
         };
         if (testFilter != "")
             settings.Filter = testFilter;
@@ -86,6 +90,7 @@ Task("Test")
         WorkingDirectory = root.FullPath,
         RedirectStandardOutput = true,
         RedirectStandardError = false,
+        EnvironmentVariables = new Dictionary<string, string> { ["XDG_CACHE_HOME"] = testCache.FullPath },
     }, out proveOut);
     var lines = proveOut.ToList();
     foreach (var l in lines)
@@ -108,7 +113,11 @@ Task("Demo")
     .Does(() =>
 {
     var outDir = artifacts.Combine("demo-profile");
-    var rc = Run(cli.FullPath, $"profile -o {outDir} --force examples/profiling_demo.pl");
+    // The demo's own SDK calls write their envelopes next to the flame graph (no DSN, no account).
+    var rc = Run(cli.FullPath, $"profile -o {outDir} --force examples/profiling_demo.pl", env: new Dictionary<string, string>
+    {
+        ["PERLSENTRY_ENVELOPE_DIR"] = outDir.Combine("sdk-envelopes").FullPath,
+    });
     if (rc != 0)
         throw new Exception($"the demo exited with status {rc}");
     Information($"Open {outDir}/flamegraph.html in a browser (speedscope: {outDir}/profile.speedscope.json at https://www.speedscope.app).");

@@ -1,4 +1,4 @@
-using PerlSentry.Engine.Profiling;
+using PerlSentry.Engine.Profiling.Sessions;
 using PerlSentry.Engine.Profiling.Export;
 using PerlSentry.Engine.Sentry;
 using PerlSentry.PerlBridge;
@@ -14,18 +14,17 @@ internal static class ProfileCommand
         var perl = RunCommand.CreateHostedInterpreter();
         PerlInterpreter.SampleXsCalls();   // before perl_parse: XS time belongs to its caller
         var bundled = RunCommand.BundledLib();
-        using var profiler = new Profiler(new ProfilerOptions
-        {
-            SamplingIntervalUs = 1_000_000 / request.Hz,
-            MaxStackDepth = request.MaxDepth,
-            LibraryDirs = bundled is null ? [] : [Path.GetFullPath(bundled)],
-        });
-        profiler.Attach(perl, "main");
-        profiler.Start();
+        // The interpreter's one sampler, shared with the SDK's own profiles if the program makes any;
+        // this run keeps every sample (the SDK only trims what no one needs).
+        var sampler = InterpreterSampler.For(perl, [], [], bundled is null ? [] : [Path.GetFullPath(bundled)], 1_000_000 / request.Hz);
+        var owner = new object();
+        sampler.Retain(owner, [(long.MinValue, long.MaxValue)]);
+        sampler.Acquire(1_000_000 / request.Hz, request.MaxDepth);
         var status = perl.RunProgram(request.Run.PerlArgv(bundled));
-        profiler.Stop();
+        sampler.Release();
+        sampler.Drain();
 
-        var snapshot = profiler.Store.Snapshot();
+        var snapshot = sampler.Store.Snapshot();
         var title = request.Run.Script is null ? "perl -e" : Path.GetFileName(request.Run.Script);
         Directory.CreateDirectory(outDir);
         var written = new List<string>();

@@ -189,4 +189,28 @@ public sealed class SdkEndToEndTests
         Assert.That(r.ExitCode, Is.Not.Zero);
         Assert.That(r.Stderr, Does.Contain("Sentry::SDK->init: option 'dsn'").And.Contain("https://<public_key>@<host>/<project_id>").And.Contain("at -e line 1"));
     }
+
+    [TestCase("profiling_demo.pl")]
+    [TestCase("profiling_integration_demo.pl")]
+    [TestCase("profiling_performance_test.pl")]
+    public void SeedExample_WorksAgainstTheFolderSinkAndADsn(string example)
+    {
+        var script = Path.Combine(Repo.Root, "examples", example);
+        var folder = Path.Combine(_home, "envelopes");
+        var env = new Dictionary<string, string> { ["XDG_CACHE_HOME"] = _home, ["PERLSENTRY_ENVELOPE_DIR"] = folder };
+        var local = ProcessRunner.Run(Repo.PerlSentry, ["run", script, "2"], _home, env: env, timeoutMs: 120_000);
+        Assert.That(local.ExitCode, Is.Zero, local.Stderr);
+        var files = Directory.GetFiles(folder, "*.envelope");
+        Assert.That(files, Is.Not.Empty);
+        foreach (var f in files)
+            Assert.That(EnvelopeConformance.Check(File.ReadAllBytes(f)), Is.Empty, f);
+        Assert.That(files.SelectMany(f => Items(File.ReadAllBytes(f))).Count(i => i.Type == "profile"), Is.GreaterThanOrEqualTo(2));
+
+        env.Remove("PERLSENTRY_ENVELOPE_DIR");
+        env["SENTRY_DSN"] = _server.Dsn();
+        var remote = ProcessRunner.Run(Repo.PerlSentry, ["run", script, "2"], _home, env: env, timeoutMs: 120_000);
+        Assert.That(remote.ExitCode, Is.Zero, remote.Stderr);
+        Assert.That(_server.Accepted, Has.Count.EqualTo(files.Length), "the same envelopes reach the server");
+        AssertAllConform();
+    }
 }

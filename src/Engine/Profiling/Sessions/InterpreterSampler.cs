@@ -17,8 +17,9 @@ public sealed class InterpreterSampler : ISampler
     private Profiler? _profiler;
     private int _users;
 
-    private InterpreterSampler(PerlInterpreter perl, IReadOnlyList<string> include, IReadOnlyList<string> exclude, IReadOnlyList<string> libraryDirs)
+    private InterpreterSampler(PerlInterpreter perl, IReadOnlyList<string> include, IReadOnlyList<string> exclude, IReadOnlyList<string> libraryDirs, int samplingIntervalUs)
     {
+        _defaults = new ProfilerOptions { SamplingIntervalUs = samplingIntervalUs };
         _perl = perl;
         _inAppInclude = include;
         _inAppExclude = exclude;
@@ -26,21 +27,22 @@ public sealed class InterpreterSampler : ISampler
         ThreadId = perl.OsThreadId;
     }
 
-    /// <summary>The interpreter's sampler; the in_app rules of the first caller stay.</summary>
-    public static InterpreterSampler For(PerlInterpreter perl, IReadOnlyList<string> inAppInclude, IReadOnlyList<string> inAppExclude, IReadOnlyList<string> libraryDirs) =>
-        PerInterpreter.GetValue(perl, p => new InterpreterSampler(p, inAppInclude, inAppExclude, libraryDirs));
+    /// <summary>The interpreter's sampler; the in_app rules (and the store's nominal interval) of the first caller stay.</summary>
+    public static InterpreterSampler For(PerlInterpreter perl, IReadOnlyList<string> inAppInclude, IReadOnlyList<string> inAppExclude,
+        IReadOnlyList<string> libraryDirs, int samplingIntervalUs = 1_000_000 / 101) =>
+        PerInterpreter.GetValue(perl, p => new InterpreterSampler(p, inAppInclude, inAppExclude, libraryDirs, samplingIntervalUs));
 
     public long ThreadId { get; }
 
     public string ThreadName => "main";
 
-    public ProfileStore Store => Profiler(ProfilerDefaults).Store;
+    public ProfileStore Store => Profiler(_defaults).Store;
 
-    public long NowNs => Profiler(ProfilerDefaults).NowNs;
+    public long NowNs => Profiler(_defaults).NowNs;
 
     public bool IsSampling => _profiler?.IsRunning == true;
 
-    private static readonly ProfilerOptions ProfilerDefaults = new();
+    private readonly ProfilerOptions _defaults;
 
     private Profiler Profiler(ProfilerOptions options)
     {
@@ -53,7 +55,7 @@ public sealed class InterpreterSampler : ISampler
 
     public void Acquire(int samplingIntervalUs, int maxStackDepth)
     {
-        var p = Profiler(ProfilerDefaults);
+        var p = Profiler(_defaults);
         if (_users++ == 0)
             p.Start(samplingIntervalUs, maxStackDepth);
     }
