@@ -58,7 +58,13 @@ public sealed class SentryProfileExportTests
         Assert.That((string?)j["version"], Is.EqualTo("1"));
         Assert.That((string?)j["transaction"]!["relative_end_ns"], Is.EqualTo("30000000000"));
         Assert.That(j["profile"]!["samples"]!.Max(s => ulong.Parse((string)s["elapsed_since_start_ns"]!)), Is.LessThanOrEqualTo(30_000_000_000UL));
-        var txn = new JObject { ["type"] = "transaction", ["event_id"] = ctx.TransactionId, ["transaction"] = ctx.TransactionName, ["platform"] = "perl" }.ToString(Newtonsoft.Json.Formatting.None);
+        var txn = new JObject
+        {
+            ["type"] = "transaction", ["event_id"] = ctx.TransactionId, ["transaction"] = ctx.TransactionName, ["platform"] = "perl",
+            ["start_timestamp"] = start / 1e9, ["timestamp"] = (start + 45_000_000_000L) / 1e9,
+            ["sdk"] = new JObject { ["name"] = Sdk.Name, ["version"] = Sdk.Version },
+            ["contexts"] = new JObject { ["trace"] = new JObject { ["trace_id"] = ctx.TraceId, ["span_id"] = "b7ad6b7169203331", ["data"] = new JObject { ["thread.id"] = "4242" } } },
+        }.ToString(Newtonsoft.Json.Formatting.None);
         var env = Envelope.FromItems(ctx.TransactionId, Sdk, [new EnvelopeItem("transaction", txn), new EnvelopeItem("profile", profile)]).Serialize(DateTimeOffset.UtcNow);
         Assert.That(EnvelopeConformance.Check(env), Is.Empty);
     }
