@@ -44,6 +44,15 @@ out=bench/RESULTS.md.new
   echo "|---|---|"
   bench/Profiler.Bench/bin/Release/net10.0/PerlSentry.Profiler.Bench all
   echo
+  echo "## The SDK (bench/workloads/sdk_cost.pl)"
+  echo
+  echo "Per call on the Perl thread, under \`perl-sentry run\`, envelopes to a temporary folder (the SDK's"
+  echo "work and queueing, not the network); medians of 5 batches."
+  echo
+  echo "| what | cost |"
+  echo "|---|---|"
+  "$cli" run bench/workloads/sdk_cost.pl
+  echo
   echo "## The same script under each profiler (bench/compare.sh)"
   echo
   echo "\`bench/workloads/cpu.pl\` (recursion, small subs, map, sprintf) times its own work; runs alternate,"
