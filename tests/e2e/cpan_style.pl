@@ -22,7 +22,7 @@ Sentry::SDK->configure_scope(sub {
 my $tx = Sentry::SDK->start_transaction({ name => 'process-orders', op => 'task' });
 Sentry::SDK->configure_scope(sub { $_[0]->set_span($tx) });
 
-sub load_orders { my $n = 0; $n += $_ % 7 for 1 .. 400_000; return $n }
+sub load_orders { my $n = 0; $n += $_ % 7 for 1 .. 2_000_000; return $n }
 sub price { my ($n) = @_; my $t = 0; $t += sqrt($_) for 1 .. $n; return $t }
 
 my $span = $tx->start_child({ op => 'db.query', description => 'SELECT * FROM orders' });
