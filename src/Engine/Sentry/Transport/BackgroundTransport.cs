@@ -26,7 +26,7 @@ public sealed class BackgroundTransport : ITransport
     private int _inFlight;
     private long _lastReportNs;
     private TimeSpan _backoff = MinBackoff;
-    private bool _flushReports;
+    private volatile bool _flushReports;
 
     public BackgroundTransport(IEnvelopeSink sink, IEnvelopeQueue queue, IClock clock, RateLimits? limits = null,
         ClientReports? reports = null, bool sendClientReports = true, Action<string>? log = null)
