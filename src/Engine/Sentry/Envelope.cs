@@ -22,8 +22,6 @@ public sealed class Envelope
 
     public IReadOnlyList<EnvelopeItem> Items { get; }
 
-    public string? EventId => (string?)Header["event_id"];
-
     /// <summary>One continuous-profiling chunk: no event_id (Relay does not need one for profile_chunk).</summary>
     public static Envelope FromProfileChunk(string chunkJson, SdkInfo sdk) =>
         new(SdkHeader(sdk), [new EnvelopeItem("profile_chunk", chunkJson, Platform: "perl")]);

@@ -167,7 +167,7 @@ public sealed class Hub : IDisposable
         }
         if (_closed)
             return;
-        Client.CaptureTransaction(tx, CurrentScope, profile, Profiler);
+        Client.CaptureTransaction(tx, CurrentScope, profile);
     }
 
     public bool Flush(TimeSpan timeout) => Client.Flush(timeout);

@@ -50,7 +50,7 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
         return id;
     }
 
-    public void CaptureTransaction(Transaction tx, Scope? scope, EnvelopeItem? profile, ITransactionProfiler? profiler)
+    public void CaptureTransaction(Transaction tx, Scope? scope, EnvelopeItem? profile)
     {
         var evt = tx.ToEvent();
         evt["event_id"] = tx.EventId;
@@ -60,7 +60,7 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
             var applied = SafeCall("an event processor", () => scope.ApplyTo(evt), evt);
             if (applied is null)
             {
-                DropTransaction(tx, profile, profiler, DiscardReason.EventProcessor);
+                DropTransaction(tx, profile, DiscardReason.EventProcessor);
                 return;
             }
             evt = applied;
@@ -70,7 +70,7 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
             var kept = SafeCall("before_send_transaction", () => before(evt), evt);
             if (kept is null)
             {
-                DropTransaction(tx, profile, profiler, DiscardReason.BeforeSend);
+                DropTransaction(tx, profile, DiscardReason.BeforeSend);
                 return;
             }
             evt = kept;
@@ -83,12 +83,12 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
         Send(Envelope.FromItems(tx.EventId, SdkInfo.Default, items, tx.DynamicSamplingContext(Options)));
     }
 
-    private void DropTransaction(Transaction tx, EnvelopeItem? profile, ITransactionProfiler? profiler, string reason)
+    /// <summary>A dropped transaction takes its profile with it; both are counted.</summary>
+    private void DropTransaction(Transaction tx, EnvelopeItem? profile, string reason)
     {
         Drop(reason, DataCategory.Transaction, tx.EventId);
         if (profile is not null)
             Reports.Record(reason, DataCategory.Profile);
-        profiler?.OnTransactionDropped(tx, reason);
     }
 
     public void Send(Envelope envelope)

@@ -9,7 +9,4 @@ public interface ITransactionProfiler
 
     /// <summary>The transaction's profile item, if it has one worth sending; also called for unsampled ones (to clean up).</summary>
     EnvelopeItem? OnTransactionFinished(Transaction transaction);
-
-    /// <summary>The transaction will not be sent (dropped by a callback or a processor): its profile goes too.</summary>
-    void OnTransactionDropped(Transaction transaction, string reason);
 }

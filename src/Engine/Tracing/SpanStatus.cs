@@ -1,15 +1,8 @@
 namespace PerlSentry.Engine.Tracing;
 
-/// <summary>Sentry's span statuses, and the mapping from HTTP status codes (Sentry's unified tracing API).</summary>
+/// <summary>Sentry's span status for an HTTP status code (Sentry's unified tracing API).</summary>
 public static class SpanStatus
 {
-    public static readonly IReadOnlySet<string> All = new HashSet<string>
-    {
-        "ok", "cancelled", "unknown", "invalid_argument", "deadline_exceeded", "not_found", "already_exists",
-        "permission_denied", "resource_exhausted", "failed_precondition", "aborted", "out_of_range",
-        "unimplemented", "internal_error", "unavailable", "data_loss", "unauthenticated",
-    };
-
     public static string FromHttp(int code) => code switch
     {
         < 400 => "ok",

@@ -44,8 +44,6 @@ public sealed class Transaction : Span
 
     public IReadOnlyList<Span> Spans => _spans;
 
-    public int DroppedSpans { get; private set; }
-
     /// <summary>Contexts the transaction carries besides <c>trace</c> (e.g. <c>profile</c>).</summary>
     public JObject Contexts { get; } = [];
 
@@ -59,10 +57,9 @@ public sealed class Transaction : Span
 
     internal void Register(Span child)
     {
+        // Spans past max_spans still time their work; they are just not sent.
         if (_spans.Count < _maxSpans)
             _spans.Add(child);
-        else
-            DroppedSpans++;
     }
 
     public override bool Finish(long nowNs)

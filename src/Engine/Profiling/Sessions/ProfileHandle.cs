@@ -42,8 +42,5 @@ public sealed class ProfileHandle
     /// <summary>Past max_profile_duration: later samples are not part of it.</summary>
     internal bool Expired { get; set; }
 
-    /// <summary>A manual profile that made its own transaction to travel in.</summary>
-    internal bool OwnsTransaction { get; init; }
-
     public bool IsActive => EndNs is null;
 }

@@ -63,8 +63,6 @@ public sealed class ProfilingController : ITransactionProfiler, IDisposable
     /// <summary>The profile running now: the one <see cref="StartManual"/> started, else the newest transaction profile.</summary>
     public ProfileHandle? Active { get { lock (_gate) return _manual ?? _transactionProfiles.LastOrDefault() ?? _session; } }
 
-    public bool IsContinuousRunning { get { lock (_gate) return _session is not null; } }
-
     /// <summary>The continuous session's profiler_id while it runs.</summary>
     public string? ProfilerId { get { lock (_gate) return _session?.Id; } }
 
@@ -132,16 +130,17 @@ public sealed class ProfilingController : ITransactionProfiler, IDisposable
         }
     }
 
-    public void OnTransactionDropped(Transaction tx, string reason)
+    /// <summary>The profile's v1 payload over its window (start to end, at most max_profile_duration), or null under 2 samples.</summary>
+    private string? ExportV1(ProfileHandle h, Transaction tx)
     {
+        var end = Math.Min(h.EndNs ?? _sampler.NowNs, h.StartNs + MaxDurationNs);
+        return SentryProfileV1Exporter.Export(_sampler.Store.Snapshot(h.StartNs, end),
+            new SentryProfileV1Exporter.Context(h.Id, tx.EventId, tx.TraceId, tx.Name, h.StartNs, end, _sampler.ThreadId, _host, O.Release, O.Environment));
     }
 
     private string? Export(ProfileHandle h, Transaction tx)
     {
-        var end = Math.Min(h.EndNs ?? _sampler.NowNs, h.StartNs + MaxDurationNs);
-        var ctx = new SentryProfileV1Exporter.Context(h.Id, tx.EventId, tx.TraceId, tx.Name, h.StartNs, end,
-            _sampler.ThreadId, _host, O.Release, O.Environment);
-        var payload = SentryProfileV1Exporter.Export(_sampler.Store.Snapshot(h.StartNs, end), ctx);
+        var payload = ExportV1(h, tx);
         if (payload is null)
         {
             h.DropReason = DiscardReason.InsufficientData;
@@ -196,7 +195,7 @@ public sealed class ProfilingController : ITransactionProfiler, IDisposable
                 {
                     _startingManual = false;
                 }
-                _manual = StartTransactionProfile(tx, name, ownsTransaction: true);
+                _manual = StartTransactionProfile(tx, name);
                 return _manual;
             }
             if (O.ProfileLifecycle == ProfileLifecycle.Trace)
@@ -244,26 +243,21 @@ public sealed class ProfilingController : ITransactionProfiler, IDisposable
         _sampler.Drain();
         lock (_gate)
         {
-            var now = _sampler.NowNs;
             if (h.Kind == ProfileKind.Transaction && h.Transaction is { } tx)
-            {
-                var end = Math.Min(h.EndNs ?? now, h.StartNs + MaxDurationNs);
-                return SentryProfileV1Exporter.Export(_sampler.Store.Snapshot(h.StartNs, end),
-                    new SentryProfileV1Exporter.Context(h.Id, tx.EventId, tx.TraceId, tx.Name, h.StartNs, end, _sampler.ThreadId, _host, O.Release, O.Environment));
-            }
+                return ExportV1(h, tx);
+            var now = _sampler.NowNs;
             var chunks = SentryChunkExporter.Export(_sampler.Store.Snapshot(Math.Max(h.StartNs, _chunkCutNs), h.EndNs ?? now),
                 new SentryChunkExporter.Context(h.Id, SdkInfo.Default, O.Release, O.Environment));
             return chunks.Count > 0 ? chunks[^1] : null;
         }
     }
 
-    private ProfileHandle StartTransactionProfile(Transaction tx, string name, bool ownsTransaction = false)
+    private ProfileHandle StartTransactionProfile(Transaction tx, string name)
     {
         // Anchored at the transaction's start, as Sentry recommends (spec §6); both use the sampler's clock.
         var h = new ProfileHandle(ProfileKind.Transaction, name, Math.Min(tx.StartNs, _sampler.NowNs), SentryIds.NewEventId())
         {
             Transaction = tx,
-            OwnsTransaction = ownsTransaction,
         };
         _sampler.Acquire(O.SamplingIntervalUs, O.MaxStackDepth);
         _sampler.Mark();

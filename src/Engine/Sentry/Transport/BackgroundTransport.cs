@@ -53,8 +53,6 @@ public sealed class BackgroundTransport : ITransport
 
     public TransportStats Stats { get; } = new();
 
-    public IEnvelopeQueue Queue => _queue;
-
     private static TaskCompletionSource NewIdle(bool completed)
     {
         var t = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
