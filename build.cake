@@ -90,7 +90,7 @@ Task("Test")
         WorkingDirectory = root.FullPath,
         RedirectStandardOutput = true,
         RedirectStandardError = false,
-        EnvironmentVariables = new Dictionary<string, string> { ["XDG_CACHE_HOME"] = testCache.FullPath },
+        EnvironmentVariables = new Dictionary<string, string> { ["XDG_CACHE_HOME"] = testCache.FullPath, ["PERLSENTRY_CLI"] = cli.FullPath },
     }, out proveOut);
     var lines = proveOut.ToList();
     foreach (var l in lines)

@@ -28,18 +28,11 @@ sub with_scope {
     Carp::croak('with_scope needs a code reference: sub { my ($scope) = @_; ... }') unless ref $cb eq 'CODE';
     my $depth = Sentry::Engine::scope_depth();
     my $scope = $self->push_scope;
-    my $want  = wantarray;
-    my @result;
-    my $ok = eval {
-        if ($want) { @result = $cb->($scope) }
-        elsif (defined $want) { $result[0] = $cb->($scope) }
-        else { $cb->($scope) }
-        1;
-    };
-    my $err = $@;
+    my ($ok, $err, @result) = Sentry::Internal::_run_block(sub { $cb->($scope) }, wantarray);
     Sentry::Engine::scope_pop() while Sentry::Engine::scope_depth() > $depth;
     die $err unless $ok;
-    return $want ? @result : $result[0];
+    $@ = $err;
+    return wantarray ? @result : $result[0];
 }
 
 sub configure_scope {
@@ -51,12 +44,14 @@ sub configure_scope {
 
 sub capture_event {
     my ($self, $event, $hint) = @_;
+    local ($@, $!);
     Carp::croak('capture_event needs a hash reference') unless ref $event eq 'HASH';
     return Sentry::Engine::capture_event($event);
 }
 
 sub capture_message {
     my ($self, $message, $context) = @_;
+    local ($@, $!);
     return Sentry::Engine::capture_event({
         level => 'info',
         Sentry::Internal::_context_fields($context),
@@ -66,6 +61,7 @@ sub capture_message {
 
 sub capture_exception {
     my ($self, $error, $context) = @_;
+    local ($@, $!);
     return Sentry::Engine::capture_event({
         level => 'error',
         Sentry::Internal::_context_fields($context),
@@ -83,8 +79,13 @@ sub add_breadcrumb {
 sub start_transaction {
     my ($self, $ctx, $custom) = @_;
     Carp::croak('start_transaction needs a hash reference ({ name => ..., op => ... })') unless ref $ctx eq 'HASH';
-    my $id = eval { Sentry::Engine::transaction_start($ctx, $custom) };
-    Carp::croak($@ =~ s/\n\z//r) unless defined $id;
+    my ($id, $err);
+    {
+        local ($@, $!);
+        $id = eval { Sentry::Engine::transaction_start($ctx, $custom) };
+        $err = $@;
+    }
+    Carp::croak($err =~ s/\n\z//r) unless defined $id;
     return Sentry::Internal::_wrap('Sentry::Tracing::Transaction', $id);
 }
 

@@ -2,23 +2,24 @@ package Sentry::Internal;
 use strict;
 use warnings;
 use Scalar::Util qw(weaken blessed);
+use overload ();
 
 our $VERSION = '0.1.0';
 
-# The engine's subs (Sentry::Engine::*) exist when the script runs under perl-sentry. Under plain
-# perl they are replaced by no-ops, so code written for the SDK still runs; init says why nothing is sent.
+# The engine's subs (Sentry::Engine::*) exist when the script runs under perl-sentry. Where no
+# engine answers (plain perl here; a forked child or an ithread of a hosted program, routed by the
+# host) Sentry::Internal::Null stands in: every call returns normally and losses are counted.
 our $HOSTED = defined &Sentry::Engine::available ? 1 : 0;
+our $IN_CLONE = 0;        # set in an ithread clone of this interpreter
+sub CLONE { $IN_CLONE = 1 }
+require Sentry::Internal::Null;
 unless ($HOSTED) {
     no strict 'refs';
-    for my $name (qw(init is_enabled flush close shutdown capture_event last_event_id add_breadcrumb log
-                     release scope_pop scope_call span_call profiler_call)) {
-        *{"Sentry::Engine::$name"} = sub { return };
+    for my $name (qw(available init is_enabled flush close shutdown capture_event last_event_id add_breadcrumb log
+                     release scope_current scope_push scope_pop scope_depth scope_new scope_call
+                     transaction_start span_call profiler_call)) {
+        *{"Sentry::Engine::$name"} = \&{"Sentry::Internal::Null::$name"};
     }
-    for my $name (qw(scope_current scope_push scope_new transaction_start)) {
-        *{"Sentry::Engine::$name"} = sub { return 0 };
-    }
-    *Sentry::Engine::scope_depth = sub { return 1 };
-    *Sentry::Engine::available   = sub { return 0 };
 }
 
 # One Perl object per engine handle while it lives, so the same span or profile compares equal.
@@ -48,6 +49,23 @@ sub DESTROY {
     return if ${^GLOBAL_PHASE} eq 'DESTRUCT' || !$self->{id};
     delete $LIVE{ $self->{id} };
     Sentry::Engine::release($self->{id});
+}
+
+# Runs a user's block as the SDK's wrappers (profile, with_scope) do: in the caller's context, with
+# a die caught. Returns (ok, error, results); error is what $@ held when the block ended, so the
+# wrapper can leave $@ as a plain call of the block would.
+sub _run_block {
+    my ($code, $want) = @_;
+    my @result;
+    my $inner;
+    my $ok = eval {
+        if ($want) { @result = $code->() }
+        elsif (defined $want) { $result[0] = $code->() }
+        else { $code->() }
+        $inner = $@;
+        1;
+    };
+    return ($ok, $ok ? $inner : $@, @result);
 }
 
 # Where a `die` happened, from its message: ("message", file, line).
@@ -94,9 +112,9 @@ sub _exception_payload {
     my ($type, $text);
     if (blessed $err) {
         $type = ref $err;
-        $text = $err->can('message') ? $err->message
-              : $err->can('as_string') ? $err->as_string
-              : "$err";
+        # The object's own methods are user code: a failing one must not break the capture.
+        $text = eval { $err->can('message') ? $err->message : $err->can('as_string') ? $err->as_string : "$err" };
+        $text = overload::StrVal($err) unless defined $text;
     }
     else {
         $type = 'die';

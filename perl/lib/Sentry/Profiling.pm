@@ -19,8 +19,13 @@ sub _call { my $self = shift; my $m = shift; Sentry::Engine::profiler_call($m, $
 sub new {
     my ($class, @args) = @_;
     my %attrs = @args == 1 && ref $args[0] eq 'HASH' ? %{ $args[0] } : @args;
-    my $id = eval { Sentry::Engine::profiler_call(new => \%attrs) };
-    Carp::croak($@ =~ s/\n\z//r) if $@;
+    my ($id, $err);
+    {
+        local ($@, $!);
+        $id = eval { Sentry::Engine::profiler_call(new => \%attrs) };
+        $err = $@;
+    }
+    Carp::croak($err =~ s/\n\z//r) if $err;
     return Sentry::Internal::_wrap($class, $id) // bless { id => 0 }, $class;
 }
 
@@ -30,8 +35,13 @@ for my $attr (qw(enable_profiling profiles_sample_rate profile_session_sample_ra
     *$attr = sub {
         my $self = shift;
         return $self->_call(get => $attr) unless @_;
-        my $ok = eval { $self->_call(set => $attr, $_[0]); 1 };
-        Carp::croak($@ =~ s/\n\z//r) unless $ok;
+        my ($ok, $err);
+        {
+            local ($@, $!);
+            $ok = eval { $self->_call(set => $attr, $_[0]); 1 };
+            $err = $@;
+        }
+        Carp::croak($err =~ s/\n\z//r) unless $ok;
         return $self;
     };
 }

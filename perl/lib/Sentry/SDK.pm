@@ -18,14 +18,15 @@ sub init {
     my ($class, $options) = @_;
     $options = {} unless defined $options;
     Carp::croak('Sentry::SDK->init takes a hash reference of options') unless ref $options eq 'HASH';
-    unless ($Sentry::Internal::HOSTED) {
-        warn "Sentry::SDK: not running under perl-sentry (start the script with `perl-sentry run`); events are discarded\n";
-        return;
-    }
     my %env = map { defined $ENV{$_} ? ($_ => $ENV{$_}) : () } @ENV_OPTIONS;
-    my $ok = eval { Sentry::Engine::init($options, \%env); 1 };
-    Carp::croak('Sentry::SDK->init: ' . ($@ =~ s/\n\z//r)) unless $ok;
-    return 1;
+    my ($ok, $err);
+    {
+        local ($@, $!);
+        $ok = eval { Sentry::Engine::init($options, \%env); 1 };
+        $err = $@;
+    }
+    Carp::croak('Sentry::SDK->init: ' . ($err =~ s/\n\z//r)) unless $ok;
+    return $Sentry::Internal::HOSTED ? 1 : undef;
 }
 
 sub capture_message   { my $class = shift; _hub()->capture_message(@_) }
@@ -54,22 +55,15 @@ sub profile {
         unless defined $name && ref $code eq 'CODE';
     my $profiler = Sentry::Profiling->_sdk;
     my $profile  = $profiler->start_profiler({ name => $name });
-    my $want = wantarray;
-    my @result;
-    my $ok = eval {
-        if ($want) { @result = $code->() }
-        elsif (defined $want) { $result[0] = $code->() }
-        else { $code->() }
-        1;
-    };
-    my $err = $@;
+    my ($ok, $err, @result) = Sentry::Internal::_run_block($code, wantarray);
     $profiler->stop_profiler if $profile;
     die $err unless $ok;
-    return $want ? @result : $result[0];
+    $@ = $err;    # what the block left there, as a plain call of it would
+    return wantarray ? @result : $result[0];
 }
 
 # At exit (after the program's own END blocks): stop running profiles and flush, bounded by shutdown_timeout.
-END { Sentry::Engine::shutdown() if $Sentry::Internal::HOSTED }
+END { local ($@, $!, $?); Sentry::Engine::shutdown() }
 
 1;
 
@@ -101,8 +95,15 @@ Sentry::SDK - Sentry for Perl: errors, tracing and profiling, with a C# engine
 
   my $sum = Sentry::SDK->profile('crunch', sub { crunch_numbers() });
 
-Run the script under the host: C<perl-sentry run app.pl>. Under plain C<perl> the SDK loads, warns
-once at C<init> and discards events.
+Run the script under the host: C<perl-sentry run app.pl>.
+
+=head1 THE SDK NEVER BREAKS THE PROGRAM
+
+Where no engine answers (plain C<perl>, a forked child of C<perl-sentry run>, an ithread) every
+call returns normally: transactions and spans accept every method, captures return C<undef>, one
+warning on STDERR says why, and what was discarded is counted. SDK calls leave C<$@> and C<$!> as
+they were. A callback (C<before_send>, a sampler, an event processor) that captures or starts a
+transaction is refused with a warning, and C<exit> inside a callback ends the program.
 
 =head1 DESCRIPTION
 

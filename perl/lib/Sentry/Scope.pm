@@ -28,8 +28,13 @@ sub set_user {
 
 sub set_level {
     my ($self, $level) = @_;
-    my $ok = eval { $self->_call(set_level => $level); 1 };
-    Carp::croak($@ =~ s/\n\z//r) unless $ok;
+    my ($ok, $err);
+    {
+        local ($@, $!);
+        $ok = eval { $self->_call(set_level => $level); 1 };
+        $err = $@;
+    }
+    Carp::croak($err =~ s/\n\z//r) unless $ok;
     return $self;
 }
 

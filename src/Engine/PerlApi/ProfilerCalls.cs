@@ -32,6 +32,8 @@ internal static class ProfilerCalls
         switch (method)
         {
             case "start":
+                if (b.Refuse("start_profiler"))
+                    return new object?[] { null, "called from inside an SDK callback" };
                 var opts = Hash(A(1));
                 var h = c.StartManual(Text(opts.GetValueOrDefault("name")) ?? "manual-profile", out var whyNot);
                 if (h is null)

@@ -43,7 +43,7 @@ internal static class ScopeCalls
             case "add_event_processor":
                 if (A(0) is not PerlRef { Kind: PerlRefKind.Code } code)
                     throw new PerlException("add_event_processor needs a code reference (sub { my ($event) = @_; ...; $event })\n");
-                s.AddEventProcessor(SentryBinding.EventCallback(code));
+                s.AddEventProcessor(b.EventCallback(code));
                 break;
             case "apply_to_event": return ToPerl(s.ApplyTo(ToJObject(A(0))));
             case "get": return Get(s, Text(A(0)));

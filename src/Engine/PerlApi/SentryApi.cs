@@ -28,7 +28,17 @@ public static class SentryApi
     public static void Install(PerlInterpreter perl)
     {
         var b = Bindings.GetValue(perl, p => new SentryBinding(p));
-        void Def(string name, Func<object?[], object?> body) => perl.DefineSub("Sentry::Engine::" + name, body);
+        void Def(string name, Func<object?[], object?> body) => perl.DefineSub("Sentry::Engine::" + name, a =>
+        {
+            try
+            {
+                return body(a);
+            }
+            catch (CallbackAbortedException e) when (e.InnerException is PerlExitException exit)
+            {
+                throw exit;   // a callback called exit: the program ends now, as it asked
+            }
+        });
         static object? Arg(object?[] a, int i) => i < a.Length ? a[i] : null;
 
         Def("available", _ => 1L);
@@ -37,7 +47,7 @@ public static class SentryApi
         Def("flush", a => b.Hub.Flush(Seconds(Arg(a, 0), b.Hub.Options.ShutdownTimeout)) ? 1L : 0L);
         Def("close", a => { b.Hub.Close(Seconds(Arg(a, 0), b.Hub.Options.ShutdownTimeout)); return 1L; });
         Def("shutdown", _ => { b.Shutdown(); return 1L; });
-        Def("capture_event", a => b.Hub.CaptureEvent(b.MarkInApp(ToJObject(Arg(a, 0)))));
+        Def("capture_event", a => b.Refuse("capture") ? null : b.Hub.CaptureEvent(b.MarkInApp(ToJObject(Arg(a, 0)))));
         Def("last_event_id", _ => b.Hub.LastEventId);
         Def("add_breadcrumb", a => { b.Hub.AddBreadcrumb(ToJObject(Arg(a, 0))); return null; });
         Def("log", a => { b.Log(Text(Arg(a, 0)) ?? ""); return null; });
@@ -50,8 +60,9 @@ public static class SentryApi
         Def("scope_new", _ => b.Handles.Add(new Scope(b.Hub.Options.MaxBreadcrumbs)));
         Def("scope_call", a => ScopeCalls.Call(b, b.Handles.Get<Scope>(Arg(a, 0), "scope"), Text(Arg(a, 1)) ?? "", a.Skip(2).ToArray()));
 
-        Def("transaction_start", a => b.Handles.Add(b.Hub.StartTransaction(SpanCalls.Context(Hash(Arg(a, 0))),
-            Arg(a, 1) is null ? null : ToJObject(Arg(a, 1)))));
+        Def("transaction_start", a => b.Handles.Add(b.Refuse("start_transaction")
+            ? b.Hub.StartTransaction(SpanCalls.Context(Hash(Arg(a, 0))) with { Sampled = false })
+            : b.Hub.StartTransaction(SpanCalls.Context(Hash(Arg(a, 0))), Arg(a, 1) is null ? null : ToJObject(Arg(a, 1)))));
         Def("span_call", a => SpanCalls.Call(b, b.Handles.Get<Span>(Arg(a, 0), "span"), Text(Arg(a, 1)) ?? "", a.Skip(2).ToArray()));
 
         Def("profiler_call", a => ProfilerCalls.Call(b, Text(Arg(a, 0)) ?? "", a.Skip(1).ToArray()));

@@ -83,23 +83,61 @@ internal sealed class SentryBinding
     }
 
     /// <summary>Code refs for the callback options become delegates that call back into Perl.</summary>
-    public static object? Adapt(string key, object? value)
+    public object? Adapt(string key, object? value)
     {
         if (value is not PerlRef { Kind: PerlRefKind.Code } code)
             return value;
         return key switch
         {
-            "traces_sampler" or "profiles_sampler" => new Func<SamplingContext, double?>(ctx => PerlValues.Number(code.Call(PerlValues.ToPerl(ctx.Data)))),
-            "before_send" or "before_send_transaction" => EventCallback(code),
+            "traces_sampler" or "profiles_sampler" => new Func<SamplingContext, double?>(ctx =>
+                PerlValues.Number(Callback(key, () => code.Call(PerlValues.ToPerl(ctx.Data))))),
+            "before_send" or "before_send_transaction" => EventCallback(code, key),
             _ => value,
         };
     }
 
-    public static Func<JObject, JObject?> EventCallback(PerlRef code) => evt =>
+    public Func<JObject, JObject?> EventCallback(PerlRef code, string what = "an event processor") => evt =>
     {
-        var result = code.Call(PerlValues.ToPerl(evt));
+        var result = Callback(what, () => code.Call(PerlValues.ToPerl(evt)));
         return result is null ? null : PerlValues.ToJObject(result);
     };
+
+    private int _callbackDepth;
+    private readonly HashSet<string> _refusedOnce = [];
+
+    /// <summary>
+    /// Runs a user callback. Its <c>exit</c> ends the program (the SDK's call unwinds, then the
+    /// program exits as Perl would); while it runs, the SDK refuses captures (see <see cref="Refuse"/>).
+    /// </summary>
+    private object? Callback(string what, Func<object?> call)
+    {
+        _callbackDepth++;
+        try
+        {
+            return call();
+        }
+        catch (PerlExitException e)
+        {
+            throw new CallbackAbortedException(e);
+        }
+        finally
+        {
+            _callbackDepth--;
+        }
+    }
+
+    /// <summary>
+    /// True (after one warning) when <paramref name="what"/> is called from inside a callback: a
+    /// <c>before_send</c> that captures would call itself without end.
+    /// </summary>
+    public bool Refuse(string what)
+    {
+        if (_callbackDepth == 0)
+            return false;
+        if (_refusedOnce.Add(what))
+            Console.Error.WriteLine($"Sentry::SDK: {what} called from inside an SDK callback (before_send, a sampler, an event processor) is ignored");
+        return true;
+    }
 
     /// <summary>The END-time shutdown: profiles stopped and sent, the queue flushed for up to shutdown_timeout.</summary>
     public void Shutdown()

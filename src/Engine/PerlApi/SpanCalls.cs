@@ -49,6 +49,8 @@ internal static class SpanCalls
                 foreach (var (k, v) in Hash(h.GetValueOrDefault("tags"))) child.Tags[k] = Text(v) ?? "";
                 return b.Handles.Add(child);
             case "finish":
+                if (s is Transaction && b.Refuse("finishing a transaction"))
+                    return 0L;
                 return s.Finish(Number(A(0)) is { } ts ? Timestamps.FromEpochSeconds(ts) : now) ? 1L : 0L;
             case "set_tag": s.Tags[Text(A(0)) ?? ""] = Text(A(1)) ?? ""; break;
             case "set_data": s.Data[Text(A(0)) ?? ""] = ToJson(A(1)); break;

@@ -130,7 +130,7 @@ public sealed class Hub : IDisposable
             {
                 rate = sampler(sampling);
             }
-            catch (Exception e)
+            catch (Exception e) when (e is not CallbackAbortedException)
             {
                 _log?.Invoke($"traces_sampler failed ({e.Message}); the transaction is not sampled");
                 return (false, 0.0);

@@ -142,7 +142,7 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
         {
             return call();
         }
-        catch (Exception e)
+        catch (Exception e) when (e is not CallbackAbortedException)
         {
             // A failing callback must not lose the event (nor break the program): send it as it was.
             log?.Invoke($"{what} failed ({e.Message}); the event is sent unchanged");

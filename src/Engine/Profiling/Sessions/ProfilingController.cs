@@ -275,7 +275,7 @@ public sealed class ProfilingController : ITransactionProfiler, IDisposable
             {
                 rate = sampler(context);
             }
-            catch (Exception e)
+            catch (Exception e) when (e is not CallbackAbortedException)
             {
                 _log?.Invoke($"profiles_sampler failed ({e.Message}); not profiled");
                 return false;

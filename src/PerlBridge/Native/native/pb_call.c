@@ -4,6 +4,7 @@
  * under its own JMPENV (for exit) and G_EVAL (for die), and the trampoline
  * croaks or exits only after C# has returned. */
 #include "pb_common.h"
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,8 @@ static int32_t guarded(pb_interp *ip, pb_body_fn body, void *ctx, pb_result *res
     res->out.len = 0;
     res->count = 0;
     res->exit_status = 0;
+    /* Called back from inside a host sub (a callback of the SDK): the program's $@ is its own. */
+    SV *volatile saved_err = ip->cb_depth > 0 ? newSVsv(ERRSV) : NULL;
     ENTER;
     SAVETMPS;
     JMPENV_PUSH(jret);
@@ -68,6 +71,11 @@ static int32_t guarded(pb_interp *ip, pb_body_fn body, void *ctx, pb_result *res
     } else {
         FREETMPS;
         LEAVE;
+    }
+    if (saved_err) {
+        SV *err = saved_err;
+        sv_setsv(ERRSV, err);
+        SvREFCNT_dec(err);
     }
     if (pb_is_child) {
         /* The forked child's Perl code came back to the host: end it as perl would. */
@@ -218,10 +226,20 @@ XS(pb_trampoline)
     dXSARGS;
     pb_subdef *def = (pb_subdef *)CvXSUBANY(cv).any_ptr;
     pb_interp *ip = def->ip;
-    if (ip->perl != my_perl)   /* ithreads clone the CV, not the host's interpreter */
-        croak("PerlSentry: host subs cannot be called from an ithread clone");
-    if (pb_is_child)
-        XSRETURN_EMPTY;   /* after fork the engine is gone: host subs are no-ops */
+    if (UNLIKELY(pb_is_child || ip->perl != my_perl)) {
+        /* After fork the CLR is gone; an ithread clone is an interpreter C# never met.
+         * The SDK's subs fall back to their Perl stand-ins; others do nothing. */
+        CV *stand_in = def->fallback ? get_cv(def->fallback, 0) : NULL;
+        if (!stand_in) {
+            if (ip->perl != my_perl)
+                croak("PerlSentry: host subs cannot be called from an ithread clone");
+            XSRETURN_EMPTY;
+        }
+        PUSHMARK(MARK);   /* the arguments are still on the stack above MARK */
+        PUTBACK;
+        I32 n = call_sv((SV *)stand_in, GIMME_V);
+        XSRETURN(n);
+    }
     int d = ip->cb_depth;
     pb_cbframe *f = frame_at(ip, d);
     f->args.len = 0;
@@ -231,10 +249,12 @@ XS(pb_trampoline)
     U8 gimme = GIMME_V;
     int32_t ctx = gimme == G_VOID ? PB_CTX_VOID : gimme == G_SCALAR ? PB_CTX_SCALAR : PB_CTX_LIST;
     int32_t count = 0, exit_status = 0;
+    int saved_errno = errno;   /* C# file and socket calls must not change the program's $! */
     ip->cb_depth = d + 1;
     int32_t st = pb_callback(ip, def->id, ctx, f->args.data, f->args.len,
                              (int32_t)items, &f->ret, &count, &exit_status);
     ip->cb_depth = d;
+    errno = saved_errno;
     /* C# may have run Perl code, which can reallocate the argument stack. */
     SPAGAIN;
     const uint8_t *p = f->ret.data, *end = p + f->ret.len;
@@ -280,6 +300,21 @@ static void define_body(pTHX_ void *c, pb_result *res, int32_t *status)
     make_xsub(aTHX_ k->ip, k->name, k->id);
 }
 
+/* Sentry::Engine::NAME falls back to Sentry::Internal::Null::NAME where C# cannot answer. */
+static char *fallback_for(const char *name)
+{
+    static const char engine[] = "Sentry::Engine::", null_pkg[] = "Sentry::Internal::Null::";
+    if (strncmp(name, engine, sizeof engine - 1) != 0)
+        return NULL;
+    const char *rest = name + sizeof engine - 1;
+    char *f = malloc(sizeof null_pkg + strlen(rest));
+    if (!f)
+        abort();
+    memcpy(f, null_pkg, sizeof null_pkg - 1);
+    strcpy(f + sizeof null_pkg - 1, rest);
+    return f;
+}
+
 static void make_xsub(pTHX_ pb_interp *ip, const char *name, int32_t id)
 {
     CV *cv = newXS(name, pb_trampoline, "PerlSentry");
@@ -288,6 +323,7 @@ static void make_xsub(pTHX_ pb_interp *ip, const char *name, int32_t id)
         abort();
     def->ip = ip;
     def->id = id;
+    def->fallback = fallback_for(name);
     def->next = ip->subdefs;
     ip->subdefs = def;
     CvXSUBANY(cv).any_ptr = def;

@@ -41,6 +41,7 @@ struct pb_interp {
 typedef struct pb_subdef {
     pb_interp *ip;
     int32_t id;
+    char *fallback;           /* Perl sub that answers where C# cannot (a forked child, an ithread), or NULL */
     struct pb_subdef *next;
 } pb_subdef;
 

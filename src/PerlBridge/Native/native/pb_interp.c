@@ -205,6 +205,7 @@ static void interp_free(pb_interp *ip)
     free(ip->pending);
     while (ip->subdefs) {
         pb_subdef *next = ip->subdefs->next;
+        free(ip->subdefs->fallback);
         free(ip->subdefs);
         ip->subdefs = next;
     }
