@@ -16,7 +16,7 @@ internal static class ProfileCommand
         var bundled = RunCommand.BundledLib();
         // The interpreter's one sampler, shared with the SDK's own profiles if the program makes any;
         // this run keeps every sample (the SDK only trims what no one needs).
-        var sampler = InterpreterSampler.For(perl, [], [], bundled is null ? [] : [Path.GetFullPath(bundled)], 1_000_000 / request.Hz);
+        var sampler = InterpreterSampler.For(perl, bundled is null ? [] : [Path.GetFullPath(bundled)]);
         var owner = new object();
         sampler.Retain(owner, [(long.MinValue, long.MaxValue)]);
         sampler.Acquire(1_000_000 / request.Hz, request.MaxDepth);

@@ -326,6 +326,15 @@ public sealed unsafe class PerlInterpreter : IDisposable
         }
     }
 
+    private PerlRef? _deref;
+
+    /// <summary><c>${$ref}</c>, through a sub compiled once per interpreter.</summary>
+    internal object? DerefScalar(PerlRef r) => Invoke(() =>
+    {
+        _deref ??= EvalHere("sub { ${$_[0]} }", PerlContext.Scalar) is [PerlRef code] ? code : throw new PerlBridgeException("cannot compile the deref sub");
+        return Single(CallRef(_deref, PerlContext.Scalar, [r]));
+    });
+
     private static object? Single(object?[] values) => values.Length == 0 ? null : values[^1];
 
     private byte[] Name(string name)

@@ -5,7 +5,7 @@ namespace PerlSentry.PerlBridge;
 /// Holds one Perl reference count; <see cref="Dispose"/> gives it back on the interpreter's thread
 /// (a finalizer only queues the release, it never touches Perl).
 /// </summary>
-public sealed class PerlRef : IDisposable
+public sealed class PerlRef : IPerlRef, IDisposable
 {
     private nint _handle;
 
@@ -39,6 +39,9 @@ public sealed class PerlRef : IDisposable
         [var v] => v,
         _ => null,
     };
+
+    /// <summary>The value a scalar reference points at (<c>${$ref}</c>).</summary>
+    public object? Deref() => Interpreter.DerefScalar(this);
 
     /// <summary>Calls the code reference in list context.</summary>
     public object?[] CallList(params object?[] args) => Interpreter.CallRef(this, PerlContext.List, args);

@@ -10,26 +10,42 @@ our $VERSION = '0.1.0';
 
 my $CURRENT = bless {}, __PACKAGE__;
 
+# The scope stack's ids, root first: kept here, so the current scope is known without asking.
+our @STACK = (1);
+
 # The hub lives in the engine; this object is how Perl reaches it.
 sub get_current_hub { $CURRENT }
 
 sub new { $CURRENT }
 
-sub get_current_scope { Sentry::Internal::_wrap('Sentry::Scope', Sentry::Engine::scope_current()) }
+sub get_current_scope { Sentry::Internal::_wrap('Sentry::Scope', $STACK[-1]) }
 
 *get_scope = \&get_current_scope;
 
-sub push_scope { Sentry::Internal::_wrap('Sentry::Scope', Sentry::Engine::scope_push()) }
+sub push_scope {
+    my $id = Sentry::Internal::_new_id();
+    Sentry::Engine::scope_push($id);
+    push @STACK, $id;
+    return Sentry::Internal::_create('Sentry::Scope', $id);
+}
 
-sub pop_scope { Sentry::Engine::scope_pop() }
+sub pop_scope {
+    return 0 if @STACK <= 1;
+    pop @STACK;
+    Sentry::Engine::scope_pop();
+    return 1;
+}
+
+# A new hub (init) starts with a root scope of its own.
+sub _reset { @STACK = (1) }
 
 sub with_scope {
     my ($self, $cb) = @_;
     Carp::croak('with_scope needs a code reference: sub { my ($scope) = @_; ... }') unless ref $cb eq 'CODE';
-    my $depth = Sentry::Engine::scope_depth();
+    my $depth = @STACK;
     my $scope = $self->push_scope;
     my ($ok, $err, @result) = Sentry::Internal::_run_block(sub { $cb->($scope) }, wantarray);
-    Sentry::Engine::scope_pop() while Sentry::Engine::scope_depth() > $depth;
+    $self->pop_scope while @STACK > $depth;
     die $err unless $ok;
     $@ = $err;
     return wantarray ? @result : $result[0];
@@ -46,13 +62,13 @@ sub capture_event {
     my ($self, $event, $hint) = @_;
     local ($@, $!);
     Carp::croak('capture_event needs a hash reference') unless ref $event eq 'HASH';
-    return Sentry::Engine::capture_event($event);
+    return _capture({%$event});
 }
 
 sub capture_message {
     my ($self, $message, $context) = @_;
     local ($@, $!);
-    return Sentry::Engine::capture_event({
+    return _capture({
         level => 'info',
         Sentry::Internal::_context_fields($context),
         message => { formatted => defined $message ? "$message" : '' },
@@ -62,11 +78,20 @@ sub capture_message {
 sub capture_exception {
     my ($self, $error, $context) = @_;
     local ($@, $!);
-    return Sentry::Engine::capture_event({
+    return _capture({
         level => 'error',
         Sentry::Internal::_context_fields($context),
         exception => Sentry::Internal::_exception_payload($error),
     });
+}
+
+# The event gets its id here; the engine answers with it, or undef when it dropped the event. Where
+# the call does not wait for the engine (the agent, no callbacks), the id is the answer.
+sub _capture {
+    my ($event) = @_;
+    $event->{event_id} = Sentry::Internal::_event_id() unless ($event->{event_id} // '') =~ /\A[0-9a-f]{32}\z/;
+    my @r = Sentry::Engine::capture_event($event);
+    return @r ? $r[0] : $event->{event_id};
 }
 
 sub add_breadcrumb {
@@ -79,14 +104,15 @@ sub add_breadcrumb {
 sub start_transaction {
     my ($self, $ctx, $custom) = @_;
     Carp::croak('start_transaction needs a hash reference ({ name => ..., op => ... })') unless ref $ctx eq 'HASH';
-    my ($id, $err);
+    Carp::croak('start_transaction: the custom sampling context must be a hash reference') if defined $custom && ref $custom ne 'HASH';
+    Carp::croak("start_transaction: source '$ctx->{source}' is not one of custom, url, route, view, component, task")
+        if defined $ctx->{source} && $ctx->{source} !~ /\A(?:custom|url|route|view|component|task)\z/;
+    my $id = Sentry::Internal::_new_id();
     {
         local ($@, $!);
-        $id = eval { Sentry::Engine::transaction_start($ctx, $custom) };
-        $err = $@;
+        Sentry::Engine::transaction_start($id, $ctx, $custom);
     }
-    Carp::croak($err =~ s/\n\z//r) unless defined $id;
-    return Sentry::Internal::_wrap('Sentry::Tracing::Transaction', $id);
+    return Sentry::Internal::_create('Sentry::Tracing::Transaction', $id);
 }
 
 sub last_event_id { Sentry::Engine::last_event_id() }

@@ -13,43 +13,56 @@ our $HOSTED = defined &Sentry::Engine::available ? 1 : 0;
 our $IN_CLONE = 0;        # set in an ithread clone of this interpreter
 sub CLONE { $IN_CLONE = 1 }
 require Sentry::Internal::Null;
+# The engine's calls (the seam; see docs/ARCHITECTURE.md). Creating calls get an id the client chose.
+our @ENGINE_CALLS = qw(available init is_enabled flush close shutdown last_event_id capture_event add_breadcrumb log
+                       release scope_push scope_pop scope_new scope_set scope_get transaction_start span_start span_set
+                       span_get transaction_finish profiler_call);
 unless ($HOSTED) {
     no strict 'refs';
-    for my $name (qw(available init is_enabled flush close shutdown capture_event last_event_id add_breadcrumb log
-                     release scope_current scope_push scope_pop scope_depth scope_new scope_call
-                     transaction_start span_call profiler_call)) {
-        *{"Sentry::Engine::$name"} = \&{"Sentry::Internal::Null::$name"};
-    }
+    *{"Sentry::Engine::$_"} = \&{"Sentry::Internal::Null::$_"} for @ENGINE_CALLS;
 }
 
-# One Perl object per engine handle while it lives, so the same span or profile compares equal.
+# Handles: the client names what it creates (so creating never waits for the engine); the engine
+# names what it hands back that had no name yet (negative ids). One Perl object per id while it lives,
+# so the same span or profile compares equal; its DESTROY releases the id.
+our $NEXT_ID = 1;    # 1 is the root scope
 my %LIVE;
+
+sub _new_id { ++$NEXT_ID }
 
 sub _wrap {
     my ($class, $id) = @_;
     return undef unless defined $id;
-    if ($id && (my $o = $LIVE{$id})) {
-        Sentry::Engine::release($id);    # the engine counted one more holder for this return
+    if (my $o = $LIVE{$id}) {
         return $o;
     }
     my $o = bless { id => $id }, $class;
-    if ($id) {
-        $LIVE{$id} = $o;
-        weaken $LIVE{$id};
-    }
+    $LIVE{$id} = $o;
+    weaken $LIVE{$id};
+    return $o;
+}
+
+# A new handle of $class for an object the engine is asked to create under its id.
+sub _create {
+    my ($class, $id) = @_;
+    my $o = bless { id => $id }, $class;
+    $LIVE{$id} = $o;
+    weaken $LIVE{$id};
     return $o;
 }
 
 sub _id { $_[0]{id} }
 
-sub _deref { ${ $_[0] } }
-
 sub DESTROY {
     my ($self) = @_;
-    return if ${^GLOBAL_PHASE} eq 'DESTRUCT' || !$self->{id};
+    return if ${^GLOBAL_PHASE} eq 'DESTRUCT' || !$self->{id} || $self->{id} == 1;
     delete $LIVE{ $self->{id} };
+    local ($@, $!);
     Sentry::Engine::release($self->{id});
 }
+
+# A new event id (the client names its events, so a capture need not wait for the engine).
+sub _event_id { sprintf '%08x%08x%08x%08x', map { int rand 4294967296 } 1 .. 4 }
 
 # Runs a user's block as the SDK's wrappers (profile, with_scope) do: in the caller's context, with
 # a die caught. Returns (ok, error, results); error is what $@ held when the block ended, so the

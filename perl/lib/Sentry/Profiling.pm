@@ -19,14 +19,15 @@ sub _call { my $self = shift; my $m = shift; Sentry::Engine::profiler_call($m, $
 sub new {
     my ($class, @args) = @_;
     my %attrs = @args == 1 && ref $args[0] eq 'HASH' ? %{ $args[0] } : @args;
-    my ($id, $err);
+    my $id = Sentry::Internal::_new_id();
+    my ($ok, $err);
     {
         local ($@, $!);
-        $id = eval { Sentry::Engine::profiler_call(new => \%attrs) };
+        $ok = eval { Sentry::Engine::profiler_call(new => $id, \%attrs); 1 };
         $err = $@;
     }
-    Carp::croak($err =~ s/\n\z//r) if $err;
-    return Sentry::Internal::_wrap($class, $id) // bless { id => 0 }, $class;
+    Carp::croak($err =~ s/\n\z//r) unless $ok;
+    return Sentry::Internal::_create($class, $id);
 }
 
 for my $attr (qw(enable_profiling profiles_sample_rate profile_session_sample_rate profile_lifecycle
@@ -53,7 +54,7 @@ sub profiler_id { $_[0]->_call(get => 'profiler_id') }
 sub start_profiler {
     my ($self, $opts) = @_;
     Carp::croak('start_profiler takes a hash reference ({ name => ... })') if defined $opts && ref $opts ne 'HASH';
-    my ($id) = $self->_call(start => $opts || {});
+    my ($id) = $self->_call(start => Sentry::Internal::_new_id(), $opts || {});
     return Sentry::Internal::_wrap('Sentry::Profiling::Profile', $id);
 }
 
@@ -68,7 +69,7 @@ sub _active_profile { Sentry::Internal::_wrap('Sentry::Profiling::Profile', $_[0
 sub start_transaction_profiling {
     my ($self, $transaction) = @_;
     return 0 unless $transaction && $transaction->{id};
-    return Sentry::Engine::span_call($transaction->{id}, 'get')->{profiled} ? 1 : 0;
+    return Sentry::Engine::span_get($transaction->{id}, 'get')->{profiled} ? 1 : 0;
 }
 
 1;

@@ -25,6 +25,7 @@ sub init {
         $ok = eval { Sentry::Engine::init($options, \%env); 1 };
         $err = $@;
     }
+    Sentry::Hub::_reset() if $ok;
     Carp::croak('Sentry::SDK->init: ' . ($err =~ s/\n\z//r)) unless $ok;
     return $Sentry::Internal::HOSTED ? 1 : undef;
 }

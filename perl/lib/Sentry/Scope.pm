@@ -7,55 +7,56 @@ use Carp ();
 
 our $VERSION = '0.1.0';
 
-sub _call { my $self = shift; Sentry::Engine::scope_call($self->{id}, @_) }
+sub _set { my $self = shift; Sentry::Engine::scope_set($self->{id}, @_); return $self }
+
+sub _get { my $self = shift; Sentry::Engine::scope_get($self->{id}, @_) }
 
 # A scope of its own, not on the hub's stack (the hub's scopes come from Sentry::Hub).
-sub new { Sentry::Internal::_wrap($_[0], Sentry::Engine::scope_new()) }
+sub new {
+    my ($class) = @_;
+    my $id = Sentry::Internal::_new_id();
+    Sentry::Engine::scope_new($id);
+    return Sentry::Internal::_create($class, $id);
+}
 
 for my $setter (qw(set_tag set_tags remove_tag set_extra set_extras set_context set_transaction_name
                    add_breadcrumb clear_breadcrumbs clear)) {
     no strict 'refs';
-    *$setter = sub { my $self = shift; $self->_call($setter, @_); return $self };
+    *$setter = sub { my $self = shift; $self->_set($setter, @_) };
 }
 
 sub set_user {
     my ($self, $user) = @_;
     Carp::croak('set_user needs a hash reference ({ id => ..., email => ... }) or undef')
         if defined $user && ref $user ne 'HASH';
-    $self->_call(set_user => $user);
-    return $self;
+    return $self->_set(set_user => $user);
 }
+
+my %LEVEL = (fatal => 1, critical => 1, error => 1, warning => 1, warn => 1, info => 1, log => 1, debug => 1);
 
 sub set_level {
     my ($self, $level) = @_;
-    my ($ok, $err);
-    {
-        local ($@, $!);
-        $ok = eval { $self->_call(set_level => $level); 1 };
-        $err = $@;
-    }
-    Carp::croak($err =~ s/\n\z//r) unless $ok;
-    return $self;
+    Carp::croak("level '" . ($level // 'undef') . "' is not one of fatal, error, warning, info, debug, log")
+        unless defined $level && $LEVEL{ lc $level };
+    return $self->_set(set_level => $level);
 }
 
 sub set_fingerprint {
     my ($self, $fp) = @_;
-    $self->_call(set_fingerprint => ref $fp eq 'ARRAY' ? $fp : [$fp]);
-    return $self;
+    return $self->_set(set_fingerprint => ref $fp eq 'ARRAY' ? $fp : [$fp]);
 }
 
 sub set_span {
     my ($self, $span) = @_;
-    $self->_call(set_span => defined $span ? $span->{id} : undef);
-    return $self;
+    return $self->_set(set_span => defined $span ? $span->{id} : undef);
 }
 
 sub get_span {
     my ($self) = @_;
-    my $id = $self->_call('get_span');
-    return undef unless defined $id;
+    my $r = $self->_get('get_span');
+    return undef unless $r;
     require Sentry::Tracing::Span;
-    return Sentry::Tracing::Span->_from_id($id);
+    return Sentry::Tracing::Span->_from_handle($r);
 }
 
 sub span { my $self = shift; return @_ ? $self->set_span(@_) : $self->get_span }
@@ -64,13 +65,17 @@ sub add_event_processor {
     my ($self, $cb) = @_;
     Carp::croak('add_event_processor needs a code reference: sub { my ($event) = @_; ...; return $event }')
         unless ref $cb eq 'CODE';
-    $self->_call(add_event_processor => $cb);
-    return $self;
+    return $self->_set(add_event_processor => $cb);
 }
 
 *add_error_processor = \&add_event_processor;
 
-sub clone { my $self = shift; Sentry::Internal::_wrap(ref $self, $self->_call('clone')) }
+sub clone {
+    my $self = shift;
+    my $id = Sentry::Internal::_new_id();
+    $self->_set(clone => $id);
+    return Sentry::Internal::_create(ref $self, $id);
+}
 
 # The CPAN SDK's bulk setter: { tags => {...}, level => 'warning', ... }.
 sub update {
@@ -83,7 +88,7 @@ sub update {
     return $self;
 }
 
-sub apply_to_event { my ($self, $event) = @_; $self->_call(apply_to_event => $event) }
+sub apply_to_event { my ($self, $event) = @_; $self->_get(apply_to_event => $event) }
 
 # Readers (and setters with an argument, like the CPAN SDK's attributes).
 for my $field (qw(tags extra user level contexts fingerprint transaction_name breadcrumbs)) {
@@ -92,7 +97,7 @@ for my $field (qw(tags extra user level contexts fingerprint transaction_name br
     *$field = sub {
         my $self = shift;
         return $self->$setter(@_) if @_ && $self->can($setter);
-        return $self->_call(get => $field);
+        return $self->_get($field);
     };
 }
 

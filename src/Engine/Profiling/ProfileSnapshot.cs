@@ -12,4 +12,13 @@ public sealed record ProfileSnapshot(
 
     /// <summary>The stack of a sample as frames, innermost first.</summary>
     public IEnumerable<ProfileFrame> FramesOf(ProfileSample s) => Stacks[s.StackId].Select(i => Frames[i]);
+
+    /// <summary>
+    /// The same profile with <c>in_app</c> decided by <paramref name="rules"/>: a store is shared by
+    /// profilers with different options, so each decides at export.
+    /// </summary>
+    public ProfileSnapshot WithInApp(InAppRules rules) => this with
+    {
+        Frames = [.. Frames.Select(f => f with { InApp = rules.IsInApp(f.Module, f.FileName, f.AbsPath) })],
+    };
 }

@@ -15,8 +15,8 @@ public sealed class ProfileStore
     private readonly List<ProfileSample> _samples = [];
     private readonly Dictionary<long, string> _threads = [];
 
-    /// <summary>The sampling interval, so weights can be turned into time.</summary>
-    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(1.0 / 101);
+    /// <summary>The sampling interval, so weights can be turned into time (the profiler sets it when it starts).</summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(1.0 / 101);
 
     public IReadOnlyList<ProfileFrame> Frames { get { lock (_gate) return [.. _frames]; } }
 

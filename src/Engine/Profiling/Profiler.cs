@@ -4,8 +4,10 @@ namespace PerlSentry.Engine.Profiling;
 
 /// <summary>
 /// Samples one or more interpreters into a <see cref="ProfileStore"/>: each interpreter is a
-/// thread of the profile. Samples are drained off the interpreters' threads every second
-/// and once more when an interpreter is destructed (END blocks included).
+/// thread of the profile. Its owner drains it (<see cref="Flush"/>, about once a second keeps the
+/// native buffers small); it drains itself at <see cref="Stop"/> and when an interpreter is
+/// destructed (END blocks included). Frames get <c>in_app</c> from the library directories alone;
+/// profilers with include/exclude options decide again at export (<see cref="ProfileSnapshot.WithInApp"/>).
 /// </summary>
 public sealed class Profiler : IDisposable
 {
@@ -15,7 +17,6 @@ public sealed class Profiler : IDisposable
     private readonly Dictionary<PerlFrame, ProfileFrame> _frameCache = [];
     private readonly long _monoToUnix;
     private readonly string _cwd = Environment.CurrentDirectory;
-    private Timer? _timer;
     private bool _running;
     private int _intervalUs;
     private int _maxDepth;
@@ -25,7 +26,7 @@ public sealed class Profiler : IDisposable
         options.Validate();
         Options = options;
         Store = new ProfileStore { Interval = TimeSpan.FromMicroseconds(options.SamplingIntervalUs) };
-        _inApp = new InAppRules(PerlInterpreter.LibraryDirs.Concat(options.LibraryDirs), options.InAppInclude, options.InAppExclude);
+        _inApp = new InAppRules(PerlInterpreter.LibraryDirs.Concat(options.LibraryDirs));
         var (mono, unix) = PerlInterpreter.Clock();
         _monoToUnix = unix - mono;
     }
@@ -64,11 +65,10 @@ public sealed class Profiler : IDisposable
                 return;
             _intervalUs = samplingIntervalUs;
             _maxDepth = maxStackDepth;
+            Store.Interval = TimeSpan.FromMicroseconds(samplingIntervalUs);
             _running = true;
             foreach (var p in _attached)
                 StartOn(p);
-            // Once a second keeps the native buffers small (about 100 samples each) at little CPU.
-            _timer = new Timer(_ => DrainAll(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         }
     }
 
@@ -80,8 +80,6 @@ public sealed class Profiler : IDisposable
             if (!_running)
                 return;
             _running = false;
-            _timer?.Dispose();
-            _timer = null;
             foreach (var p in _attached.Where(p => !p.IsDisposed))
             {
                 try { p.StopSampling(); }

@@ -8,10 +8,6 @@ public sealed record ProfilerOptions
 
     public int MaxStackDepth { get; init; } = 100;
 
-    public IReadOnlyList<string> InAppInclude { get; init; } = [];
-
-    public IReadOnlyList<string> InAppExclude { get; init; } = [];
-
     /// <summary>Extra directories whose files are not the application's (the host's bundled modules).</summary>
     public IReadOnlyList<string> LibraryDirs { get; init; } = [];
 

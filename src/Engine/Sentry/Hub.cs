@@ -12,14 +12,15 @@ public sealed class Hub : IDisposable
 {
     private readonly List<Scope> _scopes;
     private readonly Action<string>? _log;
-    private readonly Random _random = new();
     private bool _closed;
 
-    public Hub(SentryOptions options, ITransport? transport, IClock? clock = null, Action<string>? log = null, ClientReports? reports = null)
+    public Hub(SentryOptions options, ITransport? transport, IClock? clock = null, Action<string>? log = null,
+        ClientReports? reports = null, SamplingDecider? decider = null)
     {
         Clock = clock ?? SystemClock.Instance;
         _log = log;
-        Client = new SentryClient(options, transport, reports ?? new ClientReports(), Clock, log);
+        Decider = decider ?? new SamplingDecider(options, log);
+        Client = new SentryClient(options, transport, reports ?? new ClientReports(), Clock, log, Decider);
         _scopes = [new Scope(options.MaxBreadcrumbs)];
     }
 
@@ -30,6 +31,9 @@ public sealed class Hub : IDisposable
         var reports = new ClientReports();
         return new Hub(options, TransportFactory.Create(options, clock, reports, log), clock, log, reports);
     }
+
+    /// <summary>The session's dice: shared with the client (errors) and the profilers.</summary>
+    public SamplingDecider Decider { get; }
 
     public SentryOptions Options => Client.Options;
 
@@ -108,7 +112,7 @@ public sealed class Hub : IDisposable
         if (customSamplingContext is not null)
             sampling.Merge(customSamplingContext);
         var samplingContext = new SamplingContext(sampling);
-        var (sampled, rate) = Decide(ctx, samplingContext);
+        var (sampled, rate) = Decider.DecideTransaction(ctx, samplingContext);
         var tx = new Transaction(ctx, sampled, rate, Clock.UnixNs, Options.MaxSpans, FinishTransaction)
         {
             ThreadId = ThreadId,
@@ -117,43 +121,6 @@ public sealed class Hub : IDisposable
         if (sampled && !_closed)
             Profiler?.OnTransactionStarted(tx, samplingContext);
         return tx;
-    }
-
-    private (bool Sampled, double? Rate) Decide(TransactionContext ctx, SamplingContext sampling)
-    {
-        if (ctx.Sampled is { } forced)
-            return (forced, forced ? 1.0 : 0.0);
-        double? rate = null;
-        if (Options.TracesSampler is { } sampler)
-        {
-            try
-            {
-                rate = sampler(sampling);
-            }
-            catch (Exception e) when (e is not CallbackAbortedException)
-            {
-                _log?.Invoke($"traces_sampler failed ({e.Message}); the transaction is not sampled");
-                return (false, 0.0);
-            }
-            if (rate is null or < 0 or > 1 || double.IsNaN(rate.Value))
-            {
-                _log?.Invoke($"traces_sampler returned {rate?.ToString() ?? "undef"}, not a number from 0 to 1; the transaction is not sampled");
-                return (false, 0.0);
-            }
-        }
-        else if (ctx.Parent?.Sampled is { } parent)
-        {
-            return (parent, parent ? 1.0 : 0.0);
-        }
-        else
-        {
-            rate = Options.TracesSampleRate;
-        }
-        if (rate is null)
-            return (false, null);
-        double roll;
-        lock (_random) roll = _random.NextDouble();
-        return (roll < rate.Value, rate);
     }
 
     private void FinishTransaction(Transaction tx)

@@ -37,64 +37,73 @@ public static class OptionsReader
         var o = new SentryOptions();
         foreach (var (key, value) in values)
         {
-            if (!Apply(o, key, value) && !Ignored.Contains(key))
+            if (TryApply(o, key, value) is { } applied)
+                o = applied;
+            else if (!Ignored.Contains(key))
                 warn?.Invoke($"Sentry::SDK->init: unknown option '{key}' ignored");
         }
         // Profiling is on when a profiling rate is given, unless enable_profiling says otherwise;
         // enable_profiling alone profiles 1% of transactions (the seed plan's default rate).
         var anyRate = o.ProfilesSampleRate is not null || o.ProfilesSampler is not null || o.ProfileSessionSampleRate is not null;
         if (!values.ContainsKey("enable_profiling"))
-            o.EnableProfiling = anyRate;
+            o = o with { EnableProfiling = anyRate };
         else if (o.EnableProfiling && !anyRate)
-            o.ProfilesSampleRate = 0.01;
-        o.CacheDir ??= DefaultCacheDir(env);
-        return o;
+            o = o with { ProfilesSampleRate = 0.01 };
+        return o with { CacheDir = o.CacheDir ?? DefaultCacheDir(env) };
     }
 
-    /// <summary>Sets one option from its Perl spelling; false when the name is unknown. Throws on a bad value.</summary>
-    public static bool Apply(SentryOptions o, string key, object? value)
+    /// <summary>The options with one more set from its Perl spelling. Throws on a bad value or an unknown name.</summary>
+    public static SentryOptions Apply(SentryOptions o, string key, object? value) =>
+        TryApply(o, key, value) ?? throw new SentryOptionsException(key, $"unknown option '{key}'");
+
+    /// <summary>The options with one more set from its Perl spelling; null when the name is unknown. Throws on a bad value.</summary>
+    public static SentryOptions? TryApply(SentryOptions o, string key, object? value) => key switch
     {
-        switch (key)
+        "dsn" => o with { Dsn = ParseDsn(key, value) },
+        "release" => o with { Release = Text(key, value) },
+        "environment" => o with { Environment = NonEmpty(key, value) },
+        "dist" => o with { Dist = Text(key, value) },
+        "server_name" => o with { ServerName = Text(key, value) },
+        "debug" => o with { Debug = Truthy(value) },
+        "sample_rate" => o with { SampleRate = Rate(key, value) },
+        "traces_sample_rate" => o with { TracesSampleRate = Rate(key, value) },
+        "traces_sampler" => o with { TracesSampler = Code<Func<SamplingContext, double?>>(key, value) },
+        "before_send" => o with { BeforeSend = Code<Func<JObject, JObject?>>(key, value) },
+        "before_send_transaction" => o with { BeforeSendTransaction = Code<Func<JObject, JObject?>>(key, value) },
+        "max_breadcrumbs" => o with { MaxBreadcrumbs = (int)Number(key, value, 0, 1000, "an integer from 0 to 1000") },
+        "in_app_include" => o with { InAppInclude = Strings(key, value) },
+        "in_app_exclude" => o with { InAppExclude = Strings(key, value) },
+        "enable_profiling" => o with { EnableProfiling = Truthy(value) },
+        "profiles_sample_rate" => o with { ProfilesSampleRate = Rate(key, value) },
+        "profiles_sampler" => o with { ProfilesSampler = Code<Func<SamplingContext, double?>>(key, value) },
+        "profile_session_sample_rate" => o with { ProfileSessionSampleRate = Rate(key, value) },
+        "profile_lifecycle" => o with { ProfileLifecycle = Lifecycle(key, value) },
+        "sampling_interval_us" => o with { SamplingIntervalUs = (int)Number(key, value, 100, 10_000_000, "microseconds from 100 (10 kHz) to 10000000 (10 s)") },
+        "max_profile_duration" => o with { MaxProfileDuration = Number(key, value, 0.01, 30, "seconds, more than 0 and at most 30 (Relay drops longer transaction profiles)") },
+        "max_stack_depth" => o with { MaxStackDepth = (int)Number(key, value, 1, 10_000, "an integer from 1 to 10000") },
+        "spotlight" => o with { Spotlight = Spotlight(key, value) },
+        "shutdown_timeout" => o with { ShutdownTimeout = Number(key, value, 0, 3600, "seconds from 0 to 3600") },
+        "cache_dir" => o with { CacheDir = Text(key, value) },
+        "max_cache_items" => o with { MaxCacheItems = (int)Number(key, value, 1, 100_000, "an integer from 1 to 100000") },
+        "max_queue_items" => o with { MaxQueueItems = (int)Number(key, value, 1, 100_000, "an integer from 1 to 100000") },
+        "envelope_dir" => o with { EnvelopeDir = Text(key, value) },
+        "send_client_reports" => o with { SendClientReports = Truthy(value) },
+        "http_timeout" => o with { HttpTimeout = Number(key, value, 0.1, 600, "seconds from 0.1 to 600") },
+        "max_spans" => o with { MaxSpans = (int)Number(key, value, 0, 100_000, "an integer from 0 to 100000") },
+        _ => null,
+    };
+
+    private static Dsn? ParseDsn(string key, object? value)
+    {
+        var dsn = Text(key, value);
+        try
         {
-            case "dsn":
-                var dsn = Text(key, value);
-                try { o.Dsn = dsn.Length == 0 ? null : Dsn.Parse(dsn); }
-                catch (FormatException e) { throw new SentryOptionsException(key, $"option 'dsn': {e.Message}"); }
-                break;
-            case "release": o.Release = Text(key, value); break;
-            case "environment": o.Environment = NonEmpty(key, value); break;
-            case "dist": o.Dist = Text(key, value); break;
-            case "server_name": o.ServerName = Text(key, value); break;
-            case "debug": o.Debug = Truthy(value); break;
-            case "sample_rate": o.SampleRate = Rate(key, value); break;
-            case "traces_sample_rate": o.TracesSampleRate = Rate(key, value); break;
-            case "traces_sampler": o.TracesSampler = Code<Func<SamplingContext, double?>>(key, value); break;
-            case "before_send": o.BeforeSend = Code<Func<JObject, JObject?>>(key, value); break;
-            case "before_send_transaction": o.BeforeSendTransaction = Code<Func<JObject, JObject?>>(key, value); break;
-            case "max_breadcrumbs": o.MaxBreadcrumbs = (int)Number(key, value, 0, 1000, "an integer from 0 to 1000"); break;
-            case "in_app_include": o.InAppInclude = Strings(key, value); break;
-            case "in_app_exclude": o.InAppExclude = Strings(key, value); break;
-            case "enable_profiling": o.EnableProfiling = Truthy(value); break;
-            case "profiles_sample_rate": o.ProfilesSampleRate = Rate(key, value); break;
-            case "profiles_sampler": o.ProfilesSampler = Code<Func<SamplingContext, double?>>(key, value); break;
-            case "profile_session_sample_rate": o.ProfileSessionSampleRate = Rate(key, value); break;
-            case "profile_lifecycle": o.ProfileLifecycle = Lifecycle(key, value); break;
-            case "sampling_interval_us": o.SamplingIntervalUs = (int)Number(key, value, 100, 10_000_000, "microseconds from 100 (10 kHz) to 10000000 (10 s)"); break;
-            case "max_profile_duration": o.MaxProfileDuration = Number(key, value, 0.01, 30, "seconds, more than 0 and at most 30 (Relay drops longer transaction profiles)"); break;
-            case "max_stack_depth": o.MaxStackDepth = (int)Number(key, value, 1, 10_000, "an integer from 1 to 10000"); break;
-            case "spotlight": o.Spotlight = Spotlight(key, value); break;
-            case "shutdown_timeout": o.ShutdownTimeout = Number(key, value, 0, 3600, "seconds from 0 to 3600"); break;
-            case "cache_dir": o.CacheDir = Text(key, value); break;
-            case "max_cache_items": o.MaxCacheItems = (int)Number(key, value, 1, 100_000, "an integer from 1 to 100000"); break;
-            case "max_queue_items": o.MaxQueueItems = (int)Number(key, value, 1, 100_000, "an integer from 1 to 100000"); break;
-            case "envelope_dir": o.EnvelopeDir = Text(key, value); break;
-            case "send_client_reports": o.SendClientReports = Truthy(value); break;
-            case "http_timeout": o.HttpTimeout = Number(key, value, 0.1, 600, "seconds from 0.1 to 600"); break;
-            case "max_spans": o.MaxSpans = (int)Number(key, value, 0, 100_000, "an integer from 0 to 100000"); break;
-            default:
-                return false;
+            return dsn.Length == 0 ? null : Dsn.Parse(dsn);
         }
-        return true;
+        catch (FormatException e)
+        {
+            throw new SentryOptionsException(key, $"option 'dsn': {e.Message}");
+        }
     }
 
     public static string DefaultCacheDir(Func<string, string?> env)

@@ -9,9 +9,10 @@ namespace PerlSentry.Engine.Sentry;
 /// sample_rate, before_send / before_send_transaction, then the transport. What it drops is
 /// counted as client reports. Callback failures are logged and never lose the event.
 /// </summary>
-public sealed class SentryClient(SentryOptions options, ITransport? transport, ClientReports reports, IClock clock, Action<string>? log)
+public sealed class SentryClient(SentryOptions options, ITransport? transport, ClientReports reports, IClock clock, Action<string>? log,
+    SamplingDecider? decider = null)
 {
-    private readonly Random _random = new();
+    private readonly SamplingDecider _decider = decider ?? new SamplingDecider(options, log);
 
     public SentryOptions Options { get; } = options;
 
@@ -35,7 +36,7 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
                 return Drop(DiscardReason.EventProcessor, DataCategory.Error, id);
             evt = applied;
         }
-        if (Options.SampleRate < 1.0 && NextDouble() >= Options.SampleRate)
+        if (!_decider.SampleError())
             return Drop(DiscardReason.SampleRate, DataCategory.Error, id);
         if (Options.BeforeSend is { } beforeSend)
         {
@@ -106,11 +107,6 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
         Reports.Record(reason, category);
         log?.Invoke($"{category} {id} dropped: {reason}");
         return null;
-    }
-
-    private double NextDouble()
-    {
-        lock (_random) return _random.NextDouble();
     }
 
     private JObject Prepare(JObject source, string? defaultLevel)

@@ -76,7 +76,7 @@ public sealed class OptionsAndHubTests
         Assert.That(inherited.TraceId, Is.EqualTo("0af7651916cd43dd8448eb211c80319c"));
         Assert.That(inherited.ParentSpanId, Is.EqualTo("b7ad6b7169203331"));
         JObject? seen = null;
-        o.TracesSampler = ctx => { seen = ctx.Data; return 1.0; };
+        hub = new Hub(o with { TracesSampler = ctx => { seen = ctx.Data; return 1.0; } }, new Recording());
         Assert.That(hub.StartTransaction(new TransactionContext { Name = "n", Op = "task" }, new JObject { ["custom"] = 1 }).IsSampled, Is.True);
         Assert.That((string?)seen!["transaction_context"]!["name"], Is.EqualTo("n"));
         Assert.That((int?)seen["custom"], Is.EqualTo(1));

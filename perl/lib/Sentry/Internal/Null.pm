@@ -11,9 +11,7 @@ our $VERSION = '0.1.0';
 
 my %LOST;          # category => count
 my $WARNED;
-my $NEXT_ID = 0;
-my %OBJ;           # id => { kind, ... } for handles made here (negative ids: never an engine's)
-my $DEPTH = 1;     # the scope stack: the root scope is never popped
+my %OBJ;           # id => { ... } for the spans made here
 
 # Under the host, the engine's subs reach this package only from an ithread clone or a forked child.
 sub _why {
@@ -43,86 +41,79 @@ sub _lose {
 # What was discarded so far, by Sentry data category (error, transaction, profile).
 sub lost { return {%LOST} }
 
-sub _new {
-    my (%o) = @_;
-    my $id = --$NEXT_ID;
-    $OBJ{$id} = \%o;
-    return $id;
-}
-
 sub _hex { join '', map { sprintf '%04x', int rand 65536 } 1 .. $_[0] / 4 }
 
-sub available   { 0 }
-sub is_enabled  { 0 }
-sub init        { _warn_once(); return }
-sub flush       { 1 }
-sub close       { 1 }
-sub shutdown    { 1 }
-sub log         { return }
-sub last_event_id { return }
+sub available      { 0 }
+sub is_enabled     { 0 }
+sub init           { _warn_once(); return {} }
+sub flush          { 1 }
+sub close          { 1 }
+sub shutdown       { 1 }
+sub log            { return }
+sub last_event_id  { return }
 sub add_breadcrumb { return }
-sub release     { delete $OBJ{ $_[0] } if defined $_[0]; return }
-
-sub capture_event { _lose('error') }
-
-sub scope_current { 0 }
-sub scope_push    { $DEPTH++; _new(kind => 'scope') }
-sub scope_pop     { return 0 if $DEPTH <= 1; $DEPTH--; 1 }
-sub scope_depth   { $DEPTH }
-sub scope_new     { _new(kind => 'scope') }
+sub release        { delete $OBJ{ $_[0] } if defined $_[0]; return }
+sub capture_event  { _lose('error') }
+sub scope_push     { return }
+sub scope_pop      { return }
+sub scope_new      { return }
+sub scope_set      { return }
 
 my %EMPTY_FIELD = (tags => sub { {} }, extra => sub { {} }, contexts => sub { {} }, fingerprint => sub { [] },
                    breadcrumbs => sub { [] });
 
-sub scope_call {
+sub scope_get {
     my ($id, $method, @args) = @_;
-    return _new(kind => 'scope') if $method eq 'clone';
     return $args[0] if $method eq 'apply_to_event';
-    return $EMPTY_FIELD{ $args[0] // '' } ? $EMPTY_FIELD{ $args[0] }->() : undef if $method eq 'get';
-    return;
+    return $EMPTY_FIELD{$method} ? $EMPTY_FIELD{$method}->() : undef;
 }
 
 sub transaction_start {
-    my ($ctx) = @_;
+    my ($id, $ctx) = @_;
     $ctx = {} unless ref $ctx eq 'HASH';
     my ($trace, $parent) = (($ctx->{sentry_trace} // $ctx->{'sentry-trace'} // '') =~ /\A\s*([0-9a-f]{32})-([0-9a-f]{16})/);
-    my $id = _new(kind => 'span', is_transaction => 1, name => $ctx->{name}, op => $ctx->{op},
-                  description => $ctx->{description}, trace_id => $trace // _hex(32), span_id => _hex(16),
-                  parent_span_id => $parent);
-    $OBJ{$id}{root} = $id;
-    return $id;
+    $OBJ{$id} = { is_transaction => 1, name => $ctx->{name}, op => $ctx->{op}, description => $ctx->{description},
+                  trace_id => $trace // _hex(32), span_id => _hex(16), parent_span_id => $parent, root => $id };
+    return;
 }
 
-sub span_call {
+sub span_start {
+    my ($id, $parent_id, $ctx) = @_;
+    my $p = $OBJ{ $parent_id // '' };
+    $ctx = {} unless ref $ctx eq 'HASH';
+    $OBJ{$id} = { is_transaction => 0, op => $ctx->{op}, description => $ctx->{description},
+                  trace_id => $p ? $p->{trace_id} : _hex(32), span_id => _hex(16),
+                  parent_span_id => $p ? $p->{span_id} : undef, root => $p ? $p->{root} : undef };
+    return;
+}
+
+sub span_set {
     my ($id, $method, @args) = @_;
-    my $o = defined $id ? $OBJ{$id} : undef;
-    if ($method eq 'start_child') {
-        my $ctx = ref $args[0] eq 'HASH' ? $args[0] : {};
-        return _new(kind => 'span', is_transaction => 0, op => $ctx->{op}, description => $ctx->{description},
-                    trace_id => $o ? $o->{trace_id} : _hex(32), span_id => _hex(16),
-                    parent_span_id => $o ? $o->{span_id} : undef, root => $o ? $o->{root} : undef);
-    }
-    if ($method eq 'finish') {
-        return 0 if !$o || $o->{finished}++;
-        _lose('transaction') if $o->{is_transaction};
-        return 1;
-    }
-    return $o && defined $o->{root} ? $o->{root} : undef if $method eq 'transaction';
+    my $o = $OBJ{ $id // '' } or return;
+    $o->{$1} = $args[0] if $method =~ /\Aset_(op|description|name)\z/;
+    return;
+}
+
+sub transaction_finish {
+    my ($id) = @_;
+    my $o = $OBJ{ $id // '' };
+    return if !$o || $o->{finished}++;
+    _lose('transaction');
+    return;
+}
+
+sub span_get {
+    my ($id, $method) = @_;
+    my $o = $OBJ{ $id // '' };
+    return $o && defined $o->{root} ? [ $o->{root}, 1 ] : undef if $method eq 'transaction';
     return $o ? "$o->{trace_id}-$o->{span_id}" : undef if $method eq 'to_trace_parent';
     return undef if $method eq 'to_baggage';
-    if ($method eq 'get') {
-        return { tags => {}, data => {}, is_transaction => 0 } unless $o;
-        return { map { ($_ => $o->{$_}) } qw(trace_id span_id parent_span_id op description name is_transaction) };
-    }
-    if ($method =~ /\Aset_(op|description|name)\z/ && $o) {
-        $o->{$1} = $args[0];
-    }
-    return;
+    return { tags => {}, data => {}, is_transaction => 0 } unless $o;
+    return { map { ($_ => $o->{$_}) } qw(trace_id span_id parent_span_id op description name is_transaction) };
 }
 
 sub profiler_call {
     my ($method, @args) = @_;
-    return _new(kind => 'profiler') if $method eq 'new';
     return (undef, _why()) if $method eq 'start';
     return 'off' if $method eq 'get' && ($args[1] // '') eq 'mode';
     return {} if $method eq 'info';

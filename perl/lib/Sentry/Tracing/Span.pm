@@ -7,65 +7,72 @@ use Carp ();
 
 our $VERSION = '0.1.0';
 
-sub _call { my $self = shift; Sentry::Engine::span_call($self->{id}, @_) }
+sub _set { my $self = shift; Sentry::Engine::span_set($self->{id}, @_); return $self }
 
-# A span or a transaction, whichever the engine object is.
-sub _from_id {
-    my (undef, $id) = @_;
-    return undef unless defined $id;
-    my $is_tx = Sentry::Engine::span_call($id, 'get')->{is_transaction};
+sub _get { my $self = shift; Sentry::Engine::span_get($self->{id}, @_) }
+
+# A span or a transaction the engine handed back as [id, is_transaction].
+sub _from_handle {
+    my (undef, $handle) = @_;
+    return undef unless ref $handle eq 'ARRAY' && defined $handle->[0];
     require Sentry::Tracing::Transaction;
-    return Sentry::Internal::_wrap($is_tx ? 'Sentry::Tracing::Transaction' : 'Sentry::Tracing::Span', $id);
+    return Sentry::Internal::_wrap($handle->[1] ? 'Sentry::Tracing::Transaction' : 'Sentry::Tracing::Span', $handle->[0]);
 }
 
 sub start_child {
     my ($self, $ctx) = @_;
     Carp::croak('start_child takes a hash reference ({ op => ..., description => ... })')
         if defined $ctx && ref $ctx ne 'HASH';
-    return Sentry::Internal::_wrap('Sentry::Tracing::Span', $self->_call(start_child => $ctx || {}));
+    my $id = Sentry::Internal::_new_id();
+    Sentry::Engine::span_start($id, $self->{id}, $ctx || {});
+    return Sentry::Internal::_create('Sentry::Tracing::Span', $id);
 }
 
-sub finish { my ($self, $timestamp) = @_; $self->_call(finish => $timestamp); return $self }
+sub finish { my ($self, $timestamp) = @_; return $self->_set(finish => $timestamp) }
 
-sub set_tag { my ($self, $k, $v) = @_; $self->_call(set_tag => $k, $v); return $self }
+sub set_tag { my ($self, $k, $v) = @_; return $self->_set(set_tag => $k, $v) }
 
-sub set_data { my ($self, $k, $v) = @_; $self->_call(set_data => $k, $v); return $self }
+sub set_data { my ($self, $k, $v) = @_; return $self->_set(set_data => $k, $v) }
 
-sub set_status { my ($self, $s) = @_; $self->_call(set_status => $s); return $self }
+sub set_status { my ($self, $s) = @_; return $self->_set(set_status => $s) }
 
-sub set_http_status { my ($self, $code) = @_; $self->_call(set_http_status => $code); return $self }
+sub set_http_status {
+    my ($self, $code) = @_;
+    Carp::croak("set_http_status needs a status code, got '" . ($code // 'undef') . "'")
+        unless defined $code && $code =~ /\A\s*\d+\s*\z/;
+    return $self->_set(set_http_status => 0 + $code);
+}
 
-sub to_trace_parent { $_[0]->_call('to_trace_parent') }
+sub to_trace_parent { $_[0]->_get('to_trace_parent') }
 
-sub to_baggage { $_[0]->_call('to_baggage') }
+sub to_baggage { $_[0]->_get('to_baggage') }
 
 sub transaction {
     my ($self) = @_;
-    require Sentry::Tracing::Transaction;
-    return Sentry::Internal::_wrap('Sentry::Tracing::Transaction', $self->_call('transaction'));
+    return __PACKAGE__->_from_handle($self->_get('transaction'));
 }
 
 sub get_trace_context {
     my ($self) = @_;
-    my $d = $self->_call('get');
+    my $d = $self->_get('get');
     return { map { defined $d->{$_} ? ($_ => $d->{$_}) : () } qw(trace_id span_id parent_span_id op description status data tags) };
 }
 
 # Attributes: readers, and setters with an argument for op, description and status.
 for my $field (qw(trace_id span_id parent_span_id start_timestamp timestamp sampled tags data)) {
     no strict 'refs';
-    *$field = sub { $_[0]->_call('get')->{$field} };
+    *$field = sub { $_[0]->_get('get')->{$field} };
 }
 for my $field (qw(op description status)) {
     no strict 'refs';
     *$field = sub {
         my $self = shift;
-        if (@_) { $self->_call("set_$field" => $_[0]); return $self }
-        return $self->_call('get')->{$field};
+        return $self->_set("set_$field" => $_[0]) if @_;
+        return $self->_get('get')->{$field};
     };
 }
 
-sub TO_JSON { $_[0]->_call('get') }
+sub TO_JSON { $_[0]->_get('get') }
 
 1;
 

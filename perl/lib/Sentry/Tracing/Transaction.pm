@@ -8,19 +8,27 @@ our $VERSION = '0.1.0';
 
 sub name {
     my $self = shift;
-    if (@_) { $self->_call(set_name => $_[0]); return $self }
-    return $self->_call('get')->{name};
+    return $self->_set(set_name => $_[0]) if @_;
+    return $self->_get('get')->{name};
 }
 
-sub set_name { my ($self, $name) = @_; $self->_call(set_name => $name); return $self }
+sub set_name { my ($self, $name) = @_; return $self->_set(set_name => $name) }
 
-sub set_source { my ($self, $s) = @_; $self->_call(set_source => $s); return $self }
+sub set_source { my ($self, $s) = @_; return $self->_set(set_source => $s) }
 
-sub event_id { $_[0]->_call('get')->{event_id} }
+# Finishing sends it (with its profile); callbacks may run, so this is a call of its own.
+sub finish {
+    my ($self, $timestamp) = @_;
+    local ($@, $!);
+    Sentry::Engine::transaction_finish($self->{id}, $timestamp);
+    return $self;
+}
 
-sub profile_id { $_[0]->_call('get')->{profile_id} }
+sub event_id { $_[0]->_get('get')->{event_id} }
 
-sub profiler_id { $_[0]->_call('get')->{profiler_id} }
+sub profile_id { $_[0]->_get('get')->{profile_id} }
+
+sub profiler_id { $_[0]->_get('get')->{profiler_id} }
 
 # The incoming trace headers as start_transaction's context (the CPAN SDK's integrations pass them this way).
 sub continue_from_headers {

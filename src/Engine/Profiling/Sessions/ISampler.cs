@@ -1,8 +1,9 @@
 namespace PerlSentry.Engine.Profiling.Sessions;
 
 /// <summary>
-/// The sampled interpreter as the SDK's profiling sees it: shared by every profile that needs it
-/// (reference counted), with one store. Acquire, Release and Mark run on the interpreter's thread.
+/// The sampled interpreter as a session's profilers see it: shared by every profile that needs it
+/// (reference counted), with one store and one drain. Acquire, Release and Mark run on the
+/// interpreter's thread (in-process) or are carried out by the client (the agent).
 /// </summary>
 public interface ISampler
 {
@@ -29,6 +30,12 @@ public interface ISampler
 
     /// <summary>Moves what was sampled into <see cref="Store"/>. Any thread.</summary>
     void Drain();
+
+    /// <summary>
+    /// Raised about once a second while sampling, after a drain, on a thread of its own: the one drain
+    /// every profiler of the sampler follows (to cut chunks, expire profiles and say what to keep).
+    /// </summary>
+    event Action? Drained;
 
     /// <summary>
     /// Says which time windows (Unix ns, inclusive) <paramref name="owner"/> still needs samples of, and

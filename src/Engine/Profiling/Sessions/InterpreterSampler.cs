@@ -4,80 +4,90 @@ using PerlSentry.PerlBridge;
 namespace PerlSentry.Engine.Profiling.Sessions;
 
 /// <summary>
-/// One <see cref="Profiler"/> per interpreter, shared by every SDK profile on it: the first
-/// <see cref="Acquire"/> starts sampling, the last <see cref="Release"/> stops it.
+/// The one sampler of an in-process interpreter, shared by every profile on it (the SDK's, a
+/// standalone profiler's, <c>perl-sentry profile</c>'s): the first <see cref="Acquire"/> starts
+/// sampling and the drain (a 1 s timer), the last <see cref="Release"/> stops both. Frames get
+/// <c>in_app</c> from perl's library directories only; each profiler decides its own at export.
 /// </summary>
-public sealed class InterpreterSampler : ISampler
+public sealed class InterpreterSampler : ISampler, IDisposable
 {
     private static readonly ConditionalWeakTable<PerlInterpreter, InterpreterSampler> PerInterpreter = [];
     private readonly PerlInterpreter _perl;
-    private readonly IReadOnlyList<string> _inAppInclude;
-    private readonly IReadOnlyList<string> _inAppExclude;
-    private readonly IReadOnlyList<string> _libraryDirs;
-    private Profiler? _profiler;
+    private readonly Profiler _profiler;
+    private readonly Dictionary<object, IReadOnlyList<(long From, long To)>> _needs = new(ReferenceEqualityComparer.Instance);
+    private readonly Lock _gate = new();
+    private Timer? _drain;
     private int _users;
 
-    private InterpreterSampler(PerlInterpreter perl, IReadOnlyList<string> include, IReadOnlyList<string> exclude, IReadOnlyList<string> libraryDirs, int samplingIntervalUs)
+    private InterpreterSampler(PerlInterpreter perl, IReadOnlyList<string> libraryDirs)
     {
-        _defaults = new ProfilerOptions { SamplingIntervalUs = samplingIntervalUs };
         _perl = perl;
-        _inAppInclude = include;
-        _inAppExclude = exclude;
-        _libraryDirs = libraryDirs;
         ThreadId = perl.OsThreadId;
+        _profiler = new Profiler(new ProfilerOptions { LibraryDirs = libraryDirs });
+        _profiler.Attach(perl, ThreadName);
     }
 
-    /// <summary>The interpreter's sampler; the in_app rules (and the store's nominal interval) of the first caller stay.</summary>
-    public static InterpreterSampler For(PerlInterpreter perl, IReadOnlyList<string> inAppInclude, IReadOnlyList<string> inAppExclude,
-        IReadOnlyList<string> libraryDirs, int samplingIntervalUs = 1_000_000 / 101) =>
-        PerInterpreter.GetValue(perl, p => new InterpreterSampler(p, inAppInclude, inAppExclude, libraryDirs, samplingIntervalUs));
+    /// <summary>The interpreter's sampler (made on first use). <paramref name="libraryDirs"/>: directories besides perl's own that hold library code.</summary>
+    public static InterpreterSampler For(PerlInterpreter perl, IReadOnlyList<string> libraryDirs) =>
+        PerInterpreter.GetValue(perl, p => new InterpreterSampler(p, libraryDirs));
 
     public long ThreadId { get; }
 
     public string ThreadName => "main";
 
-    public ProfileStore Store => Profiler(_defaults).Store;
+    public ProfileStore Store => _profiler.Store;
 
-    public long NowNs => Profiler(_defaults).NowNs;
+    public long NowNs => _profiler.NowNs;
 
-    public bool IsSampling => _profiler?.IsRunning == true;
+    public bool IsSampling => _profiler.IsRunning;
 
-    private readonly ProfilerOptions _defaults;
-
-    private Profiler Profiler(ProfilerOptions options)
-    {
-        if (_profiler is not null)
-            return _profiler;
-        _profiler = new Profiler(options with { InAppInclude = _inAppInclude, InAppExclude = _inAppExclude, LibraryDirs = _libraryDirs });
-        _profiler.Attach(_perl, ThreadName);
-        return _profiler;
-    }
+    public event Action? Drained;
 
     public void Acquire(int samplingIntervalUs, int maxStackDepth)
     {
-        var p = Profiler(_defaults);
-        if (_users++ == 0)
-            p.Start(samplingIntervalUs, maxStackDepth);
+        lock (_gate)
+        {
+            if (_users++ > 0)
+                return;
+            _profiler.Start(samplingIntervalUs, maxStackDepth);
+            // Once a second keeps the native buffers small (about 100 samples each) at little CPU.
+            _drain = new Timer(_ => OnDrain(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        }
     }
 
     public void Release()
     {
-        if (_users == 0)
-            return;
-        if (--_users == 0)
-            _profiler?.Stop();
+        lock (_gate)
+        {
+            if (_users == 0 || --_users > 0)
+                return;
+            _drain?.Dispose();
+            _drain = null;
+            _profiler.Stop();
+        }
     }
 
-    public void Mark() => _profiler?.SampleNow(_perl, IsSdkFrame);
+    private void OnDrain()
+    {
+        try
+        {
+            _profiler.Flush();
+            Drained?.Invoke();
+        }
+        catch (ObjectDisposedException)
+        {
+            // the interpreter went away between ticks
+        }
+    }
+
+    public void Mark() => _profiler.SampleNow(_perl, IsSdkFrame);
 
     /// <summary>The SDK's own subs (Sentry::…, PerlSentry::…), dropped from the leaf of a marker sample.</summary>
     private static bool IsSdkFrame(ProfileFrame f) =>
         f.Module.StartsWith("Sentry::", StringComparison.Ordinal) || f.Module == "Sentry"
         || f.Module.StartsWith("PerlSentry", StringComparison.Ordinal);
 
-    public void Drain() => _profiler?.Flush();
-
-    private readonly Dictionary<object, IReadOnlyList<(long From, long To)>> _needs = new(ReferenceEqualityComparer.Instance);
+    public void Drain() => _profiler.Flush();
 
     public void Retain(object owner, IReadOnlyList<(long From, long To)> windows)
     {
@@ -87,6 +97,16 @@ public sealed class InterpreterSampler : ISampler
             _needs[owner] = windows;
             all = [.. _needs.Values.SelectMany(w => w)];
         }
-        _profiler?.Store.Retain(s => all.Any(w => s.TimestampNs >= w.From && s.TimestampNs <= w.To));
+        _profiler.Store.Retain(s => all.Any(w => s.TimestampNs >= w.From && s.TimestampNs <= w.To));
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _drain?.Dispose();
+            _drain = null;
+        }
+        _profiler.Dispose();
     }
 }

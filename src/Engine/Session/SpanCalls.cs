@@ -1,12 +1,11 @@
 using System.Globalization;
 using PerlSentry.Engine.Sentry;
 using PerlSentry.Engine.Tracing;
-using PerlSentry.PerlBridge;
-using static PerlSentry.Engine.PerlApi.PerlValues;
+using static PerlSentry.Engine.Session.SessionValues;
 
-namespace PerlSentry.Engine.PerlApi;
+namespace PerlSentry.Engine.Session;
 
-/// <summary>The methods of <c>Sentry::Tracing::Span</c> and <c>::Transaction</c>, by name.</summary>
+/// <summary>The methods of <c>Sentry::Tracing::Span</c> and <c>::Transaction</c>: setters (one-way) and readers, by name.</summary>
 internal static class SpanCalls
 {
     /// <summary>
@@ -23,7 +22,7 @@ internal static class SpanCalls
                 h.GetValueOrDefault("parent_sampled") is { } ps ? Truthy(ps) : null);
         var source = S("source") ?? "custom";
         if (source is not ("custom" or "url" or "route" or "view" or "component" or "task"))
-            throw new PerlException($"transaction source '{source}' is not one of custom, url, route, view, component, task\n");
+            throw new SessionCallException($"transaction source '{source}' is not one of custom, url, route, view, component, task");
         return new TransactionContext
         {
             Name = S("name") ?? "<unlabeled transaction>",
@@ -36,42 +35,50 @@ internal static class SpanCalls
         };
     }
 
-    public static object? Call(SentryBinding b, Span s, string method, object?[] a)
+    public static Span StartChild(EngineSession session, Span parent, IReadOnlyDictionary<string, object?> h)
+    {
+        var child = parent.StartChild(Text(h.GetValueOrDefault("op")), Text(h.GetValueOrDefault("description")), session.Hub.Clock.UnixNs);
+        foreach (var (k, v) in Hash(h.GetValueOrDefault("data"))) child.Data[k] = ToJson(v);
+        foreach (var (k, v) in Hash(h.GetValueOrDefault("tags"))) child.Tags[k] = Text(v) ?? "";
+        return child;
+    }
+
+    public static object? Set(EngineSession session, Span s, string method, object?[] a)
     {
         object? A(int i) => i < a.Length ? a[i] : null;
-        var now = b.Hub.Clock.UnixNs;
         switch (method)
         {
-            case "start_child":
-                var h = Hash(A(0));
-                var child = s.StartChild(Text(h.GetValueOrDefault("op")), Text(h.GetValueOrDefault("description")), now);
-                foreach (var (k, v) in Hash(h.GetValueOrDefault("data"))) child.Data[k] = ToJson(v);
-                foreach (var (k, v) in Hash(h.GetValueOrDefault("tags"))) child.Tags[k] = Text(v) ?? "";
-                return b.Handles.Add(child);
             case "finish":
-                if (s is Transaction && b.Refuse("finishing a transaction"))
-                    return 0L;
-                return s.Finish(Number(A(0)) is { } ts ? Timestamps.FromEpochSeconds(ts) : now) ? 1L : 0L;
+                return s.Finish(Number(A(0)) is { } ts ? Timestamps.FromEpochSeconds(ts) : session.Hub.Clock.UnixNs) ? 1L : 0L;
             case "set_tag": s.Tags[Text(A(0)) ?? ""] = Text(A(1)) ?? ""; break;
             case "set_data": s.Data[Text(A(0)) ?? ""] = ToJson(A(1)); break;
             case "set_status": s.Status = Text(A(0)); break;
             case "set_http_status":
-                s.SetHttpStatus((int)(Number(A(0)) ?? throw new PerlException($"set_http_status needs a status code, got '{A(0)}'\n")));
+                if (Number(A(0)) is { } code)
+                    s.SetHttpStatus((int)code);
                 break;
             case "set_op": s.Op = Text(A(0)); break;
             case "set_description": s.Description = Text(A(0)); break;
             case "set_name": s.Root.Name = Text(A(0)) ?? s.Root.Name; break;
             case "set_source": s.Root.Source = Text(A(0)) ?? s.Root.Source; break;
-            case "to_trace_parent": return s.ToTraceParent();
-            case "to_baggage": return TraceHeaders.FormatBaggage(s.Root.DynamicSamplingContext(b.Hub.Options));
-            case "transaction": return b.Handles.Add(s.Root);
-            case "get": return Get(s);
-            default: throw new PerlException($"Sentry::Tracing::Span has no method '{method}'\n");
+            default: throw new SessionCallException($"Sentry::Tracing::Span has no method '{method}'");
         }
         return null;
     }
 
-    private static Dictionary<string, object?> Get(Span s)
+    public static object? Get(EngineSession session, Span s, string method) => method switch
+    {
+        "get" => Fields(s),
+        "to_trace_parent" => s.ToTraceParent(),
+        "to_baggage" => TraceHeaders.FormatBaggage(s.Root.DynamicSamplingContext(session.Options)),
+        "transaction" => HandleOf(session, s.Root),
+        _ => throw new SessionCallException($"Sentry::Tracing::Span has no method '{method}'"),
+    };
+
+    /// <summary>A span as the client gets it back: its handle id and whether it is a transaction.</summary>
+    public static object?[] HandleOf(EngineSession session, Span s) => [session.Handles.IdOf(s), s is Transaction ? 1L : 0L];
+
+    private static Dictionary<string, object?> Fields(Span s)
     {
         var d = new Dictionary<string, object?>
         {

@@ -3,10 +3,13 @@ using System.Globalization;
 using Newtonsoft.Json.Linq;
 using PerlSentry.PerlBridge;
 
-namespace PerlSentry.Engine.PerlApi;
+namespace PerlSentry.Engine.Session;
 
-/// <summary>Perl data (as the bridge delivers it) to JSON and back.</summary>
-internal static class PerlValues
+/// <summary>
+/// Perl data, as the bridge or the agent's socket delivers it (scalars, lists, hashes, references that
+/// stay in the interpreter), to JSON and back.
+/// </summary>
+public static class SessionValues
 {
     public static JToken ToJson(object? v, int depth = 0)
     {
@@ -23,9 +26,9 @@ internal static class PerlValues
             IDictionary<string, object?> dict => Object(dict, depth),
             IEnumerable<object?> list => new JArray(list.Select(x => ToJson(x, depth + 1))),
             // \1, \0 and JSON::PP::true/false: what Perl code writes for JSON booleans.
-            PerlRef { Kind: PerlRefKind.Scalar } r when r.ClassName is null or "JSON::PP::Boolean" or "Types::Serialiser::Boolean" =>
-                Truthy(r.Interpreter.Call("Sentry::Internal::_deref", r)),
-            PerlRef r => r.ClassName is { } cls ? $"{cls} object" : $"{r.Kind} reference",
+            IPerlRef { Kind: PerlRefKind.Scalar } r when r.ClassName is null or "JSON::PP::Boolean" or "Types::Serialiser::Boolean" =>
+                Truthy(r.Deref()),
+            IPerlRef r => r.ClassName is { } cls ? $"{cls} object" : $"{r.Kind} reference",
             _ => Convert.ToString(v, CultureInfo.InvariantCulture) ?? "",
         };
     }

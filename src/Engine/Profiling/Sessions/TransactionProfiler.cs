@@ -1,0 +1,95 @@
+using Newtonsoft.Json.Linq;
+using PerlSentry.Engine.Profiling.Export;
+using PerlSentry.Engine.Sentry;
+using PerlSentry.Engine.Sentry.Transport;
+using PerlSentry.Engine.Tracing;
+
+namespace PerlSentry.Engine.Profiling.Sessions;
+
+/// <summary>
+/// Transaction profiles, sample format v1 (spec §2, §6): a marker sample at start and at finish,
+/// anchored at the transaction's start, cut at <c>max_profile_duration</c>, sent in the transaction's
+/// envelope; under 2 samples the profile is dropped as <c>insufficient_data</c>. Not thread-safe: its
+/// owner (<see cref="HubProfiler"/>) serialises calls.
+/// </summary>
+internal sealed class TransactionProfiler(ProfilerContext ctx)
+{
+    private readonly List<ProfileHandle> _running = [];
+
+    private long MaxDurationNs => (long)(Math.Min(ctx.Options.MaxProfileDuration, SentryProfileV1Exporter.MaxDuration.TotalSeconds) * 1e9);
+
+    public ProfileHandle? Newest => _running.LastOrDefault();
+
+    /// <summary>Starts profiling <paramref name="tx"/>: anchored at its start, on the sampler's clock.</summary>
+    public ProfileHandle Start(Transaction tx, string name)
+    {
+        var h = new ProfileHandle(ProfileKind.Transaction, name, Math.Min(tx.StartNs, ctx.Sampler.NowNs), SentryIds.NewEventId())
+        {
+            Transaction = tx,
+        };
+        ctx.Sampler.Acquire(ctx.Options.SamplingIntervalUs, ctx.Options.MaxStackDepth);
+        ctx.Sampler.Mark();
+        _running.Add(h);
+        tx.ProfileState = h;
+        return h;
+    }
+
+    /// <summary>Ends the profile of a finishing transaction: its envelope item, or null (dropped and counted).</summary>
+    public EnvelopeItem? Finish(Transaction tx, ProfileHandle h)
+    {
+        tx.ProfileState = null;
+        if (!h.Expired)
+            ctx.Sampler.Mark();
+        h.EndNs = ctx.Sampler.NowNs;   // after the closing marker, so the window holds it
+        ctx.Sampler.Drain();
+        ctx.Sampler.Release();
+        _running.Remove(h);
+        var payload = tx.IsSampled ? Export(h, tx) : null;
+        if (payload is null)
+        {
+            h.DropReason ??= DiscardReason.SampleRate;
+            return null;
+        }
+        h.Payload = payload;
+        tx.Contexts["profile"] = new JObject { ["profile_id"] = h.Id };
+        return new EnvelopeItem("profile", payload);
+    }
+
+    /// <summary>The profile's v1 payload so far (or as sent).</summary>
+    public string? Preview(ProfileHandle h) =>
+        h.Payload ?? (h.Transaction is { } tx ? ExportV1(h, tx) : null);
+
+    private string? Export(ProfileHandle h, Transaction tx)
+    {
+        var payload = ExportV1(h, tx);
+        if (payload is null)
+        {
+            h.DropReason = DiscardReason.InsufficientData;
+            ctx.Reports.Record(DiscardReason.InsufficientData, DataCategory.Profile);
+            ctx.Log?.Invoke($"profile of '{tx.Name}' has fewer than 2 samples; not sent (insufficient_data)");
+        }
+        return payload;
+    }
+
+    /// <summary>The v1 payload over the profile's window (start to end, at most max_profile_duration), or null under 2 samples.</summary>
+    private string? ExportV1(ProfileHandle h, Transaction tx)
+    {
+        var end = Math.Min(h.EndNs ?? ctx.Sampler.NowNs, h.StartNs + MaxDurationNs);
+        var snapshot = ctx.Sampler.Store.Snapshot(h.StartNs, end).WithInApp(ctx.InApp);
+        return SentryProfileV1Exporter.Export(snapshot, new SentryProfileV1Exporter.Context(h.Id, tx.EventId, tx.TraceId, tx.Name,
+            h.StartNs, end, ctx.Sampler.ThreadId, ctx.Host, ctx.Options.Release, ctx.Options.Environment));
+    }
+
+    /// <summary>After a drain: profiles past max_profile_duration take no more samples.</summary>
+    public void Tick(long nowNs)
+    {
+        foreach (var h in _running.Where(h => !h.Expired && nowNs - h.StartNs > MaxDurationNs))
+        {
+            h.Expired = true;
+            ctx.Log?.Invoke($"profile of '{h.Name}' reached max_profile_duration; later samples are not part of it");
+        }
+    }
+
+    /// <summary>The sample windows the running profiles still need.</summary>
+    public IEnumerable<(long From, long To)> Windows => _running.Select(h => (h.StartNs, h.StartNs + MaxDurationNs));
+}

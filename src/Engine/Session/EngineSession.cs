@@ -1,0 +1,212 @@
+using Newtonsoft.Json.Linq;
+using PerlSentry.Engine.Profiling;
+using PerlSentry.Engine.Profiling.Sessions;
+using PerlSentry.Engine.Sentry;
+using PerlSentry.Engine.Sentry.Transport;
+using PerlSentry.PerlBridge;
+
+namespace PerlSentry.Engine.Session;
+
+/// <summary>
+/// Everything the SDK keeps for one interpreter: its settings (validated once at <c>init</c>, then
+/// immutable), its hub, its profiling (fed by the interpreter's one sampler and drain), and the
+/// objects its Perl handles name. The Perl modules reach it through <see cref="SessionCalls"/>,
+/// in-process or over the agent's socket; a .NET host may drive <see cref="Hub"/> directly.
+/// Calls come from one thread at a time (the interpreter's, or its connection's).
+/// </summary>
+public sealed class EngineSession : IDisposable
+{
+    /// <summary>The id the client's root scope has (the client tracks its scope stack itself).</summary>
+    public const long RootScopeId = 1;
+
+    private readonly SessionHost _host;
+    private readonly List<HubProfiler> _standalone = [];
+    private Hub? _hub;
+    private HubProfiler? _profiling;
+    private ISampler? _sampler;
+    private int _callbackDepth;
+    private readonly HashSet<string> _refused = [];
+
+    public EngineSession(SessionHost host)
+    {
+        _host = host;
+        InApp = new InAppRules(host.LibraryDirs);
+    }
+
+    public SessionHost Host => _host;
+
+    public HandleTable Handles { get; } = new();
+
+    /// <summary>The current hub: a disabled one (no transport) until <see cref="Init"/>.</summary>
+    public Hub Hub => _hub ??= NewHub(new SentryOptions { CacheDir = "" });
+
+    public SentryOptions Options => Hub.Options;
+
+    /// <summary>The SDK's profiler (the hub's).</summary>
+    public HubProfiler Profiling => _profiling ??= NewProfiler(Hub);
+
+    /// <summary>in_app of stack and profile frames, from the options.</summary>
+    public InAppRules InApp { get; private set; }
+
+    public ISampler Sampler => _sampler ??= _host.Sampler();
+
+    private Action<string>? _log;
+
+    /// <summary>Debug logging (the <c>debug</c> option), on the program's STDERR.</summary>
+    public void Log(string message) => _log?.Invoke(message);
+
+    private Hub NewHub(SentryOptions options)
+    {
+        _log = options.Debug ? m => _host.Warn("[sentry] " + m) : null;
+        var reports = new ClientReports();
+        var hub = new Hub(options, _host.Transports(options, _host.Clock, reports, _log), _host.Clock, _log, reports);
+        hub.ThreadId = _host.ThreadId;
+        hub.ThreadName = _host.ThreadName;
+        hub.Client.DefaultContexts["runtime"] = new JObject { ["name"] = "perl", ["version"] = _host.Host.PerlVersion };
+        hub.Client.DefaultContexts["os"] = new JObject { ["name"] = _host.Host.OsName, ["version"] = _host.Host.OsVersion };
+        InApp = new InAppRules(_host.LibraryDirs, options.InAppInclude, options.InAppExclude);
+        Handles.Put(RootScopeId, hub.CurrentScope);
+        return hub;
+    }
+
+    /// <summary>A profiler for <paramref name="hub"/> on this interpreter's sampler.</summary>
+    public HubProfiler NewProfiler(Hub hub) =>
+        new(hub, Sampler, _host.Host, new InAppRules(_host.LibraryDirs, hub.Options.InAppInclude, hub.Options.InAppExclude), _log);
+
+    /// <summary>
+    /// <c>init</c>: options from the given hash (code references adapted to callbacks) and the
+    /// environment; replaces the hub (what the old one queued is flushed first). Throws
+    /// <see cref="SessionCallException"/> naming a bad option.
+    /// </summary>
+    public void Init(IReadOnlyDictionary<string, object?> given, IReadOnlyDictionary<string, object?> env)
+    {
+        var adapted = given.ToDictionary(kv => kv.Key, kv => Adapt(kv.Key, kv.Value), StringComparer.Ordinal);
+        SentryOptions options;
+        try
+        {
+            options = OptionsReader.Read(adapted, name => SessionValues.Text(env.GetValueOrDefault(name)), warn: _host.Warn);
+        }
+        catch (SentryOptionsException e)
+        {
+            throw new SessionCallException(e.Message);
+        }
+        Shutdown();
+        _hub = NewHub(options);
+        _profiling = NewProfiler(_hub);
+        if (options.EnableProfiling)
+            _ = Sampler.NowNs;   // set the sampler up now, not inside the first profiled transaction
+        Log($"initialised: dsn {options.Dsn?.ToString() ?? "none"}, tracing {(options.TracingEnabled ? "on" : "off")}, "
+            + $"profiling {(options.TransactionProfiling ? "transactions" : options.ContinuousProfiling ? "continuous" : "off")}, "
+            + $"cache {(string.IsNullOrEmpty(options.CacheDir) ? "off" : options.CacheDir)}");
+    }
+
+    /// <summary>A standalone profiler (<c>Sentry::Profiling-&gt;new</c>) with its own options, sending through this hub's transport.</summary>
+    public HubProfiler NewStandaloneProfiler(SentryOptions options)
+    {
+        var hub = new Hub(options with { Release = Hub.Options.Release, Environment = Hub.Options.Environment, Dsn = Hub.Options.Dsn },
+            Hub.Client.Transport, Hub.Clock, _log, Hub.Client.Reports)
+        {
+            ThreadId = Hub.ThreadId,
+            ThreadName = Hub.ThreadName,
+        };
+        var profiler = NewProfiler(hub);
+        _standalone.Add(profiler);
+        return profiler;
+    }
+
+    /// <summary>Code references given for the callback options become callbacks into the client's interpreter.</summary>
+    public object? Adapt(string key, object? value)
+    {
+        if (value is not IPerlRef { Kind: PerlRefKind.Code } code)
+            return value;
+        return key switch
+        {
+            "traces_sampler" or "profiles_sampler" => new Func<SamplingContext, double?>(ctx =>
+                SessionValues.Number(Callback(() => code.Call(SessionValues.ToPerl(ctx.Data))))),
+            "before_send" or "before_send_transaction" => EventCallback(code),
+            _ => value,
+        };
+    }
+
+    public Func<JObject, JObject?> EventCallback(IPerlRef code) => evt =>
+    {
+        var result = Callback(() => code.Call(SessionValues.ToPerl(evt)));
+        return result is null ? null : SessionValues.ToJObject(result);
+    };
+
+    /// <summary>
+    /// Runs a user callback. An <c>exit</c> in it ends the program: the SDK's call unwinds
+    /// (<see cref="CallbackAbortedException"/>) and the front end exits as Perl would. While it runs,
+    /// captures are refused (<see cref="Refuse"/>).
+    /// </summary>
+    private object? Callback(Func<object?> call)
+    {
+        _callbackDepth++;
+        try
+        {
+            return call();
+        }
+        catch (PerlExitException e)
+        {
+            throw new CallbackAbortedException(e);
+        }
+        finally
+        {
+            _callbackDepth--;
+        }
+    }
+
+    /// <summary>
+    /// True (after one warning) when <paramref name="what"/> is called from inside a callback: a
+    /// <c>before_send</c> that captures would call itself without end.
+    /// </summary>
+    public bool Refuse(string what)
+    {
+        if (_callbackDepth == 0)
+            return false;
+        if (_refused.Add(what))
+            _host.Warn($"Sentry::SDK: {what} called from inside an SDK callback (before_send, a sampler, an event processor) is ignored");
+        return true;
+    }
+
+    /// <summary>Marks stack frames of captured exceptions as in-app or not, where the event left it open.</summary>
+    public JObject MarkInApp(JObject evt)
+    {
+        var frames = evt.SelectTokens("exception.values[*].stacktrace.frames[*]")
+            .Concat(evt.SelectTokens("threads.values[*].stacktrace.frames[*]"));
+        foreach (var f in frames.OfType<JObject>())
+        {
+            if (f["in_app"] is not null)
+                continue;
+            f["in_app"] = InApp.IsInApp((string?)f["module"] ?? "", (string?)f["filename"] ?? "", (string?)f["abs_path"]);
+        }
+        return evt;
+    }
+
+    /// <summary>The exit-time shutdown: profiles stopped and sent, the queue flushed for up to shutdown_timeout.</summary>
+    public void Shutdown()
+    {
+        if (_hub is null)
+            return;
+        foreach (var p in _standalone.Append(_profiling).OfType<HubProfiler>())
+        {
+            try
+            {
+                p.Shutdown();
+            }
+            catch (Exception e) when (e is not CallbackAbortedException)
+            {
+                Log("stopping the profiler at exit failed: " + e.Message);
+            }
+            p.Dispose();
+        }
+        _standalone.Clear();
+        _profiling = null;
+        CloseTransport();
+    }
+
+    /// <summary>Flushes for up to shutdown_timeout and stops sending (what is left stays in the cache).</summary>
+    public void CloseTransport() => _hub?.Close(TimeSpan.FromSeconds(_hub.Options.ShutdownTimeout));
+
+    public void Dispose() => Shutdown();
+}

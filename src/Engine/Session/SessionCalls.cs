@@ -1,0 +1,110 @@
+using PerlSentry.Engine.Sentry;
+using PerlSentry.Engine.Tracing;
+using static PerlSentry.Engine.Session.SessionValues;
+
+namespace PerlSentry.Engine.Session;
+
+/// <summary>
+/// The seam between the Perl modules and the engine: the <c>Sentry::Engine::</c> calls, by name, with
+/// Perl values as the bridge or the agent's socket decodes them. The client names the objects it
+/// creates, so every call that only changes state returns nothing the client must wait for; the
+/// calls in <see cref="Waiting"/> return what the program needs at once.
+/// </summary>
+public static class SessionCalls
+{
+    /// <summary>Calls whose result the client needs (over a socket: it waits for the reply).</summary>
+    public static readonly IReadOnlySet<string> Waiting = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "init", "is_enabled", "flush", "close", "shutdown", "last_event_id", "scope_get", "span_get", "profiler_call",
+    };
+
+    /// <summary>
+    /// Calls that are one-way unless user callbacks may run inside them (the client then waits, so the
+    /// agent can ask it to run them): see <see cref="ClientHints"/>.
+    /// </summary>
+    public static readonly IReadOnlySet<string> WaitingWithCallbacks = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "capture_event", "transaction_start", "transaction_finish",
+    };
+
+    public static object? Call(EngineSession s, string name, object?[] a)
+    {
+        object? A(int i) => i < a.Length ? a[i] : null;
+        switch (name)
+        {
+            case "available": return 1L;
+            case "init":
+                s.Init(Hash(A(0)), Hash(A(1)));
+                return ClientHints(s.Options);
+            case "is_enabled": return s.Hub.Client.IsEnabled ? 1L : 0L;
+            case "flush": return s.Hub.Flush(Seconds(A(0), s.Options.ShutdownTimeout)) ? 1L : 0L;
+            case "close":
+                s.Hub.Close(Seconds(A(0), s.Options.ShutdownTimeout));
+                return 1L;
+            case "shutdown":
+                s.Shutdown();
+                return 1L;
+            case "last_event_id": return s.Hub.LastEventId;
+            case "capture_event": return s.Refuse("capture") ? null : s.Hub.CaptureEvent(s.MarkInApp(ToJObject(A(0))));
+            case "add_breadcrumb":
+                s.Hub.AddBreadcrumb(ToJObject(A(0)));
+                return null;
+            case "log":
+                s.Log(Text(A(0)) ?? "");
+                return null;
+            case "release":
+                s.Handles.Release(A(0));
+                return null;
+            case "scope_push":
+                s.Handles.Put(A(0), s.Hub.PushScope());
+                return null;
+            case "scope_pop": return s.Hub.PopScope() ? 1L : 0L;
+            case "scope_new":
+                s.Handles.Put(A(0), new Scope(s.Options.MaxBreadcrumbs));
+                return null;
+            case "scope_set":
+                return s.Handles.Find<Scope>(A(0)) is { } scope ? ScopeCalls.Set(s, scope, Text(A(1)) ?? "", a[2..]) : null;
+            case "scope_get": return ScopeCalls.Get(s, s.Handles.Get<Scope>(A(0), "scope"), Text(A(1)) ?? "", a.Length > 2 ? a[2..] : []);
+            case "transaction_start": return StartTransaction(s, A(0), Hash(A(1)), A(2));
+            case "span_start":
+                if (s.Handles.Find<Span>(A(1)) is { } parent)
+                    s.Handles.Put(A(0), SpanCalls.StartChild(s, parent, Hash(A(2))));
+                return null;
+            case "span_set":
+                return s.Handles.Find<Span>(A(0)) is { } span ? SpanCalls.Set(s, span, Text(A(1)) ?? "", a[2..]) : null;
+            case "span_get": return SpanCalls.Get(s, s.Handles.Get<Span>(A(0), "span"), Text(A(1)) ?? "");
+            case "transaction_finish":
+                if (s.Handles.Find<Span>(A(0)) is not { } finishing)
+                    return 0L;
+                if (finishing is Transaction && s.Refuse("finishing a transaction"))
+                    return 0L;
+                return finishing.Finish(Number(A(1)) is { } ts ? Timestamps.FromEpochSeconds(ts) : s.Hub.Clock.UnixNs) ? 1L : 0L;
+            case "profiler_call": return ProfilerCalls.Call(s, Text(A(0)) ?? "", a.Length > 1 ? a[1..] : []);
+            default: throw new SessionCallException($"Sentry::Engine::{name} is not an engine call");
+        }
+    }
+
+    private static object? StartTransaction(EngineSession s, object? id, IReadOnlyDictionary<string, object?> ctx, object? custom)
+    {
+        var context = SpanCalls.Context(ctx);
+        var tx = s.Refuse("start_transaction")
+            ? s.Hub.StartTransaction(context with { Sampled = false })
+            : s.Hub.StartTransaction(context, custom is null ? null : ToJObject(custom));
+        s.Handles.Put(id, tx);
+        return tx.IsSampled ? 1L : 0L;
+    }
+
+    /// <summary>
+    /// What <c>init</c> tells the client about its options: which calls may run user callbacks (the client
+    /// must wait for them) and whether profiling can start with a transaction.
+    /// </summary>
+    public static Dictionary<string, object?> ClientHints(SentryOptions o) => new()
+    {
+        ["capture_event"] = o.BeforeSend is not null || o.SampleRate < 1.0 ? 1L : 0L,
+        ["transaction_start"] = o.TracesSampler is not null || o.ProfilesSampler is not null || o.EnableProfiling ? 1L : 0L,
+        ["transaction_finish"] = o.BeforeSendTransaction is not null ? 1L : 0L,
+    };
+
+    private static TimeSpan Seconds(object? v, double fallback) =>
+        TimeSpan.FromSeconds(Math.Clamp(Number(v) ?? fallback, 0, 3600));
+}

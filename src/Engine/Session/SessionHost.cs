@@ -1,0 +1,29 @@
+using PerlSentry.Engine.Profiling.Sessions;
+using PerlSentry.Engine.Sentry;
+using PerlSentry.Engine.Sentry.Transport;
+
+namespace PerlSentry.Engine.Session;
+
+/// <summary>
+/// What a session needs from where it runs: in-process (an interpreter of this process) or in the
+/// agent (an interpreter in a client process, across a socket).
+/// </summary>
+/// <param name="Sampler">The interpreter's sampler, made on first use.</param>
+/// <param name="Clock">The clock on the samples' time line (in the agent: the time the client made the call).</param>
+/// <param name="Host">Device, OS and perl version for events and profiles.</param>
+/// <param name="ThreadId">The interpreter's thread (transactions' <c>thread.id</c>).</param>
+/// <param name="ThreadName">Its name (<c>main</c>, or the ithread's).</param>
+/// <param name="LibraryDirs">Directories of library code besides perl's own (the bundled modules): not in-app.</param>
+/// <param name="Warn">The program's STDERR: warnings the SDK owes the user (not debug logging).</param>
+public sealed record SessionHost(
+    Func<ISampler> Sampler,
+    IClock Clock,
+    HostInfo Host,
+    string ThreadId,
+    string ThreadName,
+    IReadOnlyList<string> LibraryDirs,
+    Action<string> Warn)
+{
+    /// <summary>The transports the options ask for (default: <see cref="TransportFactory.Create"/>).</summary>
+    public Func<SentryOptions, IClock, ClientReports, Action<string>?, ITransport?> Transports { get; init; } = TransportFactory.Create;
+}

@@ -1,0 +1,223 @@
+using Newtonsoft.Json.Linq;
+using PerlSentry.Engine.Sentry;
+using PerlSentry.Engine.Session;
+
+namespace PerlSentry.Engine.Tests.Session;
+
+/// <summary>
+/// One session per interpreter, driven through the seam (<see cref="SessionCalls"/>) as the Perl
+/// modules drive it, over a sampler with no interpreter: settings, decisions, handles, profiles.
+/// </summary>
+[TestFixture]
+public sealed class EngineSessionTests
+{
+    private FakeSampler _sampler = null!;
+    private RecordingTransport _transport = null!;
+    private List<string> _warnings = null!;
+    private EngineSession _session = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _sampler = new FakeSampler();
+        _transport = new RecordingTransport();
+        _warnings = [];
+        _session = new EngineSession(new SessionHost(() => _sampler, _sampler, new HostInfo("x86_64", "Linux", "6.1", "5.36.0"),
+            "42", "main", ["/usr/lib"], _warnings.Add)
+        {
+            Transports = (_, _, _, _) => _transport,
+        });
+    }
+
+    [TearDown]
+    public void TearDown()
+    {
+        _session.Dispose();
+        _transport.Dispose();
+    }
+
+    private object? Call(string name, params object?[] args) => SessionCalls.Call(_session, name, args);
+
+    private void Init(params (string Key, object? Value)[] options) =>
+        Call("init", options.ToDictionary(o => o.Key, o => o.Value), new Dictionary<string, object?>());
+
+    private static Dictionary<string, object?> Hash(params (string Key, object? Value)[] pairs) => pairs.ToDictionary(p => p.Key, p => p.Value);
+
+    private List<JObject> Payloads(string type) => [.. _transport.Items(type).Select(i => JObject.Parse(i.Payload))];
+
+    [Test]
+    public void Init_BadOption_ThrowsNamingIt_AndKeepsTheOldSettings()
+    {
+        Init(("release", "a@1"));
+        var e = Assert.Throws<SessionCallException>(() => Init(("traces_sample_rate", 2L)));
+        Assert.That(e!.Message, Does.Contain("traces_sample_rate").And.Contain("0 to 1"));
+        Assert.That(_session.Options.Release, Is.EqualTo("a@1"));
+    }
+
+    [Test]
+    public void Init_TellsTheClientWhichCallsMayRunCallbacks()
+    {
+        var hints = (Dictionary<string, object?>)Call("init", Hash(("before_send", new FakeCode(a => a[0]))), new Dictionary<string, object?>())!;
+        Assert.That(hints["capture_event"], Is.EqualTo(1L));
+        Assert.That(hints["transaction_start"], Is.EqualTo(0L));
+        hints = (Dictionary<string, object?>)Call("init", Hash(("profiles_sample_rate", 1.0)), new Dictionary<string, object?>())!;
+        Assert.That(hints["capture_event"], Is.EqualTo(0L));
+        Assert.That(hints["transaction_start"], Is.EqualTo(1L), "a profiled transaction starts the sampler in the client");
+    }
+
+    [Test]
+    public void ClientNamedHandles_ScopesSpansAndTransactions()
+    {
+        Init(("traces_sample_rate", 1.0));
+        Call("scope_set", EngineSession.RootScopeId, "set_tag", "root", "1");
+        Call("scope_push", 7L);
+        Call("scope_set", 7L, "set_tag", "inner", "2");
+        Assert.That((Dictionary<string, object?>)Call("scope_get", 7L, "tags")!, Does.ContainKey("root").And.ContainKey("inner"));
+        Call("transaction_start", 8L, Hash(("name", "job"), ("op", "task")), null);
+        Call("span_start", 9L, 8L, Hash(("op", "db"), ("description", "SELECT 1")));
+        Call("span_set", 9L, "set_data", "rows", 3L);
+        Call("span_set", 9L, "finish");
+        Call("scope_set", 7L, "set_span", 8L);
+        Assert.That(Call("scope_get", 7L, "get_span"), Is.EqualTo(new object?[] { 8L, 1L }), "the client's own id comes back");
+        Assert.That(Call("span_get", 9L, "transaction"), Is.EqualTo(new object?[] { 8L, 1L }));
+        Call("transaction_finish", 8L, null);
+        Call("scope_pop");
+        Call("release", 9L);
+        var tx = Payloads("transaction").Single();
+        Assert.That((string?)tx["transaction"], Is.EqualTo("job"));
+        Assert.That(tx["spans"]!.Single()["data"]!["rows"]!.Value<long>(), Is.EqualTo(3));
+        Assert.That(tx["tags"]!["inner"], Is.Not.Null, "the scope the transaction finished under");
+        Assert.Throws<SessionCallException>(() => Call("span_get", 9L, "get"), "a released handle is gone");
+        Assert.That(Call("span_set", 99L, "set_tag", "a", "b"), Is.Null, "a one-way call on an unknown handle is ignored");
+    }
+
+    [Test]
+    public void TransactionProfile_MarkersAtStartAndFinish_SamplerReleased_InAppFromTheOptions()
+    {
+        Init(("traces_sample_rate", 1.0), ("profiles_sample_rate", 1.0), ("in_app_exclude", new List<object?> { "main" }));
+        _sampler.Stack = [FakeSampler.Lib, FakeSampler.Work, FakeSampler.Main];
+        Call("transaction_start", 5L, Hash(("name", "profiled")), null);
+        Assert.That((_sampler.Users, _sampler.Marks), Is.EqualTo((1, 1)));
+        _sampler.Advance(TimeSpan.FromMilliseconds(55));
+        Call("transaction_finish", 5L, null);
+        Assert.That((_sampler.Users, _sampler.Marks), Is.EqualTo((0, 2)));
+        var profile = Payloads("profile").Single();
+        var tx = Payloads("transaction").Single();
+        Assert.That((string?)tx["contexts"]!["profile"]!["profile_id"], Is.EqualTo((string?)profile["event_id"]));
+        Assert.That(profile["profile"]!["samples"]!.Count(), Is.EqualTo(7), "start marker, 5 ticks, finish marker");
+        Assert.That(profile["profile"]!["frames"]!.Select(f => (bool)f["in_app"]!), Is.All.False, "main excluded by in_app_exclude");
+    }
+
+    [Test]
+    public void StandaloneProfilerMadeBeforeInit_DoesNotDecideInAppForTheSdk()
+    {
+        // Reproduced before: Sentry::Profiling->new(...) first, then init({ in_app_exclude => ['main'] }) gave in_app: true.
+        Call("profiler_call", "new", 3L, Hash(("enable_profiling", 1L), ("profiles_sample_rate", 1.0)));
+        Init(("traces_sample_rate", 1.0), ("profiles_sample_rate", 1.0), ("in_app_exclude", new List<object?> { "main" }));
+        Call("transaction_start", 5L, Hash(("name", "t")), null);
+        _sampler.Advance(TimeSpan.FromMilliseconds(30));
+        Call("transaction_finish", 5L, null);
+        var frames = Payloads("profile").Single()["profile"]!["frames"]!;
+        Assert.That(frames.Where(f => (string?)f["module"] == "main").Select(f => (bool)f["in_app"]!), Is.Not.Empty.And.All.False);
+    }
+
+    [Test]
+    public void ManualProfile_InTransactionMode_TravelsInItsOwnTransaction()
+    {
+        Init(("profiles_sample_rate", 1.0));
+        var started = (object?[])Call("profiler_call", "start", 0L, 6L, Hash(("name", "report")))!;
+        Assert.That(started[0], Is.EqualTo(6L));
+        _sampler.Advance(TimeSpan.FromMilliseconds(40));
+        Assert.That(Call("profiler_call", "stop", 0L), Is.EqualTo(6L));
+        var tx = Payloads("transaction").Single();
+        Assert.That(((string?)tx["transaction"], (string?)tx["contexts"]!["trace"]!["op"]), Is.EqualTo(("report", "profile")));
+        Assert.That(Payloads("profile"), Has.Count.EqualTo(1));
+        Assert.That(_sampler.Users, Is.Zero);
+        var info = (Dictionary<string, object?>)Call("profiler_call", "info", 6L)!;
+        Assert.That(info["sent"], Is.EqualTo(1L));
+    }
+
+    [Test]
+    public void Continuous_TraceLifecycle_OneSessionForOverlappingTransactions_ChunksCutByTheOneDrain()
+    {
+        Init(("traces_sample_rate", 1.0), ("profile_session_sample_rate", 1.0), ("profile_lifecycle", "trace"));
+        Call("transaction_start", 2L, Hash(("name", "a")), null);
+        Call("transaction_start", 3L, Hash(("name", "b")), null);
+        Assert.That(_sampler.Acquires, Is.EqualTo(1), "one session for both");
+        _sampler.Advance(TimeSpan.FromSeconds(61));
+        Assert.That(Payloads("profile_chunk"), Has.Count.EqualTo(1), "the drain cut the first 60 s");
+        Call("transaction_finish", 2L, null);
+        Assert.That(_sampler.Users, Is.EqualTo(1), "b still runs");
+        _sampler.Advance(TimeSpan.FromSeconds(2));
+        Call("transaction_finish", 3L, null);
+        Assert.That(_sampler.Users, Is.Zero);
+        var chunks = Payloads("profile_chunk");
+        Assert.That(chunks, Has.Count.EqualTo(2));
+        Assert.That(chunks.Select(c => (string?)c["profiler_id"]).Distinct().Count(), Is.EqualTo(1));
+        Assert.That(chunks.Select(c => (string?)c["chunk_id"]).Distinct().Count(), Is.EqualTo(2));
+        var txs = Payloads("transaction");
+        Assert.That(txs.Select(t => (string?)t["contexts"]!["profile"]!["profiler_id"]), Is.All.EqualTo((string?)chunks[0]["profiler_id"]));
+        Assert.That(_sampler.Store.SampleCount, Is.Zero, "nothing kept once no profile needs it");
+    }
+
+    [Test]
+    public void Decider_IsShared_SampleRateZeroDropsErrors_TracingOffLeavesTransactionsUnsampled()
+    {
+        Init(("sample_rate", 0.0));
+        Assert.That(Call("capture_event", Hash(("message", Hash(("formatted", "x"))))), Is.Null);
+        Assert.That(_session.Hub.Client.Reports.Totals[("sample_rate", "error")], Is.EqualTo(1));
+        Assert.That(Call("transaction_start", 2L, Hash(("name", "t")), null), Is.EqualTo(0L));
+        Assert.That(_session.Profiling.Sampler, Is.SameAs(_sampler));
+    }
+
+    [Test]
+    public void ProfilerSettings_ChangedByAttribute_AreValidatedAndNewWhileIdle()
+    {
+        Init(("profiles_sample_rate", 1.0), ("profile_lifecycle", "manual"));
+        var before = _session.Profiling.Options;
+        Assert.That(Call("profiler_call", "set", 0L, "profile_lifecycle", "trace"), Is.EqualTo("trace"));
+        Assert.That(before.ProfileLifecycle, Is.EqualTo(ProfileLifecycle.Manual), "the old settings object is unchanged");
+        Assert.Throws<SessionCallException>(() => Call("profiler_call", "set", 0L, "max_stack_depth", 0L));
+        Call("profiler_call", "start", 0L, 4L, Hash(("name", "p")));
+        var e = Assert.Throws<SessionCallException>(() => Call("profiler_call", "set", 0L, "max_stack_depth", 50L));
+        Assert.That(e!.Message, Does.Contain("stop it"));
+    }
+
+    [Test]
+    public void CallbackThatCaptures_IsRefused_OuterEventGoesOut()
+    {
+        FakeCode? beforeSend = null;
+        beforeSend = new FakeCode(a =>
+        {
+            Call("capture_event", Hash(("message", Hash(("formatted", "inner")))));
+            return a[0];
+        });
+        Init(("before_send", beforeSend));
+        Assert.That(Call("capture_event", Hash(("message", Hash(("formatted", "outer"))))), Is.Not.Null);
+        Assert.That(beforeSend.Calls, Is.EqualTo(1));
+        Assert.That(Payloads("event").Select(e => (string?)e["message"]!["formatted"]), Is.EqualTo(new[] { "outer" }));
+        Assert.That(_warnings, Has.One.Contains("inside an SDK callback"));
+    }
+
+    [Test]
+    public void ExitInsideACallback_UnwindsTheCall()
+    {
+        Init(("before_send", new FakeCode(_ => throw new PerlBridge.PerlExitException(7))));
+        var e = Assert.Throws<CallbackAbortedException>(() => Call("capture_event", Hash(("message", "m"))));
+        Assert.That(((PerlBridge.PerlExitException)e!.InnerException!).Status, Is.EqualTo(7));
+        Assert.That(_transport.Sent, Is.Empty);
+    }
+
+    [Test]
+    public void ExpiredProfile_StillReleasesTheSampler()
+    {
+        Init(("traces_sample_rate", 1.0), ("profiles_sample_rate", 1.0), ("max_profile_duration", 1L));
+        Call("transaction_start", 2L, Hash(("name", "long")), null);
+        _sampler.Advance(TimeSpan.FromSeconds(3));
+        Call("transaction_finish", 2L, null);
+        Assert.That(_sampler.Users, Is.Zero);
+        var profile = Payloads("profile").Single();
+        var last = profile["profile"]!["samples"]!.Max(s => long.Parse((string)s["elapsed_since_start_ns"]!));
+        Assert.That(last, Is.LessThanOrEqualTo(1_000_000_000));
+    }
+}
