@@ -6,21 +6,25 @@ use File::Temp qw(tempdir);
 use File::Spec;
 use Sentry::SDK;
 
-# The SDK never breaks the program it watches: where no engine answers (a forked child of the host,
-# an ithread, plain perl) every call returns normally and losses are counted; callbacks cannot
-# recurse or wedge the program; $@ and $! are the program's.
+# The SDK never breaks the program it watches: a forked child of the host reaches the engine as
+# a client of the agent; where no engine answers (no agent, an ithread) every call still returns
+# normally and losses are counted; callbacks cannot recurse or wedge the program; $@ and $! are
+# the program's.
 
 plan skip_all => 'needs perl-sentry run' unless defined &Sentry::Engine::available;
 
 my $dir = tempdir(CLEANUP => 1);
+my $agent_dir = tempdir(CLEANUP => 1);
+chmod 0700, $agent_dir;
+# A private agent for this test (started by the first child that needs it); it goes when idle.
+$ENV{PERLSENTRY_AGENT} = "$agent_dir/agent.sock";
 Sentry::SDK->init({ envelope_dir => $dir, cache_dir => '', traces_sample_rate => 1.0, profiles_sample_rate => 1.0 });
-
-my $SPAN = 'no-span';   # the stand-in engine keeps no scope data
 
 # Every public call a program makes, with the values it would use; returns what it saw.
 sub exercise {
+    my ($envelopes) = @_;
     my @seen;
-    Sentry::SDK->init({ traces_sample_rate => 1.0 });
+    Sentry::SDK->init({ traces_sample_rate => 1.0, cache_dir => '', ($envelopes ? (envelope_dir => $envelopes) : ()) });
     Sentry::SDK->add_breadcrumb({ message => 'crumb' });
     Sentry::SDK->configure_scope(sub { $_[0]->set_tag(a => 1)->set_user({ id => 1 })->set_extra(x => [1]) });
     my $hub = Sentry::Hub->get_current_hub;
@@ -52,13 +56,14 @@ sub exercise {
     return join ',', map { defined $_ ? $_ : 'undef' } @seen;
 }
 
-subtest 'a forked child of the host: every call returns, the loss is counted, the exit status is its own' => sub {
+sub in_child {
+    my ($code) = @_;
     pipe(my $r, my $w) or die "pipe: $!";
     my $pid = fork;
     die "fork: $!" unless defined $pid;
     if (!$pid) {
         close $r;
-        my $seen = eval { exercise() } // "died: $@";
+        my $seen = eval { $code->() } // "died: $@";
         my $lost = Sentry::Internal::Null::lost();
         print {$w} "$seen|", join(',', map { "$_=$lost->{$_}" } sort keys %$lost), "\n";
         close $w;
@@ -67,12 +72,52 @@ subtest 'a forked child of the host: every call returns, the loss is counted, th
     close $w;
     my $line = <$r>;
     waitpid $pid, 0;
-    is $? >> 8, 3, 'the child exits with its own status';
-    chomp $line;
-    my ($seen, $lost) = split /\|/, $line // '';
-    is $seen, "scoped,traceparent,$SPAN,errsv=boom,42,off,end", 'every call returned, with usable values';
+    chomp $line if defined $line;
+    return ($? >> 8, split /\|/, $line // '', -1);
+}
+
+sub envelope_items {
+    my ($from) = @_;
+    my %n;
+    for my $f (glob "$from/*.envelope") {
+        open my $fh, '<:raw', $f or die $!;
+        local $/;
+        my $data = <$fh>;
+        $n{$1}++ while $data =~ /\{"type":"(\w+)","length"/g;
+    }
+    return \%n;
+}
+
+subtest 'a forked child of the host continues as a client of the agent: every call works, its status is its own' => sub {
+    plan skip_all => 'host not found' unless $ENV{PERLSENTRY_CLI};
+    local $ENV{PERLSENTRY_AGENT_BIN} = $ENV{PERLSENTRY_CLI};
+    my $out = tempdir(CLEANUP => 1);
+    my ($rc, $seen, $lost) = in_child(sub { exercise($out) });
+    is $rc, 3, 'the child exits with its own status';
+    is $seen, "scoped,traceparent,span,errsv=boom,42,transaction,end", 'every call returned, with the engine\'s values';
+    is $lost, '', 'nothing lost';
+    my $items = envelope_items($out);
+    is $items->{event}, 3, 'the child\'s three events arrived';
+    ok $items->{transaction} >= 1, 'and its transactions';
+};
+
+subtest 'a forked child that cannot reach the agent: every call returns, the loss is counted, one warning names what to fix' => sub {
+    local $ENV{PERLSENTRY_AGENT_BIN} = '/nonexistent/perl-sentry';
+    local $ENV{PERLSENTRY_AGENT} = "$agent_dir/none.sock";
+    open my $saved, '>&', \*STDERR or die $!;
+    my $err_file = "$agent_dir/stderr.txt";
+    open STDERR, '>', $err_file or die $!;
+    my ($rc, $seen, $lost) = in_child(sub { exercise() });
+    open STDERR, '>&', $saved or die $!;
+    is $rc, 3, 'the child exits with its own status';
+    is $seen, "scoped,traceparent,no-span,errsv=boom,42,off,end", 'every call returned, with usable values';
     like $lost, qr/error=3/, 'three errors counted as lost';
     like $lost, qr/transaction=\d/, 'transactions counted as lost';
+    my $err = do { local (@ARGV, $/) = $err_file; <> };
+    my @warnings = $err =~ /^Sentry::SDK: .*$/mg;
+    is scalar @warnings, 1, 'one warning' or diag $err;
+    like $warnings[0], qr{/nonexistent/perl-sentry is not an executable program: install perl-sentry on PATH or set PERLSENTRY_AGENT_BIN},
+        'it names what to fix';
 };
 
 subtest 'ithreads: every call returns in each thread' => sub {
@@ -80,7 +125,7 @@ subtest 'ithreads: every call returns in each thread' => sub {
     require threads;
     my @threads = map { threads->create(sub { exercise() }) } 1 .. 4;
     my @results = map { $_->join } @threads;
-    is scalar(grep { $_ eq "scoped,traceparent,$SPAN,errsv=boom,42,off,end" } @results), 4, 'four threads finished normally';
+    is scalar(grep { $_ eq "scoped,traceparent,no-span,errsv=boom,42,off,end" } @results), 4, 'four threads finished normally';
 };
 
 subtest '$@ and $! are left as they were' => sub {
@@ -146,8 +191,8 @@ subtest 'exit inside a callback ends the program with that status' => sub {
     unlike $out, qr/not reached|panic|Unhandled/, 'nothing after the exit, no panic';
 };
 
-subtest 'plain perl: every call returns, one warning' => sub {
-    my ($rc, $out) = run_script("$^X -I$lib", <<'EOF');
+subtest 'plain perl without the XS client: every call returns, one warning' => sub {
+    my ($rc, $out) = run_script("$^X -I$lib -I" . File::Spec->rel2abs('perl/t/lib') . " -MPerlSentry::NoClient", <<'EOF');
 use strict; use warnings; use Sentry::SDK;
 Sentry::SDK->init({ traces_sample_rate => 1.0 });
 my $tx = Sentry::SDK->start_transaction({ name => 'x' });
@@ -162,6 +207,7 @@ EOF
     like $out, qr/errsv=e\nchild=4 lost=2/, 'output as without the SDK, losses counted';
     my @warnings = $out =~ /^Sentry::SDK: .*$/mg;
     is scalar @warnings, 1, 'one warning in all (the child inherits it)' or diag $out;
+    like $warnings[0], qr/PerlSentry::Client is not installed/, 'it says what is missing';
 };
 
 done_testing;

@@ -16,6 +16,9 @@ internal static class CliApp
                     run it sampled and write a flame graph, speedscope, collapsed stacks and Sentry
                     profile_chunk envelopes to dir
                     (default: a new folder under ./perl-sentry-profile); prints the top functions
+          agent [--socket PATH] [--foreground | --daemon] [--idle-timeout SECONDS]
+                    the engine for Perl processes that have none of their own (plain perl,
+                    forked children); clients start it when they need it
           help      show this text
           version   show the versions of perl-sentry and of the perl it embeds
 
@@ -39,6 +42,8 @@ internal static class CliApp
                     return RunCommand.Execute(RunRequest.Parse(args[1..]));
                 case "profile":
                     return ProfileCommand.Execute(ProfileRequest.Parse(args[1..]), stderr);
+                case "agent":
+                    return AgentCommand.Execute(args[1..], stderr);
                 case "help" or "-h" or "--help":
                     Console.Out.WriteLine(Usage);
                     return 0;

@@ -11,11 +11,30 @@ namespace PerlSentry.PerlBridge;
 /// UTF-8 encoded text in such strings, so bytes that are valid UTF-8 decode as UTF-8;
 /// anything else decodes as Latin-1, which is what those bytes mean to perl itself.
 /// </remarks>
-internal unsafe ref struct PbReader(ReadOnlySpan<byte> data, PerlInterpreter owner)
+internal unsafe ref struct PbReader
 {
     private static readonly UTF8Encoding StrictUtf8 = new(false, true);
-    private readonly ReadOnlySpan<byte> _data = data;
+    private readonly ReadOnlySpan<byte> _data;
+    private readonly PerlInterpreter? _owner;
+    private readonly Func<long, PerlRefKind, string?, object?>? _makeRef;
     private int _pos;
+
+    /// <summary>Values of an interpreter in this process: references become <see cref="PerlRef"/>s it owns.</summary>
+    public PbReader(ReadOnlySpan<byte> data, PerlInterpreter owner)
+    {
+        _data = data;
+        _owner = owner;
+    }
+
+    /// <summary>Values of another process: references become what <paramref name="makeRef"/> makes of them.</summary>
+    public PbReader(ReadOnlySpan<byte> data, Func<long, PerlRefKind, string?, object?> makeRef)
+    {
+        _data = data;
+        _makeRef = makeRef;
+    }
+
+    /// <summary>How far it has read.</summary>
+    public readonly int Position => _pos;
 
     public readonly bool AtEnd => _pos >= _data.Length;
 
@@ -30,7 +49,7 @@ internal unsafe ref struct PbReader(ReadOnlySpan<byte> data, PerlInterpreter own
         return s;
     }
 
-    private static PerlBridgeException Malformed() => new("malformed value buffer from the shim");
+    private static PerlBridgeException Malformed() => new("malformed value buffer");
 
     public object? Value()
     {
@@ -67,10 +86,12 @@ internal unsafe ref struct PbReader(ReadOnlySpan<byte> data, PerlInterpreter own
             }
             case PerlNative.PB_T_REF:
             {
-                var handle = (nint)BinaryPrimitives.ReadInt64LittleEndian(Take(8));
+                var handle = BinaryPrimitives.ReadInt64LittleEndian(Take(8));
                 var kind = (PerlRefKind)Take(1)[0];
                 var cls = Encoding.UTF8.GetString(Take(Length()));
-                return new PerlRef(owner, handle, kind, cls.Length == 0 ? null : cls);
+                return _owner is not null
+                    ? new PerlRef(_owner, (nint)handle, kind, cls.Length == 0 ? null : cls)
+                    : _makeRef!(handle, kind, cls.Length == 0 ? null : cls);
             }
             default:
                 throw Malformed();

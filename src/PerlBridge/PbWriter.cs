@@ -5,17 +5,38 @@ using PerlSentry.PerlBridge.Native;
 
 namespace PerlSentry.PerlBridge;
 
-/// <summary>Appends values in the shim's wire format (pb_api.h) to a native buffer.</summary>
-internal readonly unsafe ref struct PbWriter(pb_buf* buf)
+/// <summary>Appends values in the shim's wire format (pb_api.h) to a native buffer or a managed one.</summary>
+internal readonly unsafe ref struct PbWriter
 {
     private const int MaxDepth = 64;
+    private readonly pb_buf* _buf;
+    private readonly System.Buffers.ArrayBufferWriter<byte>? _managed;
+    private readonly Func<IPerlRef, long>? _token;
+
+    public PbWriter(pb_buf* buf)
+    {
+        _buf = buf;
+    }
+
+    /// <summary>A writer into managed memory (the agent's frames); references cross as <paramref name="token"/> says.</summary>
+    public PbWriter(System.Buffers.ArrayBufferWriter<byte> managed, Func<IPerlRef, long>? token = null)
+    {
+        _managed = managed;
+        _token = token;
+    }
 
     private Span<byte> Grow(int n)
     {
-        if (buf->len + (nuint)n > buf->cap)
-            PerlRuntime.Api->buf_reserve(buf, (nuint)n);
-        var span = new Span<byte>(buf->data + buf->len, n);
-        buf->len += (nuint)n;
+        if (_managed is not null)
+        {
+            var m = _managed.GetSpan(n)[..n];
+            _managed.Advance(n);
+            return m;
+        }
+        if (_buf->len + (nuint)n > _buf->cap)
+            PerlRuntime.Api->buf_reserve(_buf, (nuint)n);
+        var span = new Span<byte>(_buf->data + _buf->len, n);
+        _buf->len += (nuint)n;
         return span;
     }
 
@@ -67,11 +88,11 @@ internal readonly unsafe ref struct PbWriter(pb_buf* buf)
         v.CopyTo(s[5..]);
     }
 
-    public void Ref(PerlRef r)
+    public void Ref(IPerlRef r)
     {
         var s = Grow(14);
         s[0] = PerlNative.PB_T_REF;
-        BinaryPrimitives.WriteInt64LittleEndian(s[1..], r.Handle);
+        BinaryPrimitives.WriteInt64LittleEndian(s[1..], r is PerlRef p && _token is null ? p.Handle : _token?.Invoke(r) ?? 0);
         s[9] = (byte)r.Kind;
         BinaryPrimitives.WriteUInt32LittleEndian(s[10..], 0);
     }
@@ -90,7 +111,7 @@ internal readonly unsafe ref struct PbWriter(pb_buf* buf)
             case int i: Int64(i); break;
             case long l: Int64(l); break;
             case double d: Double(d); break;
-            case PerlRef r: Ref(r); break;
+            case IPerlRef r: Ref(r); break;
             case byte[] bytes: Bytes(bytes); break;
             case ulong u: UInt64(u); break;
             case uint u: Int64(u); break;
@@ -119,15 +140,11 @@ internal readonly unsafe ref struct PbWriter(pb_buf* buf)
 
     private void Array(IEnumerable list, int depth)
     {
-        var countAt = buf->len + 1;
+        var items = list as ICollection ?? list.Cast<object?>().ToList();
         var s = Grow(5);
         s[0] = PerlNative.PB_T_ARRAY;
-        uint n = 0;
-        foreach (var e in list)
-        {
+        BinaryPrimitives.WriteUInt32LittleEndian(s[1..], (uint)items.Count);
+        foreach (var e in items)
             Value(e, depth + 1);
-            n++;
-        }
-        BinaryPrimitives.WriteUInt32LittleEndian(new Span<byte>(buf->data + countAt, 4), n);
     }
 }

@@ -58,6 +58,46 @@ public sealed unsafe class PerlInterpreter : IDisposable
     /// </summary>
     public static void SampleXsCalls() => PerlRuntime.Api->sample_wrap_xs();
 
+    private static readonly ConcurrentDictionary<nint, WeakReference<PerlInterpreter>> Live = new();
+
+    /// <summary>
+    /// What a forked child of this process continues from: the bytes the engine makes of an
+    /// interpreter's state, taken on the forking thread just before the fork. The child, which has no
+    /// CLR, hands them to the agent (see pb_client.h). Null: the child starts from nothing.
+    /// </summary>
+    public static Func<PerlInterpreter, byte[]?>? ForkSnapshot { get; set; }
+
+    /// <summary>
+    /// Tells forked children how to reach the agent: <paramref name="agentCommand"/> is the program that
+    /// starts it (<c>perl-sentry</c>), and <see cref="ForkSnapshot"/> is asked before every fork.
+    /// </summary>
+    public static void ConfigureForkedChildren(string agentCommand)
+    {
+        using var cmd = new NativeStrings([agentCommand]);
+        PerlRuntime.Api->client_configure(cmd.Pointers[0], &OnFork);
+    }
+
+    [System.Runtime.InteropServices.UnmanagedCallersOnly]
+    private static int OnFork(nint ip, pb_buf* into)
+    {
+        try
+        {
+            if (!Live.TryGetValue(ip, out var weak) || !weak.TryGetTarget(out var perl) || ForkSnapshot?.Invoke(perl) is not { } bytes)
+                return -1;
+            PerlRuntime.Api->buf_reserve(into, (nuint)bytes.Length);
+            bytes.CopyTo(new Span<byte>(into->data + into->len, bytes.Length));
+            into->len += (nuint)bytes.Length;
+            return 0;
+        }
+        catch
+        {
+            return -1;   // the child starts from nothing rather than the fork failing
+        }
+    }
+
+    /// <summary>The number a forked child's agent client knows the code reference <paramref name="code"/> by (the client holds it).</summary>
+    public long ClientToken(PerlRef code) => (long)PerlRuntime.Api->client_token(_ip, code.Handle);
+
     /// <summary>True in a child process made by Perl's fork: the CLR is not usable there.</summary>
     public static bool IsForkedChild => PerlRuntime.IsForkedChild;
 
@@ -132,6 +172,7 @@ public sealed unsafe class PerlInterpreter : IDisposable
         if (ip == 0)
             throw new PerlBridgeException("cannot create a perl interpreter: " + Marshal.PtrToStringUTF8((nint)err));
         _ip = ip;
+        Live[ip] = new WeakReference<PerlInterpreter>(this);
         _ownerThreadId = Environment.CurrentManagedThreadId;
         OsThreadId = PerlNative.gettid();
         _args = (pb_buf*)NativeMemory.AllocZeroed((nuint)sizeof(pb_buf));
@@ -181,6 +222,7 @@ public sealed unsafe class PerlInterpreter : IDisposable
         {
             lock (_drainGate)
             {
+                Live.TryRemove(ip, out _);
                 PerlRuntime.Api->interp_free(ip);
                 _ip = 0;
             }

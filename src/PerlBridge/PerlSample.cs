@@ -6,11 +6,24 @@ namespace PerlSentry.PerlBridge;
 /// One sample of an interpreter's stack, innermost frame first.
 /// <see cref="Weight"/> is the number of sampler ticks it stands for (a blocked or busy stack
 /// is sampled once when it reaches a safe point); <see cref="MonotonicNs"/> is the first of them.
+/// A marker (<see cref="IsMarker"/>) was taken inside an SDK call: its innermost frames are the SDK's.
 /// </summary>
-public sealed record PerlSample(long MonotonicNs, int Weight, bool Truncated, PerlFrame[] Frames)
+public sealed record PerlSample(long MonotonicNs, int Weight, bool Truncated, PerlFrame[] Frames, bool IsMarker = false)
 {
-    /// <summary>Parses the shim's drained records (layout in pb_sample.h).</summary>
-    internal static void Parse(ReadOnlySpan<byte> data, List<PerlSample> into)
+    /// <summary>Parses the shim's drained records (layout in pb_sample.h). Throws <see cref="FormatException"/> on malformed records.</summary>
+    public static void Parse(ReadOnlySpan<byte> data, List<PerlSample> into)
+    {
+        try
+        {
+            ParseRecords(data, into);
+        }
+        catch (Exception e) when (e is ArgumentOutOfRangeException or IndexOutOfRangeException)
+        {
+            throw new FormatException("malformed sample records");
+        }
+    }
+
+    private static void ParseRecords(ReadOnlySpan<byte> data, List<PerlSample> into)
     {
         var pos = 0;
         while (pos + 16 <= data.Length)
@@ -29,7 +42,7 @@ public sealed record PerlSample(long MonotonicNs, int Weight, bool Truncated, Pe
                 pos += 4;
                 frames[i] = new PerlFrame(name, file, line);
             }
-            into.Add(new PerlSample(time, weight, (flags & 1) != 0, frames));
+            into.Add(new PerlSample(time, weight, (flags & 1) != 0, frames, (flags & 2) != 0));
         }
     }
 

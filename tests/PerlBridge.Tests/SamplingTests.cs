@@ -46,7 +46,8 @@ public sealed class SamplingTests
     public void AnonSub_And_StringEval_AreNamed()
     {
         using var perl = PerlInterpreter.Start();
-        perl.Eval("#line 10 \"anon.pl\"\npackage An;\nour $code = sub {\n  my $t = time + 0.4; 1 while time < $t; 1 };\n1");
+        // Time::HiRes: a spin on whole seconds could end at once (right before a second turns).
+        perl.Eval("use Time::HiRes ();\n#line 10 \"anon.pl\"\npackage An;\nour $code = sub {\n  my $t = Time::HiRes::time() + 0.4; 1 while Time::HiRes::time() < $t; 1 };\n1");
         var samples = Sample(perl, "#line 3 \"ev.pl\"\neval q{ $An::code->() }; 1");
         var frames = samples.Where(s => s.Weight > 0).SelectMany(s => s.Frames).Select(f => f.Name).Distinct().ToList();
         Assert.That(frames, Does.Contain("An::__ANON__[anon.pl:12]"));

@@ -17,9 +17,19 @@ require Sentry::Internal::Null;
 our @ENGINE_CALLS = qw(available init is_enabled flush close shutdown last_event_id capture_event add_breadcrumb log
                        release scope_push scope_pop scope_new scope_set scope_get transaction_start span_start span_set
                        span_get transaction_finish profiler_call);
+# Under plain perl the engine is the agent, through the XS client; without it, the stand-in.
+our $CLIENT = 0;
 unless ($HOSTED) {
     no strict 'refs';
-    *{"Sentry::Engine::$_"} = \&{"Sentry::Internal::Null::$_"} for @ENGINE_CALLS;
+    if (eval { require PerlSentry::Client; 1 }) {
+        PerlSentry::Client::install([ grep { $_ ne 'available' } @ENGINE_CALLS ], PerlSentry::Client::default_agent());
+        *Sentry::Engine::available = sub { 1 };
+        $CLIENT = 1;
+    }
+    else {
+        $Sentry::Internal::Null::REASON = "the XS module PerlSentry::Client is not installed (perl Makefile.PL && make install)";
+        *{"Sentry::Engine::$_"} = \&{"Sentry::Internal::Null::$_"} for @ENGINE_CALLS;
+    }
 }
 
 # Handles: the client names what it creates (so creating never waits for the engine); the engine

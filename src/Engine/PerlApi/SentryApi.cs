@@ -41,6 +41,7 @@ public static class SentryApi
     public static void Install(PerlInterpreter perl)
     {
         var session = Sessions.GetValue(perl, NewSession);
+        ConfigureForks();
         foreach (var name in Names)
         {
             perl.DefineSub("Sentry::Engine::" + name, a =>
@@ -59,6 +60,26 @@ public static class SentryApi
                 }
             });
         }
+    }
+
+    private static int _forksConfigured;
+
+    /// <summary>
+    /// Forked children have no CLR: they continue as clients of the agent (<c>perl-sentry agent</c>,
+    /// the launcher next to this program) from a snapshot of the forking interpreter's session.
+    /// </summary>
+    private static void ConfigureForks()
+    {
+        if (Interlocked.Exchange(ref _forksConfigured, 1) == 1)
+            return;
+        PerlInterpreter.ForkSnapshot = perl =>
+        {
+            if (!Sessions.TryGetValue(perl, out var s) || s.Given is null)
+                return null;   // never initialised: the child starts fresh
+            var json = SessionSnapshot.Take(s, r => r is PerlRef p ? perl.ClientToken(p) : 0);
+            return System.Text.Encoding.UTF8.GetBytes(json.ToString(Newtonsoft.Json.Formatting.None));
+        };
+        PerlInterpreter.ConfigureForkedChildren(Path.Combine(AppContext.BaseDirectory, "perl-sentry"));
     }
 
     private static EngineSession NewSession(PerlInterpreter perl)

@@ -9,6 +9,11 @@ namespace PerlSentry.Engine.Profiling;
 /// <param name="InApp">False for perl's own library directories (and excluded prefixes).</param>
 public sealed record ProfileFrame(string Function, string Module, string FileName, string? AbsPath, int Line, bool InApp)
 {
+    /// <summary>The SDK's own subs (Sentry::…, PerlSentry::…): left out of the leaf of a marker sample.</summary>
+    public static bool IsSdkFrame(ProfileFrame f) =>
+        f.Module.StartsWith("Sentry::", StringComparison.Ordinal) || f.Module == "Sentry"
+        || f.Module.StartsWith("PerlSentry", StringComparison.Ordinal);
+
     /// <summary>The package part of a sub name: <c>A::B</c> of <c>A::B::c</c> and of <c>A::B::__ANON__[f:1]</c>.</summary>
     public static string ModuleOf(string function)
     {

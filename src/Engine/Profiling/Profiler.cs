@@ -13,10 +13,8 @@ public sealed class Profiler : IDisposable
 {
     private readonly Lock _gate = new();
     private readonly List<PerlInterpreter> _attached = [];
-    private readonly InAppRules _inApp;
-    private readonly Dictionary<PerlFrame, ProfileFrame> _frameCache = [];
+    private readonly FrameResolver _frames;
     private readonly long _monoToUnix;
-    private readonly string _cwd = Environment.CurrentDirectory;
     private bool _running;
     private int _intervalUs;
     private int _maxDepth;
@@ -26,7 +24,7 @@ public sealed class Profiler : IDisposable
         options.Validate();
         Options = options;
         Store = new ProfileStore { Interval = TimeSpan.FromMicroseconds(options.SamplingIntervalUs) };
-        _inApp = new InAppRules(PerlInterpreter.LibraryDirs.Concat(options.LibraryDirs));
+        _frames = new FrameResolver(PerlInterpreter.LibraryDirs.Concat(options.LibraryDirs), Environment.CurrentDirectory);
         var (mono, unix) = PerlInterpreter.Clock();
         _monoToUnix = unix - mono;
     }
@@ -126,34 +124,8 @@ public sealed class Profiler : IDisposable
     {
         var raw = new List<PerlSample>();
         perl.DrainSamples(raw);
-        if (raw.Count == 0)
-            return;
-        lock (_frameCache)
-        {
-            foreach (var s in raw)
-            {
-                var frames = new ProfileFrame[s.Frames.Length];
-                for (var i = 0; i < frames.Length; i++)
-                    frames[i] = ToFrame(s.Frames[i]);
-                var skip = 0;
-                while (trimLeaf is not null && skip < frames.Length - 1 && trimLeaf(frames[skip]))
-                    skip++;
-                Store.Add(skip == 0 ? frames : frames[skip..], perl.OsThreadId, s.MonotonicNs + _monoToUnix, s.Weight);
-            }
-        }
-    }
-
-    private ProfileFrame ToFrame(PerlFrame f)
-    {
-        if (_frameCache.TryGetValue(f, out var frame))
-            return frame;
-        var module = f.Name == "main" ? "main" : ProfileFrame.ModuleOf(f.Name);
-        string? abs = null;
-        if (f.File.Length > 0 && !f.File.StartsWith('(') && !f.File.StartsWith('-'))
-            abs = Path.IsPathRooted(f.File) ? f.File : Path.GetFullPath(Path.Combine(_cwd, f.File));
-        frame = new ProfileFrame(f.Name, module, f.File, abs, f.Line, _inApp.IsInApp(module, f.File, abs));
-        _frameCache[f] = frame;
-        return frame;
+        if (raw.Count > 0)
+            _frames.AddTo(Store, raw, perl.OsThreadId, _monoToUnix, trimLeaf);
     }
 
     public void Dispose()

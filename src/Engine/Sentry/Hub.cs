@@ -52,6 +52,9 @@ public sealed class Hub : IDisposable
 
     public Scope CurrentScope => _scopes[^1];
 
+    /// <summary>The scope stack, root first.</summary>
+    public IReadOnlyList<Scope> Scopes => _scopes;
+
     public int ScopeDepth => _scopes.Count;
 
     public Scope PushScope()

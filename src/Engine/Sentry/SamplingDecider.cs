@@ -12,9 +12,9 @@ namespace PerlSentry.Engine.Sentry;
 public sealed class SamplingDecider(SentryOptions options, Action<string>? log = null, Random? random = null)
 {
     private readonly Random _random = random ?? new Random();
-    private SessionDecision _session = new();
+    private SessionState _session = new();
 
-    private sealed class SessionDecision
+    private sealed class SessionState
     {
         public bool? Sampled;
     }
@@ -77,6 +77,9 @@ public sealed class SamplingDecider(SentryOptions options, Action<string>? log =
             }
         }
     }
+
+    /// <summary>The continuous session's decision, if it was made.</summary>
+    public bool? SessionDecision { get { lock (_random) return _session.Sampled; } }
 
     /// <summary>A session that continues another (a forked child) keeps that session's decision.</summary>
     public void InheritSessionDecision(bool sampled)

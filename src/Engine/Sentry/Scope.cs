@@ -50,6 +50,8 @@ public sealed class Scope
 
     public void AddEventProcessor(Func<JObject, JObject?> processor) => _processors.Add(processor);
 
+    public IReadOnlyList<Func<JObject, JObject?>> EventProcessors => _processors;
+
     /// <summary>Resets the data, keeping the event processors (as Sentry's unified API says).</summary>
     public void Clear()
     {

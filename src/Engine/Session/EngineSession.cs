@@ -26,6 +26,15 @@ public sealed class EngineSession : IDisposable
     private ISampler? _sampler;
     private int _callbackDepth;
     private readonly HashSet<string> _refused = [];
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<Delegate, IPerlRef> _codeOf = [];
+
+    /// <summary>The options <c>init</c> was given (code references as they came) and the environment it saw: a fork's child starts from them.</summary>
+    public IReadOnlyDictionary<string, object?>? Given { get; private set; }
+
+    public IReadOnlyDictionary<string, object?> Environment { get; private set; } = new Dictionary<string, object?>();
+
+    /// <summary>The code reference behind a callback this session made, if any.</summary>
+    public IPerlRef? CodeOf(Delegate callback) => _codeOf.TryGetValue(callback, out var r) ? r : null;
 
     public EngineSession(SessionHost host)
     {
@@ -91,6 +100,8 @@ public sealed class EngineSession : IDisposable
             throw new SessionCallException(e.Message);
         }
         Shutdown();
+        Given = given;
+        Environment = env;
         _hub = NewHub(options);
         _profiling = NewProfiler(_hub);
         if (options.EnableProfiling)
@@ -119,20 +130,29 @@ public sealed class EngineSession : IDisposable
     {
         if (value is not IPerlRef { Kind: PerlRefKind.Code } code)
             return value;
-        return key switch
+        Delegate? callback = key switch
         {
             "traces_sampler" or "profiles_sampler" => new Func<SamplingContext, double?>(ctx =>
                 SessionValues.Number(Callback(() => code.Call(SessionValues.ToPerl(ctx.Data))))),
             "before_send" or "before_send_transaction" => EventCallback(code),
-            _ => value,
+            _ => null,
         };
+        if (callback is null)
+            return value;
+        _codeOf.AddOrUpdate(callback, code);
+        return callback;
     }
 
-    public Func<JObject, JObject?> EventCallback(IPerlRef code) => evt =>
+    public Func<JObject, JObject?> EventCallback(IPerlRef code)
     {
-        var result = Callback(() => code.Call(SessionValues.ToPerl(evt)));
-        return result is null ? null : SessionValues.ToJObject(result);
-    };
+        Func<JObject, JObject?> callback = evt =>
+        {
+            var result = Callback(() => code.Call(SessionValues.ToPerl(evt)));
+            return result is null ? null : SessionValues.ToJObject(result);
+        };
+        _codeOf.AddOrUpdate(callback, code);
+        return callback;
+    }
 
     /// <summary>
     /// Runs a user callback. An <c>exit</c> in it ends the program: the SDK's call unwinds

@@ -105,6 +105,14 @@ public static class SessionCalls
         ["transaction_finish"] = o.BeforeSendTransaction is not null ? 1L : 0L,
     };
 
+    /// <summary>The same hints as bits (1 capture_event, 2 transaction_start, 4 transaction_finish, 8 event processors on the scopes), for a client that continues a session.</summary>
+    public static long ClientHintBits(EngineSession s)
+    {
+        var h = ClientHints(s.Options);
+        var bits = ((long)h["capture_event"]! << 0) | ((long)h["transaction_start"]! << 1) | ((long)h["transaction_finish"]! << 2);
+        return s.Hub.Scopes.Any(scope => scope.EventProcessors.Count > 0) ? bits | 8 : bits;
+    }
+
     private static TimeSpan Seconds(object? v, double fallback) =>
         TimeSpan.FromSeconds(Math.Clamp(Number(v) ?? fallback, 0, 3600));
 }

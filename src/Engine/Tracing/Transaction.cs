@@ -28,6 +28,27 @@ public sealed class Transaction : Span
         _onFinish = onFinish;
     }
 
+    private Transaction(string traceId, string spanId, string? parentSpanId, bool? sampled, string name, JObject? baggage, long startNs)
+        : base(traceId, spanId, parentSpanId, sampled, startNs)
+    {
+        Root = this;
+        Name = name;
+        Source = "custom";
+        Baggage = baggage;
+        IsInherited = true;
+        _onFinish = _ => { };
+    }
+
+    /// <summary>
+    /// A span of another process (the parent of a fork, open when it forked): its ids, so events and
+    /// spans here join its trace, and its frozen DSC. Finishing it here sends nothing: the parent does.
+    /// </summary>
+    public static Transaction Inherited(string traceId, string spanId, string? parentSpanId, bool? sampled, string name, JObject? dsc, long startNs) =>
+        new(traceId, spanId, parentSpanId, sampled, name, dsc, startNs);
+
+    /// <summary>Made by <see cref="Inherited"/>: not this process's to send.</summary>
+    public bool IsInherited { get; }
+
     /// <summary>The transaction event's id, known from the start so its profile can point at it.</summary>
     public string EventId { get; } = SentryIds.NewEventId();
 

@@ -55,11 +55,14 @@ internal unsafe struct pb_api
     public delegate* unmanaged<nint, int> sample_now;
     public delegate* unmanaged<long*, long*, void> clock;
     public delegate* unmanaged<void> sample_wrap_xs;
+
+    public delegate* unmanaged<byte*, delegate* unmanaged<nint, pb_buf*, int>, void> client_configure;
+    public delegate* unmanaged<nint, nint, ulong> client_token;
 }
 
 internal static unsafe class PerlNative
 {
-    public const uint PB_ABI_VERSION = 2;
+    public const uint PB_ABI_VERSION = 3;
 
     public const int PB_OK = 0;
     public const int PB_DIED = 1;

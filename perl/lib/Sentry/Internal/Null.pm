@@ -13,8 +13,11 @@ my %LOST;          # category => count
 my $WARNED;
 my %OBJ;           # id => { ... } for the spans made here
 
+our $REASON;    # set by the agent client when it cannot reach the agent
+
 # Under the host, the engine's subs reach this package only from an ithread clone or a forked child.
 sub _why {
+    return "cannot reach the perl-sentry agent: $REASON" if defined $REASON;
     return "this ithread has no engine of its own" if $Sentry::Internal::IN_CLONE;
     return "this process ($$) is a fork of a perl-sentry process and has no engine of its own"
         if $Sentry::Internal::HOSTED;

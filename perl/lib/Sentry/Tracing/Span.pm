@@ -49,7 +49,7 @@ sub to_baggage { $_[0]->_get('to_baggage') }
 
 sub transaction {
     my ($self) = @_;
-    return __PACKAGE__->_from_handle($self->_get('transaction'));
+    return __PACKAGE__->_from_handle(scalar $self->_get('transaction'));
 }
 
 sub get_trace_context {

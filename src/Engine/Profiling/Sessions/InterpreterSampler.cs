@@ -80,12 +80,7 @@ public sealed class InterpreterSampler : ISampler, IDisposable
         }
     }
 
-    public void Mark() => _profiler.SampleNow(_perl, IsSdkFrame);
-
-    /// <summary>The SDK's own subs (Sentry::…, PerlSentry::…), dropped from the leaf of a marker sample.</summary>
-    private static bool IsSdkFrame(ProfileFrame f) =>
-        f.Module.StartsWith("Sentry::", StringComparison.Ordinal) || f.Module == "Sentry"
-        || f.Module.StartsWith("PerlSentry", StringComparison.Ordinal);
+    public void Mark() => _profiler.SampleNow(_perl, ProfileFrame.IsSdkFrame);
 
     public void Drain() => _profiler.Flush();
 

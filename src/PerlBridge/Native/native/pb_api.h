@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#define PB_ABI_VERSION 2
+#define PB_ABI_VERSION 3
 
 /* Status of every entry that runs Perl code. */
 #define PB_OK      0
@@ -96,6 +96,10 @@ typedef struct pb_api {
     int32_t (*sample_now)(pb_interp *ip);
     void (*clock)(int64_t *monotonic_ns, int64_t *realtime_ns);
     void (*sample_wrap_xs)(void);
+
+    /* the agent client of forked children (pb_client.h) */
+    void (*client_configure)(const char *agent_cmd, int32_t (*snapshot)(pb_interp *ip, pb_buf *out));
+    uint64_t (*client_token)(pb_interp *ip, void *sv);   /* a code ref's token in this interpreter's client */
 } pb_api;
 
 #ifndef PB_EXPORT

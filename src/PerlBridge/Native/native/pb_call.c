@@ -4,6 +4,7 @@
  * under its own JMPENV (for exit) and G_EVAL (for die), and the trampoline
  * croaks or exits only after C# has returned. */
 #include "pb_common.h"
+#include "pb_client.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,8 +228,14 @@ XS(pb_trampoline)
     pb_subdef *def = (pb_subdef *)CvXSUBANY(cv).any_ptr;
     pb_interp *ip = def->ip;
     if (UNLIKELY(pb_is_child || ip->perl != my_perl)) {
-        /* After fork the CLR is gone; an ithread clone is an interpreter C# never met.
-         * The SDK's subs fall back to their Perl stand-ins; others do nothing. */
+        /* After fork the CLR is gone: the SDK's subs reach the engine as the agent's client.
+         * An ithread clone is an interpreter C# never met: the SDK's subs fall back to their
+         * Perl stand-ins. Other host subs do nothing. */
+        if (def->fallback && pb_is_child && ip->perl == my_perl) {
+            PUTBACK;
+            I32 n = pb_client_xsub(aTHX_ def->fallback + sizeof "Sentry::Internal::Null::" - 1, ax, items);
+            XSRETURN(n);
+        }
         CV *stand_in = def->fallback ? get_cv(def->fallback, 0) : NULL;
         if (!stand_in) {
             if (ip->perl != my_perl)

@@ -57,16 +57,30 @@ void pb_put_u32(pb_buf *b, uint32_t v);
 void pb_put_str(pb_buf *b, uint8_t tag, const char *s, size_t len);
 /* Appends sv (get-magic applied) to b. */
 void pb_encode_sv(pTHX_ pb_buf *b, SV *sv);
+/* Appends sv, writing references that are not copied with put_ref (see pb_client.c). */
+typedef void (*pb_ref_writer)(pTHX_ pb_buf *b, SV *ref, void *ctx);
+void pb_encode_sv_refs(pTHX_ pb_buf *b, SV *sv, pb_ref_writer put_ref, void *ctx);
+uint8_t pb_ref_kind(pTHX_ SV *ref);
 /* Decodes one value at *p (advanced); the caller owns the returned SV. NULL on malformed input. */
 SV *pb_decode_sv(pTHX_ const uint8_t **p, const uint8_t *end);
+/* The same for values from another process: a reference decodes as undef, never as a pointer. */
+SV *pb_decode_sv_plain(pTHX_ const uint8_t **p, const uint8_t *end);
+/* Steps over one value without making SVs (safe off the interpreter's thread). 0 on success. */
+int pb_skip_value(const uint8_t **p, const uint8_t *end);
 /* Sets target from one IV, NV or string value at *p; returns 0 (nothing consumed) for other kinds. */
 int pb_decode_scalar_into(pTHX_ SV *target, const uint8_t **p, const uint8_t *end);
 
-/* pb_interp.c */
+/* pb_registry.c: the live interpreters (at most PB_MAX_INTERPS) */
+#define PB_MAX_INTERPS 64
 pb_interp *pb_interp_of(pTHX);
-void pb_child_finish(pTHX);
 pb_interp *pb_interp_at(int i);
 int pb_interp_slots(void);
+int pb_registry_add(pb_interp *ip);      /* the slot, or -1 when full */
+void pb_registry_remove(pb_interp *ip);
+int pb_registry_count(void);
+
+/* pb_interp.c */
+void pb_child_finish(pTHX);
 extern pb_callback_fn pb_callback;
 
 /* pb_signal.c */

@@ -1,6 +1,7 @@
 /* Interpreter lifetime: process init, create, parse, run, destruct.
  * Every function here runs on the interpreter's owner thread (C# enforces it). */
 #include "pb_common.h"
+#include "pb_client.h"
 #include "pb_sample.h"
 #include <signal.h>
 #include <stdlib.h>
@@ -9,11 +10,6 @@
 
 EXTERN_C void boot_DynaLoader(pTHX_ CV *cv);
 
-#define PB_MAX_INTERPS 64
-
-/* Registry of live interpreters: the signal router and the sampler hook find
- * their interpreter here (ithreads clone hooks, so a hook cannot carry it). */
-static pb_interp *volatile g_interps[PB_MAX_INTERPS];
 static pthread_mutex_t g_lifetime = PTHREAD_MUTEX_INITIALIZER;
 static int g_sys_inited;
 pb_callback_fn pb_callback;
@@ -31,27 +27,6 @@ static void xs_init(pTHX)
             sv_setpv(get_sv("\030", GV_ADD), ip->caret_x);
         pb_define_pending(aTHX_ ip);
     }
-}
-
-pb_interp *pb_interp_of(pTHX)
-{
-    for (int i = 0; i < PB_MAX_INTERPS; i++) {
-        pb_interp *ip = g_interps[i];
-        if (ip && ip->perl == my_perl)
-            return ip;
-    }
-    return NULL;
-}
-
-pb_interp *pb_interp_at(int i) { return i < PB_MAX_INTERPS ? g_interps[i] : NULL; }
-int pb_interp_slots(void) { return PB_MAX_INTERPS; }
-
-static int32_t interp_count(void)
-{
-    int n = 0;
-    for (int i = 0; i < PB_MAX_INTERPS; i++)
-        n += g_interps[i] != NULL;
-    return n;
 }
 
 static void set_err(char *err, int32_t errlen, const char *msg)
@@ -94,16 +69,14 @@ static pb_interp *interp_new(const char *caret_x, char *err, int32_t errlen)
         return NULL;
     }
     pthread_mutex_lock(&g_lifetime);
-    int slot = -1;
-    for (int i = 0; i < PB_MAX_INTERPS; i++)
-        if (!g_interps[i]) { slot = i; break; }
-    if (slot < 0) {
+    PerlInterpreter *perl = NULL;
+    if (pb_registry_count() >= PB_MAX_INTERPS) {
         pthread_mutex_unlock(&g_lifetime);
         free(ip);
         set_err(err, errlen, "too many live interpreters (the limit is 64)");
         return NULL;
     }
-    PerlInterpreter *perl = perl_alloc();
+    perl = perl_alloc();
     if (!perl) {
         pthread_mutex_unlock(&g_lifetime);
         free(ip);
@@ -122,7 +95,7 @@ static pb_interp *interp_new(const char *caret_x, char *err, int32_t errlen)
     ip->perl = perl;
     ip->caret_x = caret_x && *caret_x ? strdup(caret_x) : NULL;
     ip->owner = pthread_self();
-    g_interps[slot] = ip;
+    pb_registry_add(ip);
     pthread_mutex_unlock(&g_lifetime);
     return ip;
 }
@@ -165,16 +138,14 @@ static int32_t interp_destruct(pb_interp *ip)
     int status = perl_destruct(my_perl);   /* END blocks run here, still sampled */
     pb_sample_stop(ip);                    /* the sampler thread lets go of my_perl */
     pthread_mutex_lock(&g_lifetime);
-    for (int i = 0; i < PB_MAX_INTERPS; i++)
-        if (g_interps[i] == ip)
-            g_interps[i] = NULL;
+    pb_registry_remove(ip);
     /* perl lets only PL_curinterp install signal handlers (Perl_rsignal); hand
      * that role to a live interpreter instead of leaving it dangling. */
     if (PL_curinterp == my_perl) {
         PL_curinterp = NULL;
         for (int i = 0; i < PB_MAX_INTERPS; i++)
-            if (g_interps[i]) {
-                PL_curinterp = g_interps[i]->perl;
+            if (pb_interp_at(i) && pb_interp_at(i)->owner) {
+                PL_curinterp = pb_interp_at(i)->perl;
                 break;
             }
     }
@@ -228,7 +199,32 @@ static void signals_claim(pb_interp *ip)
 }
 
 static void buf_free(pb_buf *b) { pb_buf_release(b); }
+
+/* A forked child continues from a snapshot of its parent's session, which the host's engine
+ * makes (C#, before the fork, on the forking thread). */
+static int32_t (*g_host_snapshot)(pb_interp *ip, pb_buf *out);
+
+static int host_snapshot(pTHX_ pb_buf *out)
+{
+    pb_interp *ip = pb_interp_of(aTHX);
+    if (!ip || !ip->subdefs || !g_host_snapshot || pb_is_child)
+        return -1;   /* not an interpreter the engine serves, or the engine is gone already */
+    return g_host_snapshot(ip, out) == 0 ? 0 : -1;
+}
+
+static void client_configure(const char *agent_cmd, int32_t (*snapshot)(pb_interp *ip, pb_buf *out))
+{
+    g_host_snapshot = snapshot;
+    pb_client_configure(agent_cmd, host_snapshot);
+}
+
+static uint64_t client_token(pb_interp *ip, void *sv)
+{
+    dTHXa(ip->perl);
+    return pb_client_token(aTHX_ pb_client_get(aTHX), (SV *)sv);
+}
 static int32_t is_child(void) { return pb_is_child; }
+static int32_t interp_count(void) { return pb_registry_count(); }
 
 #ifndef PERL_VENDORLIB_EXP
 #define PERL_VENDORLIB_EXP ""
@@ -272,6 +268,8 @@ static const pb_api g_api = {
     .sample_now = pb_sample_now,
     .clock = pb_clock,
     .sample_wrap_xs = pb_sample_wrap_xs,
+    .client_configure = client_configure,
+    .client_token = client_token,
 };
 
 PB_EXPORT const pb_api *pb_get_api(void) { return &g_api; }

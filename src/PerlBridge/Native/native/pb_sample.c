@@ -101,6 +101,45 @@ static void *sampler_main(void *arg)
     return NULL;
 }
 
+static void sample_hook(pTHX);
+
+/* Around fork: the sampler thread does not come along, so in the child nothing samples until a
+ * profile there asks again (the child's samplers start inactive, their hooks put back). */
+static void atfork_prepare(void) { pthread_mutex_lock(&g_lock); }
+static void atfork_parent(void) { pthread_mutex_unlock(&g_lock); }
+
+static void atfork_child(void)
+{
+    pthread_mutex_unlock(&g_lock);
+    pthread_mutex_init(&g_lock, NULL);
+    g_thread_running = 0;
+    g_active_count = 0;
+    g_reconfigured = 0;
+    if (g_cond_ready) {
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&g_wake, &attr);
+        pthread_condattr_destroy(&attr);
+    }
+    for (int i = 0; i < pb_interp_slots(); i++) {
+        pb_interp *ip = pb_interp_at(i);
+        pb_sampler *s = ip ? ip->sampler : NULL;
+        if (!s)
+            continue;
+        pthread_mutex_init(&s->lock, NULL);
+        if (s->active && ip->perl && ip->perl->Isignalhook == sample_hook)
+            ip->perl->Isignalhook = s->prev_hook;
+        s->active = 0;
+        s->pending = 0;
+        s->buf.len = 0;   /* the parent's samples are the parent's */
+        s->samples = 0;
+    }
+}
+
+static pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
+static void install_atfork(void) { pthread_atfork(atfork_prepare, atfork_parent, atfork_child); }
+
 /* Called with g_lock held. */
 static int ensure_thread(void)
 {
@@ -263,7 +302,7 @@ static int walk(pTHX_ pb_buf *b, int max_depth, int *truncated)
     return n + 1;
 }
 
-static void take_sample(pTHX_ pb_sampler *s)
+static void take_sample(pTHX_ pb_sampler *s, uint16_t extra_flags)
 {
     pthread_mutex_lock(&s->lock);
     uint32_t weight = __atomic_exchange_n(&s->pending, 0, __ATOMIC_ACQ_REL);
@@ -280,7 +319,7 @@ static void take_sample(pTHX_ pb_sampler *s)
     b->len += 16;
     int truncated;
     int n = walk(aTHX_ b, s->max_depth, &truncated);
-    uint16_t n16 = (uint16_t)n, flags = truncated ? PB_SAMPLE_TRUNCATED : 0;
+    uint16_t n16 = (uint16_t)n, flags = (uint16_t)((truncated ? PB_SAMPLE_TRUNCATED : 0) | extra_flags);
     memcpy(b->data + head + 12, &n16, 2);
     memcpy(b->data + head + 14, &flags, 2);
     s->samples++;
@@ -302,8 +341,8 @@ static void sample_hook(pTHX)
     pb_interp *ip = pb_interp_of(aTHX);
     pb_sampler *s = ip ? ip->sampler : NULL;
     despatch_signals_proc_t prev = s ? s->prev_hook : Perl_despatch_signals;
-    if (s && s->pending && !pb_is_child)
-        take_sample(aTHX_ s);
+    if (s && s->pending)
+        take_sample(aTHX_ s, 0);
     if (real_signal_pending(aTHX)) {
         prev(aTHX);   /* perl's own: runs %SIG handlers, clears PL_sig_pending */
     } else {
@@ -323,8 +362,8 @@ static OP *after_op(pTHX_ OP *next)
     if (UNLIKELY(PL_sig_pending)) {
         pb_interp *ip = pb_interp_of(aTHX);
         pb_sampler *s = ip ? ip->sampler : NULL;
-        if (s && s->pending && !pb_is_child)
-            take_sample(aTHX_ s);   /* still inside the op's statement: the time lands here */
+        if (s && s->pending)
+            take_sample(aTHX_ s, 0);   /* still inside the op's statement: the time lands here */
     }
     return next;
 }
@@ -382,6 +421,7 @@ void pb_sample_wrap_ops(void)
 
 int32_t pb_sample_start(pb_interp *ip, int64_t interval_ns, int32_t max_depth)
 {
+    pthread_once(&g_atfork_once, install_atfork);
     dTHXa(ip->perl);
     pb_sampler *s = ip->sampler;
     if (!s) {
@@ -446,7 +486,7 @@ int32_t pb_sample_now(pb_interp *ip)
         s->first_tick_ns = mono_ns();
     __atomic_add_fetch(&s->pending, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&s->lock);
-    take_sample(aTHX_ s);
+    take_sample(aTHX_ s, PB_SAMPLE_MARKER);
     return 1;
 }
 

@@ -14,9 +14,11 @@ void pb_sample_wrap_xs(void);
 
 /* Record layout of the drained buffer (little endian), one per sample:
  *   u64 monotonic ns of the first tick it stands for, u32 weight (ticks), u16 frame count,
- *   u16 flags (1: stack truncated at max depth), then per frame, innermost first:
+ *   u16 flags (1: stack truncated at max depth; 2: a marker taken inside an SDK call, whose
+ *   innermost frames are the SDK's own), then per frame, innermost first:
  *   u16 name length, name, u16 file length, file, u32 line. */
 #define PB_SAMPLE_TRUNCATED 1
+#define PB_SAMPLE_MARKER    2
 
 int32_t pb_sample_start(pb_interp *ip, int64_t interval_ns, int32_t max_depth);
 void pb_sample_stop(pb_interp *ip);

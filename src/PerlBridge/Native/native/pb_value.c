@@ -61,17 +61,12 @@ void pb_put_str(pb_buf *b, uint8_t tag, const char *s, size_t len)
     b->len += 4 + len;
 }
 
+uint8_t pb_ref_kind(pTHX_ SV *ref);
+
 static void put_handle(pTHX_ pb_buf *b, SV *ref)
 {
     SV *rv = SvRV(ref);
-    uint8_t kind;
-    switch (SvTYPE(rv)) {
-    case SVt_PVAV: kind = PB_REF_ARRAY; break;
-    case SVt_PVHV: kind = PB_REF_HASH; break;
-    case SVt_PVCV: kind = PB_REF_CODE; break;
-    case SVt_PVGV: kind = PB_REF_GLOB; break;
-    default: kind = SvTYPE(rv) < SVt_PVAV ? PB_REF_SCALAR : PB_REF_OTHER; break;
-    }
+    uint8_t kind = pb_ref_kind(aTHX_ ref);
     pb_put_u8(b, PB_T_REF);
     put_u64(b, (uint64_t)(uintptr_t)newSVsv(ref));   /* the receiver owns this copy */
     pb_put_u8(b, kind);
@@ -85,7 +80,17 @@ static void put_handle(pTHX_ pb_buf *b, SV *ref)
     }
 }
 
+
+static void encode_with(pTHX_ pb_buf *b, SV *sv, int depth, int magic, pb_ref_writer put_ref, void *ctx);
+
+static void put_handle_writer(pTHX_ pb_buf *b, SV *ref, void *ctx) { (void)ctx; put_handle(aTHX_ b, ref); }
+
 static void encode(pTHX_ pb_buf *b, SV *sv, int depth, int magic)
+{
+    encode_with(aTHX_ b, sv, depth, magic, put_handle_writer, NULL);
+}
+
+static void encode_with(pTHX_ pb_buf *b, SV *sv, int depth, int magic, pb_ref_writer put_ref, void *ctx)
 {
     if (magic)
         SvGETMAGIC(sv);
@@ -108,7 +113,7 @@ static void encode(pTHX_ pb_buf *b, SV *sv, int depth, int magic)
                 pb_put_u32(b, (uint32_t)n);
                 for (SSize_t i = 0; i < n; i++) {
                     SV **e = av_fetch(av, i, 0);
-                    encode(aTHX_ b, e ? *e : &PL_sv_undef, depth + 1, 1);
+                    encode_with(aTHX_ b, e ? *e : &PL_sv_undef, depth + 1, 1, put_ref, ctx);
                 }
                 return;
             }
@@ -124,14 +129,14 @@ static void encode(pTHX_ pb_buf *b, SV *sv, int depth, int magic)
                     STRLEN klen;
                     const char *k = HePV(he, klen);
                     pb_put_str(b, HeUTF8(he) ? PB_T_STR : PB_T_BYTES, k, klen);
-                    encode(aTHX_ b, HeVAL(he), depth + 1, 1);
+                    encode_with(aTHX_ b, HeVAL(he), depth + 1, 1, put_ref, ctx);
                     n++;
                 }
                 memcpy(b->data + count_at, &n, 4);
                 return;
             }
         }
-        put_handle(aTHX_ b, sv);
+        put_ref(aTHX_ b, sv, ctx);
         return;
     }
 #ifdef SvIsBOOL
@@ -165,6 +170,21 @@ static void encode(pTHX_ pb_buf *b, SV *sv, int depth, int magic)
 }
 
 void pb_encode_sv(pTHX_ pb_buf *b, SV *sv) { encode(aTHX_ b, sv, 0, 1); }
+
+void pb_encode_sv_refs(pTHX_ pb_buf *b, SV *sv, pb_ref_writer put_ref, void *ctx) { encode_with(aTHX_ b, sv, 0, 1, put_ref, ctx); }
+
+/* The kind of the referent, as PB_T_REF records it. */
+uint8_t pb_ref_kind(pTHX_ SV *ref)
+{
+    SV *rv = SvRV(ref);
+    switch (SvTYPE(rv)) {
+    case SVt_PVAV: return PB_REF_ARRAY;
+    case SVt_PVHV: return PB_REF_HASH;
+    case SVt_PVCV: return PB_REF_CODE;
+    case SVt_PVGV: return PB_REF_GLOB;
+    default: return SvTYPE(rv) < SVt_PVAV ? PB_REF_SCALAR : PB_REF_OTHER;
+    }
+}
 
 static int take(const uint8_t **p, const uint8_t *end, void *dst, size_t n)
 {
@@ -213,7 +233,13 @@ int pb_decode_scalar_into(pTHX_ SV *target, const uint8_t **p, const uint8_t *en
     }
 }
 
-SV *pb_decode_sv(pTHX_ const uint8_t **p, const uint8_t *end)
+static SV *decode(pTHX_ const uint8_t **p, const uint8_t *end, int refs);
+
+SV *pb_decode_sv(pTHX_ const uint8_t **p, const uint8_t *end) { return decode(aTHX_ p, end, 1); }
+
+SV *pb_decode_sv_plain(pTHX_ const uint8_t **p, const uint8_t *end) { return decode(aTHX_ p, end, 0); }
+
+static SV *decode(pTHX_ const uint8_t **p, const uint8_t *end, int refs)
 {
     uint8_t tag;
     if (!take(p, end, &tag, 1))
@@ -254,10 +280,12 @@ SV *pb_decode_sv(pTHX_ const uint8_t **p, const uint8_t *end)
     case PB_T_ARRAY: {
         uint32_t n;
         if (!take(p, end, &n, 4)) return NULL;
+        if (n > (size_t)(end - *p))   /* every value takes at least one byte */
+            return NULL;
         AV *av = newAV();
         if (n) av_extend(av, n - 1);
         for (uint32_t i = 0; i < n; i++) {
-            SV *e = pb_decode_sv(aTHX_ p, end);
+            SV *e = decode(aTHX_ p, end, refs);
             if (!e) { SvREFCNT_dec((SV *)av); return NULL; }
             av_push(av, e);
         }
@@ -268,8 +296,8 @@ SV *pb_decode_sv(pTHX_ const uint8_t **p, const uint8_t *end)
         if (!take(p, end, &n, 4)) return NULL;
         HV *hv = newHV();
         for (uint32_t i = 0; i < n; i++) {
-            SV *k = pb_decode_sv(aTHX_ p, end);
-            SV *v = k ? pb_decode_sv(aTHX_ p, end) : NULL;
+            SV *k = decode(aTHX_ p, end, refs);
+            SV *v = k ? decode(aTHX_ p, end, refs) : NULL;
             if (!v) { SvREFCNT_dec(k); SvREFCNT_dec((SV *)hv); return NULL; }
             hv_store_ent(hv, k, v, 0);
             SvREFCNT_dec(k);
@@ -284,9 +312,47 @@ SV *pb_decode_sv(pTHX_ const uint8_t **p, const uint8_t *end)
             || (size_t)(end - *p) < len)
             return NULL;
         *p += len;   /* the class name is informational */
+        if (!refs)
+            return newSV(0);   /* from another process: never a pointer here */
         return newSVsv((SV *)(uintptr_t)h);   /* the sender keeps its handle */
     }
     default:
         return NULL;
+    }
+}
+
+/* Steps over one value without making SVs (safe off the interpreter's thread). 0 on success. */
+int pb_skip_value(const uint8_t **p, const uint8_t *end)
+{
+    uint8_t tag;
+    uint32_t n;
+    if (!take(p, end, &tag, 1))
+        return -1;
+    switch (tag) {
+    case PB_T_UNDEF: return 0;
+    case PB_T_BOOL: return (*p += 1) <= end ? 0 : -1;
+    case PB_T_IV: case PB_T_UV: case PB_T_NV: return end - *p >= 8 ? (*p += 8, 0) : -1;
+    case PB_T_STR: case PB_T_BYTES:
+        if (!take(p, end, &n, 4) || (size_t)(end - *p) < n) return -1;
+        *p += n;
+        return 0;
+    case PB_T_ARRAY:
+        if (!take(p, end, &n, 4)) return -1;
+        for (uint32_t i = 0; i < n; i++)
+            if (pb_skip_value(p, end) != 0) return -1;
+        return 0;
+    case PB_T_HASH:
+        if (!take(p, end, &n, 4)) return -1;
+        for (uint32_t i = 0; i < 2 * n; i++)
+            if (pb_skip_value(p, end) != 0) return -1;
+        return 0;
+    case PB_T_REF:
+        if (end - *p < 13) return -1;
+        *p += 9;
+        if (!take(p, end, &n, 4) || (size_t)(end - *p) < n) return -1;
+        *p += n;
+        return 0;
+    default:
+        return -1;
     }
 }

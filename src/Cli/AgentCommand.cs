@@ -1,0 +1,74 @@
+using System.Globalization;
+using PerlSentry.Engine.Agent;
+
+namespace PerlSentry.Cli;
+
+/// <summary>
+/// <c>perl-sentry agent</c>: the engine for Perl processes that have none of their own (plain
+/// <c>perl</c> with <c>use Sentry::SDK</c>, forked children of <c>perl-sentry run</c>). Clients start
+/// it on demand (<c>--daemon</c>); under systemd run it with <c>--foreground</c>.
+/// </summary>
+internal static class AgentCommand
+{
+    public const string Usage = "usage: perl-sentry agent [--socket PATH] [--foreground | --daemon] [--idle-timeout SECONDS]";
+
+    public static int Execute(IReadOnlyList<string> args, TextWriter stderr)
+    {
+        string? socket = null;
+        var daemon = false;
+        var idle = TimeSpan.FromSeconds(60);
+        for (var i = 0; i < args.Count; i++)
+        {
+            string Next(string flag) => i + 1 < args.Count ? args[++i] : throw new UsageException($"perl-sentry agent: {flag} needs a value.\n{Usage}");
+            switch (args[i])
+            {
+                case "--socket": socket = Next("--socket"); break;
+                case "--foreground": daemon = false; break;
+                case "--daemon": daemon = true; break;
+                case "--idle-timeout":
+                    var v = Next("--idle-timeout");
+                    if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) || s < 0)
+                        throw new UsageException($"perl-sentry agent: --idle-timeout takes seconds (0: never), got '{v}'.");
+                    idle = s == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(s);
+                    break;
+                case "-h" or "--help":
+                    Console.Out.WriteLine(Usage);
+                    return 0;
+                default:
+                    throw new UsageException($"perl-sentry agent: unknown option '{args[i]}'.\n{Usage}");
+            }
+        }
+        socket ??= AgentProtocol.DefaultSocketPath(Environment.GetEnvironmentVariable, Posix.EffectiveUid);
+        if (daemon)
+            AgentServer.SetSid();   // no terminal: the client that started it may end any time
+        var logPath = socket + ".log";
+        using var logFile = daemon ? new StreamWriter(logPath, append: true) { AutoFlush = true } : null;
+        var log = logFile ?? stderr;
+        void Log(string m)
+        {
+            lock (log) log.WriteLine($"{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} {m}");
+        }
+        var debug = Environment.GetEnvironmentVariable("PERLSENTRY_AGENT_DEBUG") is "1";
+        using var server = AgentServer.Bind(new AgentServer.Settings(socket, idle == Timeout.InfiniteTimeSpan ? TimeSpan.MaxValue : idle),
+            m => { if (debug || !m.Contains(": connection ended", StringComparison.Ordinal)) Log(m); }, out var why, out var running);
+        if (server is null)
+        {
+            if (running && daemon)
+                return 0;   // another client started one first: nothing to do
+            stderr.WriteLine($"perl-sentry agent: {why}");
+            return running ? 0 : 1;
+        }
+        using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c =>
+        {
+            c.Cancel = true;
+            server.Stop();
+        });
+        using var intr = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, c =>
+        {
+            c.Cancel = true;
+            server.Stop();
+        });
+        server.Run();
+        return 0;
+    }
+}

@@ -1,0 +1,78 @@
+using PerlSentry.Engine.Profiling;
+using PerlSentry.Engine.Profiling.Sessions;
+
+namespace PerlSentry.Engine.Agent;
+
+/// <summary>
+/// The sampler of an interpreter in a client process, as the agent's profilers see it. The client
+/// samples; this side decides: <see cref="Acquire"/> and <see cref="Release"/> become commands in
+/// the reply to the call that made them, which the client carries out before it goes on (and it
+/// takes a marker sample after each acquire and before each call that may end a profile, so
+/// <see cref="Mark"/> has nothing to do here). Samples arrive in SAMPLES frames, in order with the
+/// calls, into the process's shared store.
+/// </summary>
+internal sealed class RemoteSampler(ClientProcess process, long threadId, string threadName, CallClock clock) : ISampler
+{
+    private readonly List<(byte Op, int IntervalUs, int Depth)> _commands = [];
+    private int _users;
+
+    public long ThreadId { get; } = threadId;
+
+    public string ThreadName { get; } = threadName;
+
+    public ProfileStore Store => process.Store;
+
+    public long NowNs => clock.UnixNs;
+
+    public bool IsSampling => _users > 0;
+
+    public event Action? Drained;
+
+    public void Acquire(int samplingIntervalUs, int maxStackDepth)
+    {
+        _users++;
+        Store.Interval = TimeSpan.FromMicroseconds(samplingIntervalUs);
+        Store.NameThread(ThreadId, ThreadName);
+        lock (_commands) _commands.Add((AgentProtocol.CommandAcquire, samplingIntervalUs, maxStackDepth));
+    }
+
+    public void Release()
+    {
+        if (_users == 0)
+            return;
+        _users--;
+        lock (_commands) _commands.Add((AgentProtocol.CommandRelease, 0, 0));
+    }
+
+    public void Mark() { }
+
+    public void Drain() { }
+
+    public void Retain(object owner, IReadOnlyList<(long From, long To)> windows) => process.Retain(owner, windows);
+
+    /// <summary>The commands made since the last reply, for the next one.</summary>
+    public List<(byte Op, int IntervalUs, int Depth)> TakeCommands()
+    {
+        lock (_commands)
+        {
+            var taken = new List<(byte, int, int)>(_commands);
+            _commands.Clear();
+            return taken;
+        }
+    }
+
+    /// <summary>The session's one drain, once a second while sampling: its profilers cut chunks and trim.</summary>
+    public void Tick()
+    {
+        if (IsSampling)
+            Drained?.Invoke();
+    }
+
+    /// <summary>Samples the client shipped.</summary>
+    public void Ingest(ReadOnlySpan<byte> records)
+    {
+        var samples = new List<PerlBridge.PerlSample>();
+        PerlBridge.PerlSample.Parse(records, samples);
+        process.Frames.AddTo(Store, samples, ThreadId, CallClock.ToUnix(0), ProfileFrame.IsSdkFrame);
+    }
+}
