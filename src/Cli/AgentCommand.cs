@@ -42,7 +42,7 @@ internal static class AgentCommand
         if (daemon)
             AgentServer.SetSid();   // no terminal: the client that started it may end any time
         var logPath = socket + ".log";
-        using var logFile = daemon ? new StreamWriter(logPath, append: true) { AutoFlush = true } : null;
+        using var logFile = daemon ? new StreamWriter(PrivateFile(logPath, FileMode.Append)) { AutoFlush = true } : null;
         var log = logFile ?? stderr;
         void Log(string m)
         {
@@ -68,7 +68,31 @@ internal static class AgentCommand
             c.Cancel = true;
             server.Stop();
         });
-        server.Run();
+        var pidFile = socket + ".pid";
+        using (var pid = new StreamWriter(PrivateFile(pidFile, FileMode.Create)))
+            pid.WriteLine(Environment.ProcessId);
+        try
+        {
+            server.Run();
+        }
+        finally
+        {
+            File.Delete(pidFile);
+        }
         return 0;
+    }
+
+    /// <summary>A file only its user can read (the log holds what clients sent; 0600 whatever the umask).</summary>
+    private static FileStream PrivateFile(string path, FileMode mode)
+    {
+        var stream = new FileStream(path, new FileStreamOptions
+        {
+            Mode = mode,
+            Access = FileAccess.Write,
+            Share = FileShare.ReadWrite,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        });
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        return stream;
     }
 }

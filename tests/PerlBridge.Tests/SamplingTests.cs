@@ -17,7 +17,7 @@ public sealed class SamplingTests
     public void BusyLoop_IsSampledInTheRightSub_AtTheRightLine()
     {
         using var perl = PerlInterpreter.Start();
-        perl.Eval("#line 1 \"busy.pl\"\npackage Busy;\nsub spin {\n  my $t = time + 1; my $n = 0;\n  $n++ while time < $t;\n  $n }\nsub outer { spin() }\n1");
+        perl.Eval("use Time::HiRes ();\n#line 1 \"busy.pl\"\npackage Busy;\nsub spin {\n  my $t = Time::HiRes::time() + 1; my $n = 0;\n  $n++ while Time::HiRes::time() < $t;\n  $n }\nsub outer { spin() }\n1");
         var samples = Sample(perl, "#line 1 \"main.pl\"\nBusy::outer(); 1");
         Assert.That(samples.Sum(s => s.Weight), Is.InRange(70, 130), "about 101 ticks in one second");
         var inner = samples.Where(s => s.Frames.Length > 0 && s.Frames[0].Name == "Busy::spin").ToList();

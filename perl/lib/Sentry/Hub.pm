@@ -31,8 +31,9 @@ sub push_scope {
 
 sub pop_scope {
     return 0 if @STACK <= 1;
-    pop @STACK;
+    my $id = pop @STACK;
     Sentry::Engine::scope_pop();
+    Sentry::Engine::release($id) unless Sentry::Internal::_live($id);   # no handle of it is left in Perl
     return 1;
 }
 

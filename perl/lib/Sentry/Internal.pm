@@ -63,12 +63,17 @@ sub _create {
 
 sub _id { $_[0]{id} }
 
+sub _live { exists $LIVE{ $_[0] } && defined $LIVE{ $_[0] } }
+
 sub DESTROY {
     my ($self) = @_;
-    return if ${^GLOBAL_PHASE} eq 'DESTRUCT' || !$self->{id} || $self->{id} == 1;
-    delete $LIVE{ $self->{id} };
+    my $id = $self->{id};
+    return if ${^GLOBAL_PHASE} eq 'DESTRUCT' || !$id || $id == 1;
+    delete $LIVE{$id};
+    # A scope on the hub's stack is held by the stack (pop_scope lets it go).
+    return if grep { $_ == $id } @Sentry::Hub::STACK;
     local ($@, $!);
-    Sentry::Engine::release($self->{id});
+    Sentry::Engine::release($id);
 }
 
 # A new event id (the client names its events, so a capture need not wait for the engine).

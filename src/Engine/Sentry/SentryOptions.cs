@@ -81,11 +81,14 @@ public sealed record SentryOptions
     /// </summary>
     public string? CacheDir { get; init; }
 
-    /// <summary><c>max_cache_items</c>, default 100 envelopes; the oldest is dropped (<c>cache_overflow</c>).</summary>
-    public int MaxCacheItems { get; init; } = 100;
+    /// <summary>
+    /// <c>max_cache_items</c>, default 10000 envelopes waiting in the journal; beyond it the oldest is
+    /// dropped (<c>cache_overflow</c>). Sized so a burst of 10,000 captures to a healthy Sentry loses none.
+    /// </summary>
+    public int MaxCacheItems { get; init; } = 10_000;
 
-    /// <summary><c>max_queue_items</c> without a cache, default 100 (<c>queue_overflow</c> beyond).</summary>
-    public int MaxQueueItems { get; init; } = 100;
+    /// <summary><c>max_queue_items</c> in memory (no cache, or a cache that cannot be written), default 10000 (<c>queue_overflow</c> beyond).</summary>
+    public int MaxQueueItems { get; init; } = 10_000;
 
     /// <summary><c>envelope_dir</c>: also write every envelope as a file here (what <c>perl-sentry profile</c> uses).</summary>
     public string? EnvelopeDir { get; init; }

@@ -24,6 +24,6 @@ public sealed record SessionHost(
     IReadOnlyList<string> LibraryDirs,
     Action<string> Warn)
 {
-    /// <summary>The transports the options ask for (default: <see cref="TransportFactory.Create"/>).</summary>
-    public Func<SentryOptions, IClock, ClientReports, Action<string>?, ITransport?> Transports { get; init; } = TransportFactory.Create;
+    /// <summary>The transports the options ask for (default: <see cref="TransportFactory.Create"/>); gets debug logging and the warning sink.</summary>
+    public Func<SentryOptions, IClock, ClientReports, Action<string>?, Action<string>, ITransport?> Transports { get; init; } = TransportFactory.Create;
 }

@@ -25,7 +25,7 @@ public sealed class EngineSessionTests
         _session = new EngineSession(new SessionHost(() => _sampler, _sampler, new HostInfo("x86_64", "Linux", "6.1", "5.36.0"),
             "42", "main", ["/usr/lib"], _warnings.Add)
         {
-            Transports = (_, _, _, _) => _transport,
+            Transports = (_, _, _, _, _) => _transport,
         });
     }
 

@@ -1,14 +1,23 @@
 namespace PerlSentry.Engine.Sentry.Transport;
 
 /// <summary>
-/// The SDK's transport (spec §5): rate limits are applied when an envelope is queued and again
-/// when it is sent; a worker sends the queue in order; client reports for what was dropped ride
-/// along with the next envelope (at most every 30 s) or go alone at flush. A transient failure
-/// (network error, timeout, 5xx) keeps the envelope in the disk cache and backs off; without a
-/// cache it is dropped as <c>network_error</c>.
+/// The SDK's transport (spec §5). <see cref="SendEnvelopeAsync"/> runs on the caller's thread and
+/// does only what must happen before the capture call returns: rate limits, serialising once, and
+/// the queue's write (the disk journal: one append). A worker sends with up to
+/// <see cref="Concurrency"/> requests at once over kept-alive connections (one at a time to a
+/// folder, so its files keep the order of the captures). A transient failure
+/// (no answer, 5xx, a redirect, which is never followed) pauses all sending with a growing backoff
+/// and keeps the envelope in the journal (in memory only, it is dropped as <c>network_error</c>).
+/// Client reports for what was dropped ride along with the next envelope (at most every 30 s) or go
+/// alone at flush; at close, what is still pending goes into the journal, so a restart sends it once.
+/// When the journal cannot be written (a full or read-only disk) the transport keeps envelopes in
+/// memory and says so once.
 /// </summary>
 public sealed class BackgroundTransport : ITransport
 {
+    /// <summary>Requests in flight at once.</summary>
+    public const int Concurrency = 4;
+
     private static readonly TimeSpan ReportInterval = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan MinBackoff = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromMinutes(5);
@@ -17,32 +26,44 @@ public sealed class BackgroundTransport : ITransport
     private readonly IEnvelopeQueue _queue;
     private readonly IClock _clock;
     private readonly Action<string>? _log;
+    private readonly Action<string>? _warn;
     private readonly bool _sendReports;
+    private readonly int _fallbackCapacity;
     private readonly SemaphoreSlim _wake = new(0);
+    private readonly SemaphoreSlim _slots;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _worker;
-    private readonly Lock _idleGate = new();
+    private readonly Lock _gate = new();
+    private readonly HashSet<string> _warned = [];
     private TaskCompletionSource _idle = NewIdle(completed: true);
+    private MemoryEnvelopeQueue? _fallback;
     private int _inFlight;
     private long _lastReportNs;
+    private long _pausedUntilNs;
     private TimeSpan _backoff = MinBackoff;
+    private int _reportInFlight;
     private volatile bool _flushReports;
 
     public BackgroundTransport(IEnvelopeSink sink, IEnvelopeQueue queue, IClock clock, RateLimits? limits = null,
-        ClientReports? reports = null, bool sendClientReports = true, Action<string>? log = null)
+        ClientReports? reports = null, bool sendClientReports = true, Action<string>? log = null, Action<string>? warn = null,
+        int fallbackCapacity = 10_000, int concurrency = Concurrency)
     {
         _sink = sink;
+        _slots = new SemaphoreSlim(Math.Max(1, concurrency));
         _queue = queue;
         _clock = clock;
         Limits = limits ?? new RateLimits();
         Reports = reports ?? new ClientReports();
         _sendReports = sendClientReports;
         _log = log;
+        _warn = warn;
+        _fallbackCapacity = fallbackCapacity;
         _lastReportNs = clock.UnixNs;
         if (queue.Count > 0)
+        {
             _idle = NewIdle(completed: false);   // a flush waits for what earlier runs left
-        if (queue.Count > 0)
             _log?.Invoke($"{queue.Count} envelope(s) from an earlier run are in the cache; sending them");
+        }
         _worker = Task.Run(WorkAsync);
         _wake.Release();
     }
@@ -53,6 +74,9 @@ public sealed class BackgroundTransport : ITransport
 
     public TransportStats Stats { get; } = new();
 
+    /// <summary>Envelopes waiting (in the journal, or in memory), not counting those being sent.</summary>
+    public int Pending => _queue.Count + (_fallback is { } f && !ReferenceEquals(f, _queue) ? f.Count : 0);
+
     private static TaskCompletionSource NewIdle(bool completed)
     {
         var t = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -62,55 +86,96 @@ public sealed class BackgroundTransport : ITransport
 
     public Task SendEnvelopeAsync(Envelope envelope, CancellationToken cancel = default)
     {
-        try
-        {
-            var (kept, dropped) = Limits.Filter(envelope, _clock.UnixNs);
-            RecordDropped(dropped, DiscardReason.RateLimitBackoff);
-            if (kept is null)
-                return Task.CompletedTask;
-            var overflow = _queue.Add(kept.SerializeUnsent());
-            Stats.OnQueued();
-            // After the add: the worker may already have sent it, and then it marks idle again on the wake below.
-            lock (_idleGate)
-            {
-                if (_idle.Task.IsCompleted)
-                    _idle = NewIdle(completed: false);
-            }
-            foreach (var d in overflow)
-                RecordDropped(Envelope.Parse(d).Items, _queue.IsPersistent ? DiscardReason.CacheOverflow : DiscardReason.QueueOverflow);
-            _wake.Release();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
-        {
-            RecordDropped(envelope.Items, DiscardReason.InternalSdkError);
-            _log?.Invoke($"cannot queue an envelope: {e.Message}");
-        }
+        var (kept, dropped) = Limits.Filter(envelope, _clock.UnixNs);
+        RecordDropped(dropped.Select(i => i.Type), DiscardReason.RateLimitBackoff);
+        if (kept is null)
+            return Task.CompletedTask;
+        Enqueue(SerializedEnvelope.From(kept));
         return Task.CompletedTask;
     }
 
-    private void RecordDropped(IEnumerable<EnvelopeItem> items, string reason)
+    private void Enqueue(SerializedEnvelope envelope)
     {
-        foreach (var item in items.Where(i => i.Type != "client_report"))
+        IReadOnlyList<IReadOnlyList<string>> overflow;
+        var persistent = _queue.IsPersistent && _fallback is null;
+        try
         {
-            Reports.Record(reason, DataCategory.OfItem(item.Type));
-            _log?.Invoke($"dropped a {item.Type} item: {reason}");
+            overflow = persistent ? _queue.Add(envelope) : Fallback().Add(envelope);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
+        {
+            WarnOnce("cache", $"Sentry::SDK: cannot write the envelope cache ({e.Message}); envelopes are kept in memory only");
+            persistent = false;
+            overflow = Fallback().Add(envelope);
+        }
+        Stats.OnQueued();
+        lock (_gate)
+        {
+            if (_idle.Task.IsCompleted)
+                _idle = NewIdle(completed: false);
+        }
+        foreach (var types in overflow)
+            RecordDropped(types, persistent ? DiscardReason.CacheOverflow : DiscardReason.QueueOverflow);
+        _wake.Release();
+    }
+
+    private MemoryEnvelopeQueue Fallback()
+    {
+        lock (_gate)
+            return _fallback ??= _queue as MemoryEnvelopeQueue ?? new MemoryEnvelopeQueue(_fallbackCapacity);
+    }
+
+    private void RecordDropped(IEnumerable<string> itemTypes, string reason)
+    {
+        foreach (var type in itemTypes.Where(t => t != "client_report"))
+        {
+            Reports.Record(reason, DataCategory.OfItem(type));
+            _log?.Invoke($"dropped a {type} item: {reason}");
         }
     }
+
+    private void WarnOnce(string key, string message)
+    {
+        lock (_warned)
+        {
+            if (!_warned.Add(key))
+                return;
+        }
+        if (_warn is not null) _warn(message);
+        else _log?.Invoke(message);
+    }
+
+    private QueuedEnvelope? Claim(long now) => _queue.TryClaim(now) ?? _fallback?.TryClaim(now);
 
     private async Task WorkAsync()
     {
         var cancel = _stop.Token;
         while (!cancel.IsCancellationRequested)
         {
-            var entry = _queue.TryClaim(_clock.UnixNs);
+            var now = _clock.UnixNs;
+            QueuedEnvelope? entry = null;
+            if (now >= Interlocked.Read(ref _pausedUntilNs))
+            {
+                try
+                {
+                    await _slots.WaitAsync(cancel).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+                entry = Claim(now);
+                if (entry is null)
+                    _slots.Release();
+            }
             if (entry is null)
             {
-                if (_flushReports || ReportDue())
+                if (Volatile.Read(ref _inFlight) == 0 && now >= Interlocked.Read(ref _pausedUntilNs) && (_flushReports || ReportDue()))
                     await SendReportAloneAsync(cancel).ConfigureAwait(false);
                 MarkIdleIfDone();
                 try
                 {
-                    await _wake.WaitAsync(TimeSpan.FromSeconds(1), cancel).ConfigureAwait(false);
+                    await _wake.WaitAsync(TimeSpan.FromMilliseconds(250), cancel).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -119,29 +184,44 @@ public sealed class BackgroundTransport : ITransport
                 continue;
             }
             Interlocked.Increment(ref _inFlight);
-            try
+            _ = Task.Run(async () =>
             {
-                await SendOneAsync(entry, cancel).ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                _log?.Invoke($"transport error: {e.Message}");
-                _queue.Complete(entry);
-            }
-            finally
-            {
-                Interlocked.Decrement(ref _inFlight);
-            }
+                try
+                {
+                    await SendOneAsync(entry, cancel).ConfigureAwait(false);
+                }
+                catch (Exception e)
+                {
+                    _log?.Invoke($"transport error: {e.Message}");
+                    Complete(entry);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _inFlight);
+                    _slots.Release();
+                    _wake.Release();
+                }
+            }, CancellationToken.None);
         }
     }
 
-    private bool ReportDue() => _sendReports && Reports.HasPending && _clock.UnixNs - _lastReportNs >= (long)ReportInterval.TotalNanoseconds;
+    private void Complete(QueuedEnvelope entry)
+    {
+        if (entry.Place is null && _fallback is not null)
+            _fallback.Complete(entry);
+        else
+            _queue.Complete(entry);
+    }
+
+    private bool ReportDue() => _sendReports && Reports.HasPending && _clock.UnixNs - Interlocked.Read(ref _lastReportNs) >= (long)ReportInterval.TotalNanoseconds;
 
     private void MarkIdleIfDone()
     {
-        lock (_idleGate)
+        lock (_gate)
         {
-            if (Volatile.Read(ref _inFlight) == 0 && _queue.DueCount(_clock.UnixNs) == 0 && !_flushReports)
+            var now = _clock.UnixNs;
+            var due = now < Interlocked.Read(ref _pausedUntilNs) ? 0 : _queue.DueCount(now) + (_fallback?.Count ?? 0);
+            if (Volatile.Read(ref _inFlight) == 0 && due == 0 && !_flushReports)
                 _idle.TrySetResult();
         }
     }
@@ -149,91 +229,120 @@ public sealed class BackgroundTransport : ITransport
     private async Task SendOneAsync(QueuedEnvelope entry, CancellationToken cancel)
     {
         var now = _clock.UnixNs;
-        Envelope envelope;
-        try
-        {
-            envelope = Envelope.Parse(entry.Data);
-        }
-        catch (Exception e) when (e is FormatException or Newtonsoft.Json.JsonException)
-        {
-            _log?.Invoke($"a cached envelope is unreadable and was deleted: {e.Message}");
-            _queue.Complete(entry);
-            return;
-        }
-        var (kept, dropped) = Limits.Filter(envelope, now);
-        RecordDropped(dropped, DiscardReason.RateLimitBackoff);
+        var envelope = entry.Envelope;
+        var txLimited = envelope.ItemTypes.Contains("transaction") && Limits.IsLimited(DataCategory.Transaction, now);
+        var kept = envelope.Where(i => !Limits.IsItemLimited(i.Type, txLimited, now));
+        RecordDropped(envelope.Items.Where(i => Limits.IsItemLimited(i.Type, txLimited, now)).Select(i => i.Type).ToList(), DiscardReason.RateLimitBackoff);
         if (kept is null)
         {
-            _queue.Complete(entry);
+            Complete(entry);
             return;
         }
         EnvelopeItem? report = null;
-        if (_sendReports && (_flushReports || ReportDue()))
+        if (_sendReports && (_flushReports || ReportDue()) && Interlocked.CompareExchange(ref _reportInFlight, 1, 0) == 0)
         {
             report = Reports.TakeItem(now);
-            if (report is not null)
+            if (report is null)
+                Interlocked.Exchange(ref _reportInFlight, 0);
+            else
             {
-                kept = kept.WithItems([.. kept.Items, report]);
-                _lastReportNs = now;
+                kept = kept.With(report);
+                Interlocked.Exchange(ref _lastReportNs, now);
             }
         }
-        var result = await _sink.SendAsync(kept.Serialize(DateTimeOffset.UtcNow), cancel).ConfigureAwait(false);
+        var result = await _sink.SendAsync(kept.ForSending(DateTimeOffset.UtcNow), cancel).ConfigureAwait(false);
         Limits.Update(result.Status, result.RateLimits, result.RetryAfter, _clock.UnixNs);
+        if (report is not null)
+        {
+            if (!result.IsSuccess && result.Status != 429)
+                Reports.Restore(report);
+            Interlocked.Exchange(ref _reportInFlight, 0);
+        }
         if (result.IsSuccess)
         {
-            _backoff = MinBackoff;
+            lock (_gate) _backoff = MinBackoff;
             Stats.OnSent();
-            _queue.Complete(entry);
+            Complete(entry);
             return;
         }
         if (result.Status == 429)
         {
             // Relay counts what it refuses; the SDK does not report it again (spec §5).
             Stats.OnRejected();
-            _queue.Complete(entry);
+            Complete(entry);
             _log?.Invoke($"{_sink.Name} refused an envelope with 429 (rate limited)");
             return;
         }
-        if (report is not null)
-            Reports.Restore(report);
-        if (result.IsTransient && _queue.IsPersistent)
+        if (result.IsRedirect)
+            WarnOnce("redirect", $"Sentry::SDK: {_sink.Name} answered {result.Status} (a redirect); redirects are not followed, so the credentials never leave for another address. Check the DSN.");
+        if (result.IsTransient || result.IsRedirect)
         {
-            Stats.OnParked();
-            _queue.Release(entry, _clock.UnixNs + (long)_backoff.TotalNanoseconds);
-            _log?.Invoke($"{_sink.Name}: {Describe(result)}; kept in the cache, next try in {_backoff.TotalSeconds:0} s");
-            _backoff = TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, _backoff.Ticks * 2));
-            return;
+            var backoff = Pause();
+            if (entry.Place is not null && _queue.IsPersistent)
+            {
+                Stats.OnParked();
+                _queue.Release(entry, _clock.UnixNs + (long)backoff.TotalNanoseconds);
+                _log?.Invoke($"{_sink.Name}: {Describe(result)}; kept in the cache, sending again in {backoff.TotalSeconds:0} s");
+                return;
+            }
         }
         Stats.OnRejected();
-        _queue.Complete(entry);
-        RecordDropped(kept.Items, result.IsTransient ? DiscardReason.NetworkError : DiscardReason.SendError);
+        Complete(entry);
+        RecordDropped(kept.ItemTypes, result.IsTransient || result.IsRedirect ? DiscardReason.NetworkError : DiscardReason.SendError);
+        if (result.Status is (>= 400 and < 500) or < 0)
+            WarnOnce("send_error", $"Sentry::SDK: {_sink.Name}: {Describe(result)}; envelopes are dropped (counted)");
         _log?.Invoke($"{_sink.Name}: {Describe(result)}; envelope dropped");
     }
 
-    private static string Describe(SinkResult r) => r.Status == 0 ? r.Error ?? "no answer" : $"HTTP {r.Status} {r.Error}";
+    /// <summary>A transient failure pauses all sending (Sentry asks SDKs not to hammer a failing server); the pause grows.</summary>
+    private TimeSpan Pause()
+    {
+        TimeSpan backoff;
+        lock (_gate)
+        {
+            backoff = _backoff;
+            _backoff = TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, _backoff.Ticks * 2));
+        }
+        var until = _clock.UnixNs + (long)backoff.TotalNanoseconds;
+        if (until > Interlocked.Read(ref _pausedUntilNs))
+            Interlocked.Exchange(ref _pausedUntilNs, until);
+        return backoff;
+    }
+
+    private static string Describe(SinkResult r) => r.Status <= 0 ? r.Error ?? "no answer" : $"HTTP {r.Status} {r.Error}";
 
     private async Task SendReportAloneAsync(CancellationToken cancel)
     {
         _flushReports = false;
-        if (!_sendReports)
+        if (!_sendReports || Interlocked.CompareExchange(ref _reportInFlight, 1, 0) != 0)
             return;
-        var report = Reports.TakeItem(_clock.UnixNs);
-        if (report is null)
-            return;
-        _lastReportNs = _clock.UnixNs;
-        var envelope = Envelope.FromItems(null, SdkInfo.Default, [report]);
-        var result = await _sink.SendAsync(envelope.Serialize(DateTimeOffset.UtcNow), cancel).ConfigureAwait(false);
-        Limits.Update(result.Status, result.RateLimits, result.RetryAfter, _clock.UnixNs);
-        if (result.IsSuccess)
-            Stats.OnSent();
-        else if (result.IsTransient)
-            Reports.Restore(report);
+        try
+        {
+            var report = Reports.TakeItem(_clock.UnixNs);
+            if (report is null)
+                return;
+            Interlocked.Exchange(ref _lastReportNs, _clock.UnixNs);
+            var envelope = SerializedEnvelope.From(Envelope.FromItems(null, SdkInfo.Default, [report]));
+            var result = await _sink.SendAsync(envelope.ForSending(DateTimeOffset.UtcNow), cancel).ConfigureAwait(false);
+            Limits.Update(result.Status, result.RateLimits, result.RetryAfter, _clock.UnixNs);
+            if (result.IsSuccess)
+                Stats.OnSent();
+            else if (result.IsTransient || result.IsRedirect)
+            {
+                Reports.Restore(report);
+                Pause();
+            }
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _reportInFlight, 0);
+        }
     }
 
     public async Task<bool> FlushAsync(TimeSpan timeout)
     {
         Task idle;
-        lock (_idleGate)
+        lock (_gate)
         {
             if (_sendReports && Reports.HasPending)
             {
@@ -251,6 +360,18 @@ public sealed class BackgroundTransport : ITransport
     public async Task CloseAsync(TimeSpan timeout)
     {
         var flushed = await FlushAsync(timeout).ConfigureAwait(false);
+        // Counts not delivered yet go into the journal, so the next run sends them (once).
+        if (_sendReports && _queue.IsPersistent && _fallback is null && Reports.TakeItem(_clock.UnixNs) is { } report)
+        {
+            try
+            {
+                _queue.Add(SerializedEnvelope.From(Envelope.FromItems(null, SdkInfo.Default, [report])));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
+            {
+                Reports.Restore(report);
+            }
+        }
         if (!flushed)
             _log?.Invoke($"shutdown_timeout reached; {_queue.Count} envelope(s) stay in the cache for the next run");
         _stop.Cancel();
@@ -260,13 +381,14 @@ public sealed class BackgroundTransport : ITransport
         }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
-            // an in-flight request is abandoned; its claim is taken back by the next process
+            // an in-flight request is abandoned; its record stays in the journal for the next process
         }
     }
 
     public void Dispose()
     {
         _stop.Cancel();
+        _queue.Dispose();
         _sink.Dispose();
     }
 }

@@ -6,6 +6,8 @@ namespace PerlSentry.Engine.Sentry.Transport;
 /// </summary>
 public sealed class FolderSink(string directory) : IEnvelopeSink
 {
+    private static int _sinks;
+    private readonly int _id = Interlocked.Increment(ref _sinks);
     private int _count;
 
     public string Name => "folder:" + Path.GetFullPath(Directory);
@@ -16,18 +18,19 @@ public sealed class FolderSink(string directory) : IEnvelopeSink
     {
         try
         {
-            System.IO.Directory.CreateDirectory(Directory);
+            PrivateFiles.EnsureDirectory(Directory);
             var n = Interlocked.Increment(ref _count);
-            var name = $"{DateTime.UtcNow:yyyyMMdd'T'HHmmss'.'fff}-{Environment.ProcessId}-{n:D6}.envelope";
-            var tmp = Path.Combine(Directory, "." + name + ".tmp");
-            await File.WriteAllBytesAsync(tmp, envelope, cancel).ConfigureAwait(false);
-            File.Move(tmp, Path.Combine(Directory, name));
+            // The sink's own id in the name: several transports (a pool of interpreters, the agent's
+            // sessions) may write one folder.
+            var name = $"{DateTime.UtcNow:yyyyMMdd'T'HHmmss'.'fff}-{Environment.ProcessId}-{_id}-{n:D6}.envelope";
+            PrivateFiles.WriteAtomically(Path.Combine(Directory, name), envelope);
+            await Task.CompletedTask.ConfigureAwait(false);
             return SinkResult.Delivered;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // A local write error is not transient the way a network one is: report it as a send error.
-            return new SinkResult(400, Error: $"cannot write to {Directory}: {e.Message}");
+            return SinkResult.LocalFailure($"cannot write to {Directory}: {e.Message}");
         }
     }
 

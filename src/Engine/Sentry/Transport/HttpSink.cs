@@ -32,7 +32,14 @@ public sealed class HttpSink : IEnvelopeSink
         _auth = authHeader ?? "";
         _userAgent = $"{sdk.Name}/{sdk.Version}";
         _gzip = settings.Gzip;
-        _http = new HttpClient(handler ?? new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+        // Kept-alive connections, as many as the transport sends at once; redirects are never followed:
+        // a 3xx to another origin would carry the envelope and the DSN's keys there.
+        _http = new HttpClient(handler ?? new SocketsHttpHandler
+        {
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            MaxConnectionsPerServer = BackgroundTransport.Concurrency,
+            AllowAutoRedirect = false,
+        })
         {
             Timeout = Timeout.InfiniteTimeSpan,   // the pipeline owns timeouts
         };

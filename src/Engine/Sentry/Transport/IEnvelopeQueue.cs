@@ -1,13 +1,16 @@
 namespace PerlSentry.Engine.Sentry.Transport;
 
-/// <summary>The transport's backlog: in memory, or a folder on disk that survives the process.</summary>
-public interface IEnvelopeQueue
+/// <summary>The transport's backlog: in memory, or a journal on disk that survives the process.</summary>
+public interface IEnvelopeQueue : IDisposable
 {
     /// <summary>Whether envelopes survive a failed send, a crash or a restart.</summary>
     bool IsPersistent { get; }
 
-    /// <summary>Adds an envelope; returns what had to go to make room (the new one, or the oldest kept).</summary>
-    IReadOnlyList<byte[]> Add(byte[] envelope);
+    /// <summary>
+    /// Adds an envelope (before the capture call returns); returns the item types of what had to go to
+    /// make room (the new one, or the oldest kept). Throws <see cref="IOException"/> when it cannot keep it.
+    /// </summary>
+    IReadOnlyList<IReadOnlyList<string>> Add(SerializedEnvelope envelope);
 
     /// <summary>The next envelope due, claimed for sending, or null.</summary>
     QueuedEnvelope? TryClaim(long nowNs);

@@ -4,16 +4,16 @@ namespace PerlSentry.Engine.Sentry.Transport;
 public sealed class MemoryEnvelopeQueue(int capacity) : IEnvelopeQueue
 {
     private readonly Lock _gate = new();
-    private readonly Queue<byte[]> _items = new();
+    private readonly Queue<SerializedEnvelope> _items = new();
 
     public bool IsPersistent => false;
 
-    public IReadOnlyList<byte[]> Add(byte[] envelope)
+    public IReadOnlyList<IReadOnlyList<string>> Add(SerializedEnvelope envelope)
     {
         lock (_gate)
         {
             if (_items.Count >= capacity)
-                return [envelope];
+                return [[.. envelope.ItemTypes]];
             _items.Enqueue(envelope);
             return [];
         }
@@ -35,4 +35,6 @@ public sealed class MemoryEnvelopeQueue(int capacity) : IEnvelopeQueue
     public int Count { get { lock (_gate) return _items.Count; } }
 
     public int DueCount(long nowNs) => Count;
+
+    public void Dispose() { }
 }

@@ -1,13 +1,9 @@
 namespace PerlSentry.Engine.Sentry.Transport;
 
-/// <summary>An envelope waiting to be sent (serialized without <c>sent_at</c>), and where it is kept.</summary>
-public sealed class QueuedEnvelope(byte[] data, string? path = null)
+/// <summary>An envelope claimed from a queue for sending, and the queue's note of where it is kept.</summary>
+public sealed class QueuedEnvelope(SerializedEnvelope envelope, object? place = null)
 {
-    public byte[] Data { get; } = data;
+    public SerializedEnvelope Envelope { get; } = envelope;
 
-    /// <summary>The claimed cache file, for the disk queue.</summary>
-    internal string? Path { get; set; } = path;
-
-    /// <summary>The file name the envelope has in the cache when not claimed.</summary>
-    internal string? FileName { get; init; }
+    internal object? Place { get; } = place;
 }

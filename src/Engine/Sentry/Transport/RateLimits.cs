@@ -4,7 +4,8 @@ namespace PerlSentry.Engine.Sentry.Transport;
 
 /// <summary>
 /// Rate limits learned from responses (spec §5): <c>X-Sentry-Rate-Limits</c> on every response,
-/// else <c>Retry-After</c> on a 429, else 60 s for everything. The longest expiry per category wins.
+/// else <c>Retry-After</c> on a 429, else 60 s for everything. The longest expiry per category wins;
+/// none is longer than <see cref="MaxBackoff"/> (an hour).
 /// </summary>
 public sealed class RateLimits
 {
@@ -13,6 +14,9 @@ public sealed class RateLimits
     private readonly Dictionary<string, long> _untilNs = [];
 
     public static readonly TimeSpan DefaultBackoff = TimeSpan.FromSeconds(60);
+
+    /// <summary>The longest wait honoured (a larger Retry-After or limit waits this long, then asks again).</summary>
+    public static readonly TimeSpan MaxBackoff = TimeSpan.FromHours(1);
 
     public void Update(int status, string? rateLimitsHeader, string? retryAfterHeader, long nowNs)
     {
@@ -53,7 +57,7 @@ public sealed class RateLimits
 
     private void Extend(string category, long nowNs, double seconds)
     {
-        var until = nowNs + (long)(seconds * 1e9);
+        var until = nowNs + (long)(Math.Min(seconds, MaxBackoff.TotalSeconds) * 1e9);
         lock (_gate)
         {
             if (_untilNs.GetValueOrDefault(category) < until)

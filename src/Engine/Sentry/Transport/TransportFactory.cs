@@ -1,23 +1,31 @@
 namespace PerlSentry.Engine.Sentry.Transport;
 
-/// <summary>Builds the transports the options ask for: Sentry (DSN), an envelope folder, Spotlight.</summary>
+/// <summary>
+/// Builds the transports the options ask for: Sentry (DSN), an envelope folder, Spotlight. Sentry
+/// and the folder are written through the journal in <c>cache_dir</c> (before the capture call
+/// returns), unless the cache is off (<c>cache_dir =&gt; ''</c>: memory only).
+/// </summary>
 public static class TransportFactory
 {
-    public static ITransport? Create(SentryOptions options, IClock clock, ClientReports reports, Action<string>? log)
+    /// <param name="log">Debug logging (the <c>debug</c> option).</param>
+    /// <param name="warn">What the user must see once (a cache that cannot be written, a redirect); default: <paramref name="log"/>.</param>
+    public static ITransport? Create(SentryOptions options, IClock clock, ClientReports reports, Action<string>? log, Action<string>? warn = null)
     {
         var transports = new List<ITransport>();
         if (options.Dsn is { } dsn)
         {
             var sink = new HttpSink(dsn.EnvelopeUri, HttpSink.AuthHeader(dsn, SdkInfo.Default), SdkInfo.Default,
                 new HttpSink.Settings(TimeSpan.FromSeconds(options.HttpTimeout)));
-            transports.Add(new BackgroundTransport(sink, Queue(options, sink.Name, log), clock, reports: reports,
-                sendClientReports: options.SendClientReports, log: log));
+            transports.Add(new BackgroundTransport(sink, Queue(options, sink.Name, warn ?? log), clock, reports: reports,
+                sendClientReports: options.SendClientReports, log: log, warn: warn, fallbackCapacity: options.MaxQueueItems));
         }
         if (!string.IsNullOrEmpty(options.EnvelopeDir))
         {
-            // Local files: no cache, and client reports only when there is no DSN to carry them.
-            transports.Add(new BackgroundTransport(new FolderSink(options.EnvelopeDir), new MemoryEnvelopeQueue(options.MaxQueueItems), clock,
-                reports: options.Dsn is null ? reports : new ClientReports(), sendClientReports: options.Dsn is null && options.SendClientReports, log: log));
+            // Client reports go to the folder only when there is no DSN to carry them.
+            var sink = new FolderSink(options.EnvelopeDir);
+            transports.Add(new BackgroundTransport(sink, Queue(options, sink.Name, warn ?? log), clock,
+                reports: options.Dsn is null ? reports : new ClientReports(), sendClientReports: options.Dsn is null && options.SendClientReports,
+                log: log, warn: warn, fallbackCapacity: options.MaxQueueItems, concurrency: 1));
         }
         if (options.Spotlight is { } spotlight)
         {
@@ -33,17 +41,17 @@ public static class TransportFactory
         };
     }
 
-    private static IEnvelopeQueue Queue(SentryOptions options, string sinkName, Action<string>? log)
+    private static IEnvelopeQueue Queue(SentryOptions options, string sinkName, Action<string>? warn)
     {
         if (string.IsNullOrEmpty(options.CacheDir))
             return new MemoryEnvelopeQueue(options.MaxQueueItems);
         try
         {
-            return new DiskEnvelopeQueue(DiskEnvelopeQueue.FolderFor(options.CacheDir, sinkName), options.MaxCacheItems);
+            return new EnvelopeJournal(EnvelopeJournal.FolderFor(options.CacheDir, sinkName), options.MaxCacheItems);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            log?.Invoke($"cache_dir {options.CacheDir} is not usable ({e.Message}); envelopes are kept in memory only");
+            warn?.Invoke($"Sentry::SDK: cache_dir {options.CacheDir} is not usable ({e.Message}); envelopes are kept in memory only");
             return new MemoryEnvelopeQueue(options.MaxQueueItems);
         }
     }

@@ -82,7 +82,7 @@ public sealed class FakeSentryServer : IDisposable
     {
         try
         {
-            var stream = client.GetStream();
+            var stream = new BufferedStream(client.GetStream(), 65536);
             while (!_stop.IsCancellationRequested)
             {
                 var head = await ReadHead(stream);
@@ -122,6 +122,7 @@ public sealed class FakeSentryServer : IDisposable
                 var answer = status == 200 ? "{\"id\":\"ok\"}" : "{\"detail\":\"test\"}";
                 sb.Append($"Content-Type: application/json\r\nContent-Length: {answer.Length}\r\n\r\n{answer}");
                 await stream.WriteAsync(Encoding.ASCII.GetBytes(sb.ToString()), _stop.Token);
+                await stream.FlushAsync(_stop.Token);
             }
         }
         catch
@@ -130,7 +131,7 @@ public sealed class FakeSentryServer : IDisposable
         }
     }
 
-    private async Task<string?> ReadHead(NetworkStream stream)
+    private async Task<string?> ReadHead(Stream stream)
     {
         var buf = new List<byte>();
         var one = new byte[1];

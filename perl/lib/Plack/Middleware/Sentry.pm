@@ -1,0 +1,92 @@
+package Plack::Middleware::Sentry;
+use strict;
+use warnings;
+use parent 'Plack::Middleware';
+use Plack::Util ();
+use Sentry::SDK;
+
+our $VERSION = '0.1.0';
+
+# One transaction per request (op http.server, named "METHOD /path", continuing the incoming trace),
+# the request on the scope, and a die captured and passed on unchanged: the server answers as it
+# would without the middleware.
+sub call {
+    my ($self, $env) = @_;
+    my $hub = Sentry::Hub->get_current_hub;
+    my $name = "$env->{REQUEST_METHOD} " . (($env->{SCRIPT_NAME} // '') . ($env->{PATH_INFO} // '') || '/');
+    my $tx = Sentry::SDK->start_transaction({
+        name         => $name,
+        op           => 'http.server',
+        source       => 'url',
+        sentry_trace => $env->{HTTP_SENTRY_TRACE},
+        baggage      => $env->{HTTP_BAGGAGE},
+    });
+    $hub->push_scope;
+    my $scope = $hub->get_current_scope;
+    $scope->set_span($tx);
+    $scope->set_transaction_name($name);
+    $scope->set_context(request => {
+        method       => $env->{REQUEST_METHOD},
+        url          => _url($env),
+        query_string => $env->{QUERY_STRING},
+        headers      => { map { (my $h = $_) =~ s/^HTTP_//; $h => $env->{$_} } grep { /^HTTP_/ && !/^HTTP_(?:COOKIE|AUTHORIZATION)$/ } keys %$env },
+    });
+    my $res = eval { $self->app->($env) };
+    if (my $err = $@) {
+        Sentry::SDK->capture_exception($err);
+        $tx->set_http_status(500);
+        _done($hub, $tx);
+        die $err;
+    }
+    return Plack::Util::response_cb($res, sub {
+        my ($r) = @_;
+        $tx->set_http_status($r->[0]);
+        # A streamed body: the transaction ends with it.
+        return sub { my ($chunk) = @_; _done($hub, $tx) unless defined $chunk; return $chunk } if !defined $r->[2];
+        _done($hub, $tx);
+        return;
+    });
+}
+
+sub _done {
+    my ($hub, $tx) = @_;
+    return if $tx->{_finished}++;
+    $tx->finish;
+    $hub->pop_scope;
+}
+
+sub _url {
+    my ($env) = @_;
+    my $host = $env->{HTTP_HOST} // "$env->{SERVER_NAME}:$env->{SERVER_PORT}";
+    return ($env->{'psgi.url_scheme'} // 'http') . "://$host" . ($env->{SCRIPT_NAME} // '') . ($env->{PATH_INFO} // '');
+}
+
+1;
+
+__END__
+
+=head1 NAME
+
+Plack::Middleware::Sentry - a Sentry transaction for every PSGI request, and its errors as events
+
+=head1 SYNOPSIS
+
+  use Plack::Builder;
+  use Sentry::SDK;
+  Sentry::SDK->init({ dsn => $ENV{SENTRY_DSN}, traces_sample_rate => 1.0, profiles_sample_rate => 1.0 });
+
+  builder {
+      enable 'Sentry';
+      $app;
+  };
+
+=head1 DESCRIPTION
+
+Each request is a transaction named C<METHOD /path> (op C<http.server>) that continues an incoming
+C<sentry-trace>/C<baggage>, with the HTTP status on it and, when profiling is on, its profile. The
+request (method, URL, headers but cookies and authorization) is on the scope for events captured
+while it runs. A C<die> in the app is captured and passed on, so the server answers exactly as it
+would without the middleware. Works in prefork servers (Starman, hypnotoad): each worker reaches the
+engine on its own (see L<PerlSentry::Client>).
+
+=cut

@@ -1,0 +1,62 @@
+using System.Runtime.InteropServices;
+
+namespace PerlSentry.Engine.Sentry.Transport;
+
+/// <summary>
+/// Folders and files the SDK keeps events in (the cache, an envelope folder) are readable by their
+/// user alone: folders 0700 and files 0600 whatever the umask, and a folder that another user owns
+/// is refused (events hold user data: emails, request bodies).
+/// </summary>
+public static class PrivateFiles
+{
+    private const UnixFileMode DirMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+    private const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>Creates <paramref name="dir"/> (and its missing parents) 0700; throws <see cref="UnauthorizedAccessException"/> when another user owns it.</summary>
+    public static void EnsureDirectory(string dir)
+    {
+        if (!Directory.Exists(dir))
+            Directory.CreateDirectory(dir, DirMode);
+        var owner = OwnerOf(dir);
+        if (owner is { } uid && uid != geteuid())
+            throw new UnauthorizedAccessException($"{dir} belongs to another user (uid {uid}); choose a folder of your own");
+        if ((File.GetUnixFileMode(dir) & ~DirMode) != 0)
+            File.SetUnixFileMode(dir, DirMode);
+    }
+
+    /// <summary>
+    /// Opens a file (created 0600 whatever the umask) for <see cref="RandomAccess"/> use: no buffering.
+    /// <see cref="FileShare.None"/> also locks it against other processes (.NET takes flock on Unix).
+    /// </summary>
+    public static FileStream Open(string path, System.IO.FileMode mode, FileAccess access, FileShare share) =>
+        new(path, new FileStreamOptions
+        {
+            Mode = mode,
+            Access = access,
+            Share = share,
+            BufferSize = 0,
+            UnixCreateMode = mode is System.IO.FileMode.Open ? null : FileMode,
+        });
+
+    /// <summary>Writes a whole file atomically (temporary name, then rename), 0600.</summary>
+    public static void WriteAtomically(string path, ReadOnlySpan<byte> bytes)
+    {
+        var tmp = Path.Combine(Path.GetDirectoryName(path) ?? ".", "." + Path.GetFileName(path) + ".tmp");
+        using (var f = Open(tmp, System.IO.FileMode.Create, FileAccess.Write, FileShare.None))
+            RandomAccess.Write(f.SafeFileHandle, bytes, 0);
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    private static uint? OwnerOf(string path)
+    {
+        var buf = new byte[256];
+        // struct stat of x86-64 glibc: st_uid at offset 28.
+        return lstat(path, buf) == 0 ? BitConverter.ToUInt32(buf, 28) : null;
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int lstat([MarshalAs(UnmanagedType.LPUTF8Str)] string path, byte[] buf);
+
+    [DllImport("libc")]
+    private static extern uint geteuid();
+}
