@@ -120,12 +120,18 @@ subtest 'a forked child that cannot reach the agent: every call returns, the los
         'it names what to fix';
 };
 
-subtest 'ithreads: every call returns in each thread' => sub {
+subtest 'ithreads: each thread is a session of its own, every call works' => sub {
     plan skip_all => 'perl without ithreads' unless $Config{useithreads};
+    plan skip_all => 'host not found' unless $ENV{PERLSENTRY_CLI};
+    local $ENV{PERLSENTRY_AGENT_BIN} = $ENV{PERLSENTRY_CLI};
     require threads;
-    my @threads = map { threads->create(sub { exercise() }) } 1 .. 4;
+    my $out = tempdir(CLEANUP => 1);
+    my @threads = map { threads->create(sub { exercise($out) }) } 1 .. 4;
     my @results = map { $_->join } @threads;
-    is scalar(grep { $_ eq "scoped,traceparent,no-span,errsv=boom,42,off,end" } @results), 4, 'four threads finished normally';
+    is scalar(grep { $_ eq "scoped,traceparent,span,errsv=boom,42,transaction,end" } @results), 4, 'four threads finished normally'
+        or diag explain \@results;
+    my $items = envelope_items($out);
+    is $items->{event}, 12, 'three events from each thread arrived';
 };
 
 subtest '$@ and $! are left as they were' => sub {

@@ -17,10 +17,28 @@ internal static class RunCommand
     {
         HostProcess.EnsureWriteXorExecuteDisabled();
         HostProcess.UseDefaultSignalActions();
+        ShareWithChildPerls();
         // The main thread owns the interpreter: process-directed signals land on it first.
         var perl = PerlInterpreter.CreateOnCurrentThread();
         HostApi.Install(perl);
         return perl;
+    }
+
+    /// <summary>
+    /// Programs that start perl again (hypnotoad re-runs itself through <c>$^X</c>, which is the real perl)
+    /// find the SDK and its XS client there too, and can start the agent: the bundled modules go on
+    /// <c>PERL5LIB</c> and this launcher into <c>PERLSENTRY_AGENT_BIN</c> (unless already set).
+    /// </summary>
+    private static void ShareWithChildPerls()
+    {
+        if (BundledLib() is { } lib)
+        {
+            var current = HostProcess.GetNativeEnvironment("PERL5LIB");
+            if (current is null || !current.Split(':').Contains(lib))
+                HostProcess.SetNativeEnvironment("PERL5LIB", string.IsNullOrEmpty(current) ? lib : lib + ":" + current);
+        }
+        if (string.IsNullOrEmpty(HostProcess.GetNativeEnvironment("PERLSENTRY_AGENT_BIN")))
+            HostProcess.SetNativeEnvironment("PERLSENTRY_AGENT_BIN", Path.Combine(AppContext.BaseDirectory, "perl-sentry"));
     }
 
     /// <summary>The Sentry Perl modules shipped with the host (perl/lib next to the program).</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text;
 using PerlSentry.PerlBridge.Native;
 
@@ -42,6 +43,24 @@ public static unsafe class HostProcess
         using var path = new NativeStrings([exe]);
         PerlNative.execve(path.Pointers[0], args.Pointers, envp.Pointers);
         // execve returns only on failure: carry on with W^X on.
+    }
+
+    /// <summary>
+    /// Sets a variable in the process's own (C library) environment, which the interpreters read and
+    /// the programs they start inherit; .NET's <see cref="Environment.SetEnvironmentVariable(string, string)"/>
+    /// changes only its own copy on Unix. Call it before creating interpreters.
+    /// </summary>
+    public static void SetNativeEnvironment(string name, string value)
+    {
+        using var s = new NativeStrings([name, value]);
+        PerlNative.setenv(s.Pointers[0], s.Pointers[1], 1);
+    }
+
+    /// <summary>A variable of the process's own environment (what <see cref="SetNativeEnvironment"/> set included).</summary>
+    public static string? GetNativeEnvironment(string name)
+    {
+        using var s = new NativeStrings([name]);
+        return Marshal.PtrToStringUTF8((nint)PerlNative.getenv(s.Pointers[0]));
     }
 
     /// <summary>

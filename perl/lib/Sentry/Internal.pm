@@ -11,12 +11,34 @@ our $VERSION = '0.1.0';
 # host) Sentry::Internal::Null stands in: every call returns normally and losses are counted.
 our $HOSTED = defined &Sentry::Engine::available ? 1 : 0;
 our $IN_CLONE = 0;        # set in an ithread clone of this interpreter
-sub CLONE { $IN_CLONE = 1 }
+our $INITIALISED = 0;     # init succeeded in this interpreter (or the one it continues)
+our ($CLONE_SNAPSHOT, $CLONE_PARENT);
+
+# threads->create: called in the parent before anything is copied, so the new thread's copy of
+# these variables holds the parent's session as it is now. Each ithread is a session of its own,
+# which continues from it (as a client of the agent).
+sub CLONE_SKIP {
+    ($CLONE_SNAPSHOT, $CLONE_PARENT) = ();
+    if ($INITIALISED && defined &PerlSentry::Client::_interp_id) {
+        local ($@, $!);
+        $CLONE_SNAPSHOT = eval { scalar Sentry::Engine::snapshot() };
+        $CLONE_PARENT = PerlSentry::Client::_interp_id();
+    }
+    return 0;
+}
+
+# In the new thread, right after the copy.
+sub CLONE {
+    $IN_CLONE = 1;
+    return unless defined $CLONE_SNAPSHOT && defined &PerlSentry::Client::_clone;
+    my $tid = eval { threads->tid } // 0;
+    PerlSentry::Client::_clone($CLONE_SNAPSHOT, $CLONE_PARENT, "thread $tid");
+}
 require Sentry::Internal::Null;
 # The engine's calls (the seam; see docs/ARCHITECTURE.md). Creating calls get an id the client chose.
 our @ENGINE_CALLS = qw(available init is_enabled flush close shutdown last_event_id capture_event add_breadcrumb log
                        release scope_push scope_pop scope_new scope_set scope_get transaction_start span_start span_set
-                       span_get transaction_finish profiler_call);
+                       span_get transaction_finish profiler_call snapshot);
 # Under plain perl the engine is the agent, through the XS client; without it, the stand-in.
 our $CLIENT = 0;
 unless ($HOSTED) {

@@ -25,7 +25,10 @@ sub init {
         $ok = eval { Sentry::Engine::init($options, \%env); 1 };
         $err = $@;
     }
-    Sentry::Hub::_reset() if $ok;
+    if ($ok) {
+        Sentry::Hub::_reset();
+        $Sentry::Internal::INITIALISED = 1;
+    }
     Carp::croak('Sentry::SDK->init: ' . ($err =~ s/\n\z//r)) unless $ok;
     return $Sentry::Internal::HOSTED ? 1 : undef;
 }

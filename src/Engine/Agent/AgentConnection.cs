@@ -77,7 +77,10 @@ internal sealed class AgentConnection : IDisposable
         _process = _registry.Join(pid, libDirs, cwd);
         _sampler = new RemoteSampler(_process, tid, threadName, _clock);
         _session = new EngineSession(new SessionHost(() => _sampler, _clock, HostInfo.Current(perlVersion),
-            tid.ToString(CultureInfo.InvariantCulture), threadName, libDirs, Warn));
+            tid.ToString(CultureInfo.InvariantCulture), threadName, libDirs, Warn))
+        {
+            TokenOf = Token,
+        };
         if (origin?.GetValueOrDefault("snapshot") is string snapshot)
         {
             try
@@ -130,9 +133,7 @@ internal sealed class AgentConnection : IDisposable
         _clientWaits = wantsReply;
         try
         {
-            result = name == "snapshot"
-                ? SessionSnapshot.Take(_session!, Token).ToString(Newtonsoft.Json.Formatting.None)
-                : SessionCalls.Call(_session!, name, args);
+            result = SessionCalls.Call(_session!, name, args);
         }
         catch (SessionCallException e)
         {

@@ -21,7 +21,7 @@ public static class SentryApi
     [
         "available", "init", "is_enabled", "flush", "close", "shutdown", "last_event_id", "capture_event", "add_breadcrumb",
         "log", "release", "scope_push", "scope_pop", "scope_new", "scope_set", "scope_get", "transaction_start",
-        "span_start", "span_set", "span_get", "transaction_finish", "profiler_call",
+        "span_start", "span_set", "span_get", "transaction_finish", "profiler_call", "snapshot",
     ];
 
     /// <summary>The session of an interpreter (its <c>Sentry::SDK-&gt;init</c> decides the options).</summary>
@@ -76,7 +76,7 @@ public static class SentryApi
         {
             if (!Sessions.TryGetValue(perl, out var s) || s.Given is null)
                 return null;   // never initialised: the child starts fresh
-            var json = SessionSnapshot.Take(s, r => r is PerlRef p ? perl.ClientToken(p) : 0);
+            var json = SessionSnapshot.Take(s, s.TokenOf);
             return System.Text.Encoding.UTF8.GetBytes(json.ToString(Newtonsoft.Json.Formatting.None));
         };
         PerlInterpreter.ConfigureForkedChildren(Path.Combine(AppContext.BaseDirectory, "perl-sentry"));
@@ -91,7 +91,10 @@ public static class SentryApi
             perl.OsThreadId.ToString(CultureInfo.InvariantCulture),
             "main",
             [.. PerlInterpreter.LibraryDirs, .. BundledLibDirs()],
-            m => Console.Error.WriteLine(m)));
+            m => Console.Error.WriteLine(m)))
+        {
+            TokenOf = r => r is PerlRef p ? perl.ClientToken(p) : 0,
+        };
         // The END block's flush may not run (a host that never destructs cleanly): close the transport at destruct.
         perl.Destructed += _ => session.CloseTransport();
         return session;

@@ -33,6 +33,9 @@ public sealed class EngineSession : IDisposable
 
     public IReadOnlyDictionary<string, object?> Environment { get; private set; } = new Dictionary<string, object?>();
 
+    /// <summary>How the client knows a code reference (the token its agent client uses), for snapshots; 0: not known.</summary>
+    public Func<IPerlRef, long> TokenOf { get; set; } = _ => 0;
+
     /// <summary>The code reference behind a callback this session made, if any.</summary>
     public IPerlRef? CodeOf(Delegate callback) => _codeOf.TryGetValue(callback, out var r) ? r : null;
 

@@ -15,7 +15,7 @@ public static class SessionCalls
     /// <summary>Calls whose result the client needs (over a socket: it waits for the reply).</summary>
     public static readonly IReadOnlySet<string> Waiting = new HashSet<string>(StringComparer.Ordinal)
     {
-        "init", "is_enabled", "flush", "close", "shutdown", "last_event_id", "scope_get", "span_get", "profiler_call",
+        "init", "is_enabled", "flush", "close", "shutdown", "last_event_id", "scope_get", "span_get", "profiler_call", "snapshot",
     };
 
     /// <summary>
@@ -80,6 +80,7 @@ public static class SessionCalls
                     return 0L;
                 return finishing.Finish(Number(A(1)) is { } ts ? Timestamps.FromEpochSeconds(ts) : s.Hub.Clock.UnixNs) ? 1L : 0L;
             case "profiler_call": return ProfilerCalls.Call(s, Text(A(0)) ?? "", a.Length > 1 ? a[1..] : []);
+            case "snapshot": return s.Given is null ? null : SessionSnapshot.Take(s, s.TokenOf).ToString(Newtonsoft.Json.Formatting.None);
             default: throw new SessionCallException($"Sentry::Engine::{name} is not an engine call");
         }
     }

@@ -95,6 +95,12 @@ internal static unsafe class PerlNative
     [DllImport("libc.so.6", EntryPoint = "gettid")]
     public static extern int gettid();
 
+    [DllImport("libc.so.6", EntryPoint = "setenv")]
+    public static extern int setenv(byte* name, byte* value, int overwrite);
+
+    [DllImport("libc.so.6", EntryPoint = "getenv")]
+    public static extern byte* getenv(byte* name);
+
     [DllImport("libc.so.6", EntryPoint = "signal")]
     public static extern nint signal(int signum, nint handler);
 }

@@ -57,6 +57,7 @@ sub last_event_id  { return }
 sub add_breadcrumb { return }
 sub release        { delete $OBJ{ $_[0] } if defined $_[0]; return }
 sub capture_event  { _lose('error') }
+sub snapshot       { return }
 sub scope_push     { return }
 sub scope_pop      { return }
 sub scope_new      { return }

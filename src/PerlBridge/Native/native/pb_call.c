@@ -231,7 +231,7 @@ XS(pb_trampoline)
         /* After fork the CLR is gone: the SDK's subs reach the engine as the agent's client.
          * An ithread clone is an interpreter C# never met: the SDK's subs fall back to their
          * Perl stand-ins. Other host subs do nothing. */
-        if (def->fallback && pb_is_child && ip->perl == my_perl) {
+        if (def->fallback && ((pb_is_child && ip->perl == my_perl) || (ip->perl != my_perl && pb_client_is_clone(aTHX)))) {
             PUTBACK;
             I32 n = pb_client_xsub(aTHX_ def->fallback + sizeof "Sentry::Internal::Null::" - 1, ax, items);
             XSRETURN(n);

@@ -61,6 +61,7 @@ struct pb_client {
     uint64_t dropped;             /* one-way frames dropped (queue full) */
     char why[256];                /* why the agent cannot be reached, for the stand-in's warning */
     char sdk_dir[1024];           /* where Sentry/SDK.pm came from: library code, not the app's */
+    int is_clone;                 /* an ithread's: set up by pb_client_clone */
 };
 
 static char *g_agent_cmd;
@@ -963,6 +964,12 @@ static int await_reply(pTHX_ pb_client *c, uint32_t seq, int is_init, AV *out, S
 int pb_client_call(pTHX_ pb_client *c, const char *name, SV **args, I32 nargs, int list, AV *out, SV **died, int *exit_status)
 {
     int is_init = strcmp(name, "init") == 0;
+    if (c->is_clone == 1) {
+        /* perl_clone ran CLONE on the creating thread: this, the first call, is on the clone's own */
+        c->is_clone = 2;
+        c->owner = pthread_self();
+        c->tid = (int64_t)syscall(SYS_gettid);
+    }
     pthread_mutex_lock(&c->lock);
     if (c->state == ST_FAILED && mono_ns() < c->retry_at_ns) {
         pthread_mutex_unlock(&c->lock);
@@ -1120,4 +1127,97 @@ I32 pb_client_xsub(pTHX_ const char *name, I32 ax, I32 items)
         *++sp = sv_2mortal(SvREFCNT_inc(*av_fetch(out, i, 0)));
     PL_stack_sp = sp;
     return (I32)n;
+}
+
+/* An ithread clone's client (from CLONE, in the new thread, while perl_clone's pointer table still
+ * maps the parent's values to the clone's): the code references the parent handed to the agent get
+ * the same tokens here, so the session the clone continues from (a snapshot the parent took in
+ * CLONE_SKIP) calls this thread's copies. */
+void pb_client_clone(pTHX_ SV *snapshot, UV parent, const char *thread_name)
+{
+    pb_client *c = pb_client_get(aTHX);
+    snprintf(c->thread_name, sizeof c->thread_name, "%s", thread_name);
+    pb_client *from = NULL;
+    pthread_mutex_lock(&g_clients_lock);
+    for (int i = 0; i < PB_MAX_INTERPS; i++)
+        if (g_clients[i] && (UV)(uintptr_t)g_clients[i]->perl == parent)
+            from = g_clients[i];
+    pthread_mutex_unlock(&g_clients_lock);
+    if (from && from->nrefs && PL_ptr_table) {
+        c->refs = calloc(from->nrefs, sizeof *c->refs);
+        if (c->refs) {
+            c->refcap = c->nrefs = from->nrefs;
+            for (uint32_t i = 0; i < from->nrefs; i++) {
+                /* our table holds its own reference; the code it points at is what was copied */
+                SV *cv = (SV *)ptr_table_fetch(PL_ptr_table, SvRV(from->refs[i]));
+                c->refs[i] = cv ? newRV_inc(cv) : newSV(0);
+            }
+        }
+    }
+    if (snapshot && SvOK(snapshot)) {
+        STRLEN len;
+        const char *blob = SvPV(snapshot, len);
+        c->origin.len = 0;
+        pb_put_u8(&c->origin, PB_T_HASH);
+        pb_put_u32(&c->origin, 2);
+        put_text(&c->origin, "kind");
+        put_text(&c->origin, "clone");
+        put_text(&c->origin, "snapshot");
+        pb_put_str(&c->origin, PB_T_BYTES, blob, len);
+    }
+    c->is_clone = 1;
+}
+
+int pb_client_is_clone(pTHX)
+{
+    for (int i = 0; i < PB_MAX_INTERPS; i++)
+        if (g_clients[i] && g_clients[i]->perl == my_perl)
+            return g_clients[i]->is_clone;
+    return 0;
+}
+
+/* The clone's interpreter is going away (its thread ended): the client sends what it holds and
+ * goes, and so does the sampler state made for the clone. */
+void pb_client_clone_done(pTHX)
+{
+    pb_interp *ip = pb_interp_of(aTHX);
+    pb_client_close(aTHX);
+    if (ip && !ip->subdefs) {   /* made by the client for this clone, not the host's */
+        pb_sample_forget(ip);
+        pb_registry_remove(ip);
+    }
+}
+
+static void clone_done(pTHX_ void *unused)
+{
+    (void)unused;
+    pb_client_clone_done(aTHX);
+}
+
+/* PerlSentry::Client::_clone($snapshot, $parent_id, $thread_name): see pb_client_clone. */
+XS(pb_xs_clone);
+XS(pb_xs_clone)
+{
+    dXSARGS;
+    if (items != 3)
+        croak("usage: PerlSentry::Client::_clone($snapshot, $parent_id, $thread_name)");
+    pb_client_clone(aTHX_ ST(0), SvUV(ST(1)), SvPV_nolen(ST(2)));
+    Perl_call_atexit(aTHX_ clone_done, NULL);
+    XSRETURN_EMPTY;
+}
+
+/* PerlSentry::Client::_interp_id(): this interpreter, as the number a clone names its parent by. */
+XS(pb_xs_interp_id);
+XS(pb_xs_interp_id)
+{
+    dXSARGS;
+    (void)items;
+    ST(0) = sv_2mortal(newSVuv((UV)(uintptr_t)my_perl));
+    XSRETURN(1);
+}
+
+void pb_client_define_subs(pTHX)
+{
+    newXS("PerlSentry::Client::_clone", pb_xs_clone, __FILE__);
+    newXS("PerlSentry::Client::_interp_id", pb_xs_interp_id, __FILE__);
 }

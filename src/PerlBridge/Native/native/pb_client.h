@@ -70,6 +70,16 @@ int pb_client_active(pTHX);
 /* Sends what is queued and closes the connection (at interpreter destruction). */
 void pb_client_close(pTHX);
 
+/* In an ithread clone's CLONE: its client continues from the parent's snapshot (taken in
+ * CLONE_SKIP), with the parent's code references mapped to the clone's copies (same tokens). */
+void pb_client_clone(pTHX_ SV *snapshot, UV parent, const char *thread_name);
+int pb_client_is_clone(pTHX);
+/* When the clone's interpreter ends: send what is queued, close, forget its sampler. */
+void pb_client_clone_done(pTHX);
+
+/* Defines PerlSentry::Client::_clone and ::_interp_id (the XS module's boot, the host's xs_init). */
+void pb_client_define_subs(pTHX);
+
 /* Registers a code reference the agent may call back; its token. The client holds a reference. */
 uint64_t pb_client_token(pTHX_ pb_client *c, SV *code);
 

@@ -18,6 +18,7 @@ static void xs_init(pTHX)
 {
     /* Without DynaLoader no XS module (POSIX, List::Util, ...) can load. */
     newXS("DynaLoader::boot_DynaLoader", boot_DynaLoader, __FILE__);
+    pb_client_define_subs(aTHX);   /* ithreads of hosted programs reach the engine as agent clients */
     pb_interp *ip = pb_interp_of(aTHX);
     if (ip) {
         ip->stashes_ready = 1;

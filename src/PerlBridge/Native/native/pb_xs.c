@@ -63,5 +63,6 @@ XS_EXTERNAL(boot_PerlSentry__Client)
     (void)items;
     newXS("PerlSentry::Client::install", pb_xs_install, __FILE__);
     newXS("PerlSentry::Client::default_agent", pb_xs_default_agent, __FILE__);
+    pb_client_define_subs(aTHX);
     Perl_xs_boot_epilog(aTHX_ ax);
 }
