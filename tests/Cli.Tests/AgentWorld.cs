@@ -65,6 +65,19 @@ internal sealed class AgentWorld : IDisposable
 
     public int Count(string type) => Items().Count(i => i.Type == type);
 
+    /// <summary>Items of <paramref name="type"/> that arrived more than once (by event id), with the requests that carried them: a failure's explanation.</summary>
+    public string Duplicates(string type)
+    {
+        var seen = new Dictionary<string, List<int>>();
+        var requests = Server.Requests;
+        for (var r = 0; r < requests.Count; r++)
+            foreach (var (t, payload) in EnvelopeConformance.Items(requests[r].Body))
+                if (t == type && JObject.Parse(payload)["event_id"]?.ToString() is { } id)
+                    (seen.TryGetValue(id, out var l) ? l : seen[id] = []).Add(r);
+        return string.Join("; ", seen.Where(kv => kv.Value.Count > 1).Select(kv =>
+            $"{kv.Key} in requests {string.Join(",", kv.Value.Select(i => $"#{i} ({requests[i].Answer.Kind})"))}"));
+    }
+
     /// <summary>What the SDK reported dropping (client reports), as "reason/category=n" lines: a failure's explanation.</summary>
     public string Discarded() => string.Join(", ", Items().Where(i => i.Type == "client_report")
         .SelectMany(i => i.Payload["discarded_events"] ?? new JArray())

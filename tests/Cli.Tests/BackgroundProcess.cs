@@ -39,23 +39,28 @@ internal sealed class BackgroundProcess : IDisposable
     /// <summary>Waits until something accepts connections on 127.0.0.1:<paramref name="port"/>.</summary>
     public void WaitForPort(int port, int seconds = 30)
     {
+        if (!PortOpens(port, seconds, () => _process.HasExited))
+            throw new InvalidOperationException($"nothing listens on {port} (server exited: {_process.HasExited}): {File.ReadAllText(Stderr)}");
+    }
+
+    /// <summary>Whether something accepts connections on 127.0.0.1:<paramref name="port"/> within the time (a daemon's server, say).</summary>
+    public static bool PortOpens(int port, int seconds, Func<bool>? giveUp = null)
+    {
         var until = DateTime.UtcNow.AddSeconds(seconds);
-        while (DateTime.UtcNow < until)
+        while (DateTime.UtcNow < until && giveUp?.Invoke() != true)
         {
-            if (_process.HasExited)
-                throw new InvalidOperationException($"the server exited ({_process.ExitCode}): {File.ReadAllText(Stderr)}");
             try
             {
                 using var c = new TcpClient();
                 c.Connect("127.0.0.1", port);
-                return;
+                return true;
             }
             catch (SocketException)
             {
                 Thread.Sleep(50);
             }
         }
-        throw new TimeoutException($"nothing listens on {port}: {File.ReadAllText(Stderr)}");
+        return false;
     }
 
     /// <summary>SIGTERM, as a service manager stops a server; waits for it to end.</summary>

@@ -98,8 +98,25 @@ sub DESTROY {
     Sentry::Engine::release($id);
 }
 
-# A new event id (the client names its events, so a capture need not wait for the engine).
-sub _event_id { sprintf '%08x%08x%08x%08x', map { int rand 4294967296 } 1 .. 4 }
+# A new event id (the client names its events, so a capture need not wait for the engine). From the
+# system's random source, read ahead per process and thread: perl's rand would give forked children
+# (and ithreads) the same ids, and srand would change the program's own sequence.
+my ($POOL, $POOL_OWNER) = ('', '');
+
+sub _event_id {
+    my $owner = $$ . ':' . ($INC{'threads.pm'} ? threads->tid : 0);
+    if ($POOL_OWNER ne $owner || length $POOL < 16) {
+        local ($!, $@);
+        my $fresh = '';
+        if (open my $fh, '<:raw', '/dev/urandom') {
+            read $fh, $fresh, 4096;
+            close $fh;
+        }
+        $fresh = pack('N*', map { int(rand 4294967296) ^ ($$ << 8) ^ int(time * 1000) } 1 .. 1024) if length $fresh < 16;
+        ($POOL, $POOL_OWNER) = ($fresh, $owner);
+    }
+    return unpack 'H32', substr($POOL, 0, 16, '');
+}
 
 # Runs a user's block as the SDK's wrappers (profile, with_scope) do: in the caller's context, with
 # a die caught. Returns (ok, error, results); error is what $@ held when the block ended, so the

@@ -17,12 +17,13 @@ namespace PerlSentry.Engine.Agent;
 internal sealed class AgentConnection : IDisposable
 {
     private readonly Socket _socket;
-    private readonly Stream _in;
+    private byte[] _buf = new byte[65536];
+    private int _start, _end;
+    private uint _lastSeq, _ackedSeq;
     private readonly AgentRegistry _registry;
     private readonly Action<string> _log;
     private readonly CallClock _clock = new();
     private readonly List<string> _warnings = [];
-    private readonly byte[] _lengthBuffer = new byte[4];
     private EngineSession? _session;
     private RemoteSampler? _sampler;
     private ClientProcess? _process;
@@ -32,7 +33,6 @@ internal sealed class AgentConnection : IDisposable
     public AgentConnection(Socket socket, AgentRegistry registry, Action<string> log)
     {
         _socket = socket;
-        _in = new BufferedStream(new NetworkStream(socket, ownsSocket: false), 65536);
         _registry = registry;
         _log = log;
     }
@@ -77,7 +77,10 @@ internal sealed class AgentConnection : IDisposable
         _process = _registry.Join(pid, libDirs, cwd);
         _sampler = new RemoteSampler(_process, tid, threadName, _clock);
         _session = new EngineSession(new SessionHost(() => _sampler, _clock, HostInfo.Current(perlVersion),
-            tid.ToString(CultureInfo.InvariantCulture), threadName, libDirs, Warn))
+            tid.ToString(CultureInfo.InvariantCulture), threadName, libDirs, Warn)
+        {
+            Transports = _registry.Transports.Get,
+        })
         {
             TokenOf = Token,
         };
@@ -120,6 +123,7 @@ internal sealed class AgentConnection : IDisposable
         if (payload.Length < 17)
             throw new FormatException("short call frame");
         var seq = BinaryPrimitives.ReadUInt32LittleEndian(payload);
+        _lastSeq = seq;
         var wantsReply = (payload[4] & 1) != 0;
         var listContext = (payload[4] & 2) != 0;
         _clock.CallMonotonicNs = BinaryPrimitives.ReadInt64LittleEndian(payload.AsSpan(5));
@@ -262,30 +266,51 @@ internal sealed class AgentConnection : IDisposable
         }
     }
 
+    /// <summary>
+    /// The next frame; null when the client has gone. Before waiting for more bytes, it tells the
+    /// client which calls it has handled (an ACK): the client forgets those, and sends the rest
+    /// again should this agent die.
+    /// </summary>
     private (byte Kind, byte[] Payload)? ReadFrame()
     {
-        if (!ReadExactly(_lengthBuffer))
-            return null;
-        var len = BinaryPrimitives.ReadInt32LittleEndian(_lengthBuffer);
-        if (len < 1 || len > AgentProtocol.MaxFrame)
-            throw new FormatException($"a frame of {len} bytes");
-        var data = new byte[len];
-        if (!ReadExactly(data))
-            return null;
-        return (data[0], data[1..]);
+        while (true)
+        {
+            if (_end - _start >= 4)
+            {
+                var len = BinaryPrimitives.ReadInt32LittleEndian(_buf.AsSpan(_start));
+                if (len < 1 || len > AgentProtocol.MaxFrame)
+                    throw new FormatException($"a frame of {len} bytes");
+                if (_end - _start >= 4 + len)
+                {
+                    var kind = _buf[_start + 4];
+                    var payload = _buf.AsSpan(_start + 5, len - 1).ToArray();
+                    _start += 4 + len;
+                    return (kind, payload);
+                }
+                if (4 + len > _buf.Length)
+                    Array.Resize(ref _buf, Math.Max(_buf.Length * 2, 4 + len));
+            }
+            if (_start > 0)
+            {
+                Buffer.BlockCopy(_buf, _start, _buf, 0, _end - _start);
+                _end -= _start;
+                _start = 0;
+            }
+            if (_lastSeq != _ackedSeq)
+                Acknowledge();
+            var n = _socket.Receive(_buf, _end, _buf.Length - _end, SocketFlags.None);
+            if (n == 0)
+                return null;
+            _end += n;
+        }
     }
 
-    private bool ReadExactly(byte[] buffer)
+    private void Acknowledge()
     {
-        var got = 0;
-        while (got < buffer.Length)
-        {
-            var n = _in.Read(buffer, got, buffer.Length - got);
-            if (n == 0)
-                return false;
-            got += n;
-        }
-        return true;
+        Span<byte> ack = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(ack, _lastSeq);
+        Send(AgentProtocol.Ack, ack);
+        _ackedSeq = _lastSeq;
     }
 
     private void Send(byte kind, ReadOnlySpan<byte> payload)
@@ -312,9 +337,5 @@ internal sealed class AgentConnection : IDisposable
             _registry.Leave(_process);
     }
 
-    public void Dispose()
-    {
-        _in.Dispose();
-        _socket.Dispose();
-    }
+    public void Dispose() => _socket.Dispose();
 }

@@ -12,6 +12,7 @@ public static class AgentProtocol
     public const byte HelloOk = 0x80;
     public const byte Reply = 0x81;
     public const byte Callback = 0x82;
+    public const byte Ack = 0x83;
 
     public const byte CommandAcquire = 1;
     public const byte CommandRelease = 2;

@@ -1,9 +1,14 @@
 namespace PerlSentry.Engine.Agent;
 
-/// <summary>The client processes the agent serves now, by pid (their interpreters share a profile store).</summary>
-internal sealed class AgentRegistry
+/// <summary>The client processes the agent serves now, by pid (their interpreters share a profile store), and the transports all sessions share.</summary>
+internal sealed class AgentRegistry(Action<string> log) : IDisposable
 {
     private readonly Dictionary<int, ClientProcess> _processes = [];
+
+    /// <summary>The transports the sessions share.</summary>
+    public TransportPool Transports { get; } = new(log);
+
+    public void Dispose() => Transports.Dispose();
 
     public ClientProcess Join(int pid, IReadOnlyList<string> libraryDirs, string cwd)
     {

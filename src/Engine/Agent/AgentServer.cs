@@ -17,7 +17,7 @@ public sealed class AgentServer : IDisposable
 
     private readonly Settings _settings;
     private readonly Action<string> _log;
-    private readonly AgentRegistry _registry = new();
+    private readonly AgentRegistry _registry;
     private readonly List<AgentConnection> _connections = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly Socket _listener;
@@ -29,6 +29,7 @@ public sealed class AgentServer : IDisposable
         _settings = settings;
         _listener = listener;
         _log = log;
+        _registry = new AgentRegistry(log);
     }
 
     /// <summary>
@@ -135,6 +136,7 @@ public sealed class AgentServer : IDisposable
                 c.Dispose();
         foreach (var t in threads)
             t.Join(TimeSpan.FromSeconds(10));
+        _registry.Dispose();   // the shared transports: flushed, what is left stays in their journals
         _log("agent stopped");
     }
 

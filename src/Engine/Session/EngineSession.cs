@@ -70,8 +70,8 @@ public sealed class EngineSession : IDisposable
     private Hub NewHub(SentryOptions options)
     {
         _log = options.Debug ? m => _host.Warn("[sentry] " + m) : null;
-        var reports = new ClientReports();
-        var hub = new Hub(options, _host.Transports(options, _host.Clock, reports, _log, _host.Warn), _host.Clock, _log, reports);
+        var (transport, reports) = _host.Transports(options, _host.Clock, _log, _host.Warn);
+        var hub = new Hub(options, transport, _host.Clock, _log, reports);
         hub.ThreadId = _host.ThreadId;
         hub.ThreadName = _host.ThreadName;
         hub.Client.DefaultContexts["runtime"] = new JObject { ["name"] = "perl", ["version"] = _host.Host.PerlVersion };

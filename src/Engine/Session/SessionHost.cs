@@ -24,6 +24,15 @@ public sealed record SessionHost(
     IReadOnlyList<string> LibraryDirs,
     Action<string> Warn)
 {
-    /// <summary>The transports the options ask for (default: <see cref="TransportFactory.Create"/>); gets debug logging and the warning sink.</summary>
-    public Func<SentryOptions, IClock, ClientReports, Action<string>?, Action<string>, ITransport?> Transports { get; init; } = TransportFactory.Create;
+    /// <summary>
+    /// The transport the options ask for and the client reports it sends (default: a new one of
+    /// <see cref="TransportFactory.Create"/>; the agent shares one between sessions with the same
+    /// options). Gets debug logging and the warning sink.
+    /// </summary>
+    public Func<SentryOptions, IClock, Action<string>?, Action<string>, (ITransport? Transport, ClientReports Reports)> Transports { get; init; } =
+        (options, clock, log, warn) =>
+        {
+            var reports = new ClientReports();
+            return (TransportFactory.Create(options, clock, reports, log, warn), reports);
+        };
 }

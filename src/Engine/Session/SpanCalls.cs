@@ -32,6 +32,7 @@ internal static class SpanCalls
             Parent = parent,
             Baggage = parent is null ? null : TraceHeaders.ParseBaggage(S("baggage")),
             Sampled = h.GetValueOrDefault("sampled") is { } sampled ? Truthy(sampled) : null,
+            EventId = S("event_id"),
         };
     }
 

@@ -24,6 +24,8 @@ public sealed class Transaction : Span
         Source = ctx.Source;
         SampleRate = sampleRate;
         Baggage = ctx.Baggage;
+        if (SentryIds.IsHex(ctx.EventId, 32))
+            EventId = ctx.EventId!;
         _maxSpans = maxSpans;
         _onFinish = onFinish;
     }
@@ -50,7 +52,7 @@ public sealed class Transaction : Span
     public bool IsInherited { get; }
 
     /// <summary>The transaction event's id, known from the start so its profile can point at it.</summary>
-    public string EventId { get; } = SentryIds.NewEventId();
+    public string EventId { get; private init; } = SentryIds.NewEventId();
 
     public string Name { get; set; }
 

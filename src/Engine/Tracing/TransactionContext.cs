@@ -25,6 +25,12 @@ public sealed record TransactionContext
     /// <summary>An explicit decision (<c>sampled =&gt; 0|1</c>), which wins over samplers and rates.</summary>
     public bool? Sampled { get; init; }
 
+    /// <summary>
+    /// The transaction event's id when the client names it (so a call sent twice, to an agent that
+    /// restarted, makes an event Sentry recognises as the same).
+    /// </summary>
+    public string? EventId { get; init; }
+
     /// <summary>The rate an explicit decision was made at (the DSC's <c>sample_rate</c>); default 1 or 0.</summary>
     public double? SampleRate { get; init; }
 

@@ -1,5 +1,6 @@
 using Newtonsoft.Json.Linq;
 using PerlSentry.Engine.Sentry;
+using PerlSentry.Engine.Sentry.Transport;
 using PerlSentry.Engine.Session;
 
 namespace PerlSentry.Engine.Tests.Session;
@@ -25,7 +26,7 @@ public sealed class EngineSessionTests
         _session = new EngineSession(new SessionHost(() => _sampler, _sampler, new HostInfo("x86_64", "Linux", "6.1", "5.36.0"),
             "42", "main", ["/usr/lib"], _warnings.Add)
         {
-            Transports = (_, _, _, _, _) => _transport,
+            Transports = (_, _, _, _) => (_transport, new ClientReports()),
         });
     }
 

@@ -47,6 +47,7 @@ struct pb_client {
     int used;                     /* a call was made: the flusher has work to do */
     int ever_connected;
     pb_buf out;                   /* frames not written yet */
+    pb_buf unanswered;            /* frames written since the agent last answered: replayed to a new agent */
     pb_buf in;                    /* bytes read, not yet a whole frame */
     uint32_t seq;
     pb_buf origin;                /* HELLO's origin value: a fork's snapshot, else undef */
@@ -62,6 +63,7 @@ struct pb_client {
     char why[256];                /* why the agent cannot be reached, for the stand-in's warning */
     char sdk_dir[1024];           /* where Sentry/SDK.pm came from: library code, not the app's */
     int is_clone;                 /* an ithread's: set up by pb_client_clone */
+    int awaiting;                 /* a call waits for its reply (the calling thread reads the socket) */
 };
 
 static char *g_agent_cmd;
@@ -131,7 +133,7 @@ static void debug_line(const char *fmt, const char *a, long n)
 static void set_why(pb_client *c, const char *fmt, const char *a, const char *b)
 {
     snprintf(c->why, sizeof c->why, fmt, a ? a : "", b ? b : "");
-    debug_line("%s%ld", c->why, 0);
+    debug_line("%s%.0ld", c->why, 0);
 }
 
 /* ---- where the agent is ---- */
@@ -536,9 +538,14 @@ static int do_connect(pb_client *c)
     c->state = ST_UP;
     debug_line("connected to %s (fd %ld)", path, fd);
     c->origin.len = 0;   /* a later reconnect starts a fresh session, replaying init */
-    if (c->ever_connected && c->init_frame.len) {
-        /* a restarted agent: the options again (one-way), before anything queued */
-        write_all(c, c->init_frame.data, c->init_frame.len);
+    if (c->ever_connected) {
+        /* a restarted agent: the options again (one-way), then what the last one may not have handled */
+        debug_line("the agent was restarted%s: sending the options and %ld unanswered bytes again", "", (long)c->unanswered.len);
+        if (c->init_frame.len)
+            write_all(c, c->init_frame.data, c->init_frame.len);
+        if (c->unanswered.len)
+            write_all(c, c->unanswered.data, c->unanswered.len);
+        c->unanswered.len = 0;
     }
     c->ever_connected = 1;
     return 0;
@@ -549,6 +556,89 @@ failed:
 }
 
 /* Writes what is queued. Caller holds the lock. */
+#define UNANSWERED_LIMIT (8u << 20)
+
+/* Frames the agent may not have handled: any answer means it handled every earlier frame (it
+ * handles them in order); if it dies before answering, a new one gets them again. Events keep
+ * their ids, so Sentry drops what arrives twice. Caller holds the lock. */
+static void remember_written(pb_client *c, const uint8_t *data, size_t len)
+{
+    if (c->unanswered.len + len > UNANSWERED_LIMIT)
+        c->unanswered.len = 0;   /* that old, the agent has handled them */
+    pb_buf_reserve(&c->unanswered, len);
+    memcpy(c->unanswered.data + c->unanswered.len, data, len);
+    c->unanswered.len += len;
+}
+
+/* The agent has handled every call up to seq: those frames need not be sent again. Caller holds the lock. */
+static void trim_unanswered(pb_client *c, uint32_t seq)
+{
+    size_t at = 0;
+    while (at + 5 <= c->unanswered.len) {
+        uint32_t len;
+        memcpy(&len, c->unanswered.data + at, 4);
+        if (at + 4 + len > c->unanswered.len)
+            break;
+        uint8_t kind = c->unanswered.data[at + 4];
+        if (kind == PB_F_CALL && len >= 5) {
+            uint32_t fseq;
+            memcpy(&fseq, c->unanswered.data + at + 5, 4);
+            if ((int32_t)(fseq - seq) > 0)
+                break;
+        }
+        at += 4 + len;
+    }
+    memmove(c->unanswered.data, c->unanswered.data + at, c->unanswered.len - at);
+    c->unanswered.len -= at;
+}
+
+/* Reads the agent's acknowledgements that have arrived, without waiting (the flusher, when no call
+ * is waiting for a reply, is the only reader then). Caller holds the lock. */
+static void read_acks(pb_client *c)
+{
+    if (c->awaiting || c->state != ST_UP || !fd_is_ours(c))
+        return;
+    for (;;) {
+        pb_buf_reserve(&c->in, 4096);
+        ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, MSG_DONTWAIT);
+        if (n <= 0)
+            break;
+        c->in.len += (size_t)n;
+    }
+    while (c->in.len >= 5) {
+        uint32_t len;
+        memcpy(&len, c->in.data, 4);
+        if (len == 0 || c->in.len < 4 + (size_t)len || c->in.data[4] != PB_F_ACK)
+            break;
+        if (len >= 5) {
+            uint32_t seq;
+            memcpy(&seq, c->in.data + 5, 4);
+            trim_unanswered(c, seq);
+        }
+        consume_frame(c);
+    }
+}
+
+/* Writes what is queued, as far as the socket takes it without waiting (the program's thread
+ * never waits for the agent on a one-way call); the flusher writes the rest. Caller holds the lock. */
+static void push_now(pb_client *c)
+{
+    if (c->state != ST_UP || !fd_is_ours(c) || c->out.len == 0)
+        return;
+    size_t done = 0;
+    while (done < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + done, c->out.len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n <= 0)
+            break;
+        done += (size_t)n;
+    }
+    if (done == 0)
+        return;
+    remember_written(c, c->out.data, done);
+    memmove(c->out.data, c->out.data + done, c->out.len - done);
+    c->out.len -= done;
+}
+
 static int flush_locked(pb_client *c)
 {
     if (c->out.len == 0)
@@ -559,6 +649,7 @@ static int flush_locked(pb_client *c)
         drop_connection(c);
         return -1;
     }
+    remember_written(c, c->out.data, c->out.len);
     c->out.len = 0;
     return 0;
 }
@@ -585,6 +676,7 @@ static void *flusher_main(void *arg)
         }
         if (c->sampler_users > 0 || (c->ip && c->ip->sampler))
             queue_samples(c);
+        read_acks(c);
         if (flush_locked(c) != 0 && c->state == ST_FAILED) {
             /* nowhere to send: keep memory bounded */
             if (c->out.len > OUT_LIMIT) {
@@ -672,6 +764,9 @@ static void atfork_child(void)
         c->state = ST_NEW;
         c->out.len = 0;
         c->in.len = 0;
+        c->unanswered.len = 0;
+        c->awaiting = 0;
+        c->ever_connected = 0;   /* its first connection is a new session (from the snapshot), not a reconnect */
         c->sampler_users = 0;
         c->pid = getpid();
         c->tid = (int64_t)syscall(SYS_gettid);   /* the forking thread: the child's main thread now */
@@ -925,6 +1020,17 @@ static int await_reply(pTHX_ pb_client *c, uint32_t seq, int is_init, AV *out, S
         if (kind < 0)
             return -1;
         const uint8_t *p = payload, *end = payload + plen;
+        if (kind == PB_F_ACK) {
+            uint32_t aseq;
+            if (end - p >= 4) {
+                memcpy(&aseq, p, 4);
+                pthread_mutex_lock(&c->lock);
+                trim_unanswered(c, aseq);
+                pthread_mutex_unlock(&c->lock);
+            }
+            consume_frame(c);
+            continue;
+        }
         if (kind == PB_F_CALLBACK) {
             if (run_callback(aTHX_ c, p, end, exit_status) != 0)
                 return -1;
@@ -957,6 +1063,9 @@ static int await_reply(pTHX_ pb_client *c, uint32_t seq, int is_init, AV *out, S
         apply_commands(c, &p, end, 1);
         print_warnings(&p, end);
         consume_frame(c);
+        pthread_mutex_lock(&c->lock);
+        trim_unanswered(c, seq);   /* it handled this call, so every one before it */
+        pthread_mutex_unlock(&c->lock);
         return 0;
     }
 }
@@ -1017,23 +1126,31 @@ int pb_client_call(pTHX_ pb_client *c, const char *name, SV **args, I32 nargs, i
     }
     if (!wait) {
         int was_empty = at == 0;
+        if (name[0] == 'c' || strcmp(name, "transaction_finish") == 0)
+            push_now(c);   /* what a program that ends in _exit (Minion's jobs) must not lose */
         ensure_flusher(c);
-        if (was_empty || c->out.len > 65536)
+        if (c->out.len && (was_empty || c->out.len > 65536))
             pthread_cond_signal(&c->wake);
         pthread_mutex_unlock(&c->lock);
         return 1;
     }
+    int outer_awaiting = c->awaiting;
+    c->awaiting = 1;
     if (flush_locked(c) != 0) {
+        c->awaiting = outer_awaiting;
         c->out.len = at;   /* this call did not go: the caller answers it with the stand-in */
         pthread_mutex_unlock(&c->lock);
         return 0;
     }
     ensure_flusher(c);
     pthread_mutex_unlock(&c->lock);
-    if (await_reply(aTHX_ c, seq, is_init, out, died, exit_status) != 0) {
-        pthread_mutex_lock(&c->lock);
+    int rc = await_reply(aTHX_ c, seq, is_init, out, died, exit_status);
+    pthread_mutex_lock(&c->lock);
+    c->awaiting = outer_awaiting;
+    if (rc != 0)
         drop_connection(c);
-        pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->lock);
+    if (rc != 0) {
         av_clear(out);
         return *exit_status >= 0 ? 1 : 0;
     }

@@ -13,6 +13,7 @@
  *   HELLO_OK   values: session id; then sampler commands and warnings
  *   REPLY      u32 seq, u8 status (0 ok, 1 died, 2 exit), u32 count, values; then sampler commands and warnings
  *   CALLBACK   u32 seq, u64 token, u32 count, values: run a code reference the client handed over
+ *   ACK        u32 seq: every call up to it is handled (what the client would send a new agent again)
  * Sampler commands: u8 count, then per command u8 op (1 acquire: u32 interval us, u32 depth;
  * 2 release). The agent decides what to profile; the client holds and marks the sampler.
  * Warnings: u8 count, then strings the client prints on the program's STDERR.
@@ -33,6 +34,7 @@
 #define PB_F_HELLO_OK  0x80
 #define PB_F_REPLY     0x81
 #define PB_F_CALLBACK  0x82
+#define PB_F_ACK       0x83
 
 #define PB_CMD_ACQUIRE 1
 #define PB_CMD_RELEASE 2
