@@ -192,6 +192,40 @@ public sealed class SdkEndToEndTests
     }
 
     [Test]
+    public void TermRightAfterCaptures_WithAnEnvelopeFolder_NothingIsLost()
+    {
+        var folder = Path.Combine(_home, "out");
+        var killed = Run($"use Sentry::SDK; Sentry::SDK->init({{ envelope_dir => '{folder}' }}); Sentry::SDK->capture_message(\"m$_\") for 1 .. 50; kill TERM => $$; sleep 5;");
+        Assert.That(killed.ExitCode, Is.EqualTo(143).Or.EqualTo(-15), "ended by SIGTERM, no END block");
+        // The captures were in the journal before each call returned; the next run on the folder writes the rest.
+        var next = Run($"use Sentry::SDK; Sentry::SDK->init({{ envelope_dir => '{folder}' }}); Sentry::SDK->flush(10);");
+        Assert.That(next.ExitCode, Is.Zero, next.Stderr);
+        var messages = Directory.GetFiles(folder, "*.envelope").SelectMany(f => Items(File.ReadAllBytes(f)))
+            .Where(i => i.Type == "event").Select(i => (string?)i.Payload["message"]!["formatted"]).ToList();
+        Assert.That(messages, Is.EquivalentTo(Enumerable.Range(1, 50).Select(i => $"m{i}")), "all 50, each once");
+    }
+
+    [Test]
+    public void TwoProcessesShareOneCacheDuringAnOutage_EverythingIsDeliveredOnce()
+    {
+        _server.Answer = _ => FakeSentryServer.Reply.WithStatus(503);
+        string Script(string who) => $"use Sentry::SDK; Sentry::SDK->init({{ shutdown_timeout => 1 }}); Sentry::SDK->capture_message(\"{who} $_\") for 1 .. 30;";
+        var first = System.Threading.Tasks.Task.Run(() => Run(Script("a")));
+        var second = System.Threading.Tasks.Task.Run(() => Run(Script("b")));
+        Assert.That(first.Result.ExitCode, Is.Zero, first.Result.Stderr);
+        Assert.That(second.Result.ExitCode, Is.Zero, second.Result.Stderr);
+        Assert.That(Cached(), Is.EqualTo(60), "both kept everything in the one cache");
+        _server.Answer = _ => FakeSentryServer.Reply.Ok;
+        var third = System.Threading.Tasks.Task.Run(() => Run("use Sentry::SDK; Sentry::SDK->init({}); Sentry::SDK->flush(10);"));
+        var fourth = System.Threading.Tasks.Task.Run(() => Run("use Sentry::SDK; Sentry::SDK->init({}); Sentry::SDK->flush(10);"));
+        Assert.That(third.Result.ExitCode + fourth.Result.ExitCode, Is.Zero);
+        var delivered = _server.Accepted.SelectMany(Items).Where(i => i.Type == "event").Select(i => (string?)i.Payload["message"]!["formatted"]).ToList();
+        Assert.That(delivered, Has.Count.EqualTo(60), "each once: a journal belongs to one process at a time");
+        Assert.That(delivered.Distinct().Count(), Is.EqualTo(60));
+        Assert.That(Cached(), Is.Zero);
+    }
+
+    [Test]
     public void BadOption_CroaksAtInit_WithWhatToFix()
     {
         var r = Run("use Sentry::SDK; Sentry::SDK->init({ dsn => 'sentry.example.com' });");

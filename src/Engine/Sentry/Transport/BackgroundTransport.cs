@@ -365,7 +365,7 @@ public sealed class BackgroundTransport : ITransport
         {
             try
             {
-                _queue.Add(SerializedEnvelope.From(Envelope.FromItems(null, SdkInfo.Default, [report])));
+                _queue.Add(SerializedEnvelope.From(Envelope.FromItems(null, SdkInfo.Default, [report])), evict: false);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
             {

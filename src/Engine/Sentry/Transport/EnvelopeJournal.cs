@@ -92,7 +92,7 @@ public sealed class EnvelopeJournal : IEnvelopeQueue
         return Path.Combine(root, "envelopes-" + Convert.ToHexStringLower(hash)[..16]);
     }
 
-    public IReadOnlyList<IReadOnlyList<string>> Add(SerializedEnvelope envelope)
+    public IReadOnlyList<IReadOnlyList<string>> Add(SerializedEnvelope envelope, bool evict = true)
     {
         var bytes = envelope.Bytes;
         var record = new byte[12 + bytes.Length];
@@ -110,13 +110,16 @@ public sealed class EnvelopeJournal : IEnvelopeQueue
             seg.Live++;
             entry.Node = _pending.AddLast(entry);
             var dropped = new List<IReadOnlyList<string>>();
-            while (_pending.Count > _capacity)
+            var node = _pending.First;
+            while (evict && _pending.Count > _capacity && node is not null)
             {
-                var oldest = _pending.First!.Value;
-                if (oldest.Claimed)
-                    break;   // being sent right now: the next add makes room
-                Finish(oldest);
-                dropped.Add(oldest.Types);
+                var next = node.Next;
+                if (!node.Value.Claimed)   // one being sent right now stays
+                {
+                    Finish(node.Value);
+                    dropped.Add(node.Value.Types);
+                }
+                node = next;
             }
             return dropped;
         }

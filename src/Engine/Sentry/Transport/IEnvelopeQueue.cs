@@ -9,8 +9,9 @@ public interface IEnvelopeQueue : IDisposable
     /// <summary>
     /// Adds an envelope (before the capture call returns); returns the item types of what had to go to
     /// make room (the new one, or the oldest kept). Throws <see cref="IOException"/> when it cannot keep it.
+    /// <paramref name="evict"/> false: room is not made (a client report must not push out an event).
     /// </summary>
-    IReadOnlyList<IReadOnlyList<string>> Add(SerializedEnvelope envelope);
+    IReadOnlyList<IReadOnlyList<string>> Add(SerializedEnvelope envelope, bool evict = true);
 
     /// <summary>The next envelope due, claimed for sending, or null.</summary>
     QueuedEnvelope? TryClaim(long nowNs);

@@ -8,11 +8,11 @@ public sealed class MemoryEnvelopeQueue(int capacity) : IEnvelopeQueue
 
     public bool IsPersistent => false;
 
-    public IReadOnlyList<IReadOnlyList<string>> Add(SerializedEnvelope envelope)
+    public IReadOnlyList<IReadOnlyList<string>> Add(SerializedEnvelope envelope, bool evict = true)
     {
         lock (_gate)
         {
-            if (_items.Count >= capacity)
+            if (evict && _items.Count >= capacity)
                 return [[.. envelope.ItemTypes]];
             _items.Enqueue(envelope);
             return [];

@@ -47,6 +47,7 @@ public static class TransportFactory
             return new MemoryEnvelopeQueue(options.MaxQueueItems);
         try
         {
+            PrivateFiles.EnsureDirectory(options.CacheDir);   // the folder the user named is checked too, not only ours in it
             return new EnvelopeJournal(EnvelopeJournal.FolderFor(options.CacheDir, sinkName), options.MaxCacheItems);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
