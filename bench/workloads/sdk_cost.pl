@@ -1,5 +1,6 @@
-# Costs of the SDK's calls on the Perl thread, run under perl-sentry (bench/run.sh): envelopes go
-# to a temporary folder, so the figures are the SDK's own work plus queueing, not the network.
+# Costs of the SDK's calls on the Perl thread (bench/Sdk.Bench): with the defaults and the DSN in
+# SENTRY_DSN (disk cache on), else envelopes to a temporary folder. Runs under perl-sentry run (the
+# engine in-process) or plain perl (the engine is the agent). "warmup" only makes sure the engine is up.
 use strict;
 use warnings;
 use Time::HiRes qw(time);
@@ -7,11 +8,13 @@ use File::Temp qw(tempdir);
 use Sentry::SDK;
 
 my $dir = tempdir(CLEANUP => 1);
-Sentry::SDK->init({ envelope_dir => $dir, cache_dir => '', traces_sample_rate => 1.0, profiles_sample_rate => 1.0,
-                    max_queue_items => 100_000 });
+Sentry::SDK->init({ ($ENV{SENTRY_DSN} ? () : (envelope_dir => $dir)), traces_sample_rate => 1.0, profiles_sample_rate => 1.0 });
+if (($ARGV[0] // '') eq 'warmup') { Sentry::SDK->capture_message('warm'); Sentry::SDK->flush(5); exit 0 }
 
 sub per_call {
     my ($n, $code) = @_;
+    $code->() for 1 .. 50;   # warm: first calls compile paths in the engine
+    Sentry::SDK->flush(30);
     my @t;
     for (1 .. 5) {
         my $t0 = time;
@@ -48,5 +51,5 @@ for (1 .. 21) {
     $t0 = time; $tx = Sentry::SDK->start_transaction({ name => 'w', sampled => 1 }); work(); $tx->finish; push @prof, time - $t0;
 }
 my $med = sub { my @s = sort { $a <=> $b } @_; $s[@s / 2] };
-printf "| %.0f ms CPU-bound transaction, profiled vs not (21 alternating rounds, medians) | %+.2f%% |\n",
+printf "| %.0f ms CPU-bound transaction, profiled vs not (21 alternating rounds, medians) | %+.2f %% |\n",
     1e3 * $med->(@plain), 100 * ($med->(@prof) / $med->(@plain) - 1);

@@ -205,6 +205,10 @@ internal sealed class AgentConnection : IDisposable
         w[0] = (byte)Math.Min(warnings.Length, 255);
         into.Advance(1);
         PerlValueCodec.Write(into, warnings.Take(255), Token);
+        // Which calls must wait, as the session stands after this call (a profiler reconfigured, an event processor added).
+        var h = into.GetSpan(1);
+        h[0] = _session is null ? (byte)0 : (byte)SessionCalls.ClientHintBits(_session);
+        into.Advance(1);
     }
 
     /// <summary>Runs a code reference in the client, answering the calls it makes meanwhile, and returns its value.</summary>

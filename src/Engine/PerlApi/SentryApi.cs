@@ -76,8 +76,7 @@ public static class SentryApi
         {
             if (!Sessions.TryGetValue(perl, out var s) || s.Given is null)
                 return null;   // never initialised: the child starts fresh
-            var json = SessionSnapshot.Take(s, s.TokenOf);
-            return System.Text.Encoding.UTF8.GetBytes(json.ToString(Newtonsoft.Json.Formatting.None));
+            return s.SnapshotBytes();
         };
         PerlInterpreter.ConfigureForkedChildren(Path.Combine(AppContext.BaseDirectory, "perl-sentry"));
     }

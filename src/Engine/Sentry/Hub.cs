@@ -88,11 +88,12 @@ public sealed class Hub : IDisposable
         }
     }
 
-    public string? CaptureEvent(JObject evt)
+    /// <param name="owned">The caller made <paramref name="evt"/> for this call (it may be changed in place).</param>
+    public string? CaptureEvent(JObject evt, bool owned = false)
     {
         if (_closed)
             return null;
-        var id = Client.CaptureEvent(evt, CurrentScope);
+        var id = Client.CaptureEvent(evt, CurrentScope, owned);
         if (id is not null)
             LastEventId = id;
         return id;

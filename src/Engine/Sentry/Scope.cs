@@ -92,7 +92,7 @@ public sealed class Scope
     public JObject? ApplyTo(JObject evt)
     {
         var isTransaction = (string?)evt["type"] == "transaction";
-        MergeObject(evt, "tags", JObject.FromObject(Tags));
+        if (Tags.Count > 0) MergeObject(evt, "tags", JsonTags.From(Tags));
         MergeObject(evt, "extra", Extra);
         if (User is not null)
             MergeObject(evt, "user", User);

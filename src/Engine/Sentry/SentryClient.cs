@@ -25,9 +25,10 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
 
     public bool IsEnabled => Transport is not null;
 
-    public string? CaptureEvent(JObject source, Scope? scope)
+    /// <param name="owned">The caller made <paramref name="source"/> for this call: it is changed in place instead of copied.</param>
+    public string? CaptureEvent(JObject source, Scope? scope, bool owned = false)
     {
-        var evt = Prepare(source, "error");
+        var evt = Prepare(owned ? source : (JObject)source.DeepClone(), "error");
         var id = (string)evt["event_id"]!;
         if (scope is not null)
         {
@@ -55,7 +56,7 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
     {
         var evt = tx.ToEvent();
         evt["event_id"] = tx.EventId;
-        evt = Prepare(evt, null);
+        evt = Prepare(evt, null);   // made here: no copy needed
         if (scope is not null)
         {
             var applied = SafeCall("an event processor", () => scope.ApplyTo(evt), evt);
@@ -109,9 +110,8 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
         return null;
     }
 
-    private JObject Prepare(JObject source, string? defaultLevel)
+    private JObject Prepare(JObject evt, string? defaultLevel)
     {
-        var evt = (JObject)source.DeepClone();
         if (!SentryIds.IsHex((string?)evt["event_id"], 32))
             evt["event_id"] = SentryIds.NewEventId();
         evt["timestamp"] ??= Timestamps.ToEpochSeconds(clock.UnixNs);

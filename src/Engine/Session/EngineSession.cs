@@ -33,6 +33,24 @@ public sealed class EngineSession : IDisposable
 
     public IReadOnlyDictionary<string, object?> Environment { get; private set; } = new Dictionary<string, object?>();
 
+    /// <summary>Goes up with every call that may change the session (a fork's snapshot is made again only then).</summary>
+    public long Version { get; set; }
+
+    private (long Version, byte[] Bytes)? _snapshot;
+
+    /// <summary>
+    /// The session as a forked child continues from it (<see cref="SessionSnapshot"/>), as bytes; made
+    /// again only when the session changed since the last fork (a prefork server forks in a loop).
+    /// </summary>
+    public byte[] SnapshotBytes()
+    {
+        if (_snapshot is { } cached && cached.Version == Version)
+            return cached.Bytes;
+        var bytes = System.Text.Encoding.UTF8.GetBytes(SessionSnapshot.Take(this, TokenOf).ToString(Newtonsoft.Json.Formatting.None));
+        _snapshot = (Version, bytes);
+        return bytes;
+    }
+
     /// <summary>How the client knows a code reference (the token its agent client uses), for snapshots; 0: not known.</summary>
     public Func<IPerlRef, long> TokenOf { get; set; } = _ => 0;
 
@@ -53,6 +71,9 @@ public sealed class EngineSession : IDisposable
     public Hub Hub => _hub ??= NewHub(new SentryOptions { CacheDir = "" });
 
     public SentryOptions Options => Hub.Options;
+
+    /// <summary>The SDK profiler's settings (the options, or what its attributes changed them to), without making it.</summary>
+    public SentryOptions ProfilingOptions => _profiling?.Options ?? Options;
 
     /// <summary>The SDK's profiler (the hub's).</summary>
     public HubProfiler Profiling => _profiling ??= NewProfiler(Hub);
@@ -106,9 +127,11 @@ public sealed class EngineSession : IDisposable
         Given = given;
         Environment = env;
         _hub = NewHub(options);
-        _profiling = NewProfiler(_hub);
         if (options.EnableProfiling)
+        {
+            _profiling = NewProfiler(_hub);
             _ = Sampler.NowNs;   // set the sampler up now, not inside the first profiled transaction
+        }
         Log($"initialised: dsn {options.Dsn?.ToString() ?? "none"}, tracing {(options.TracingEnabled ? "on" : "off")}, "
             + $"profiling {(options.TransactionProfiling ? "transactions" : options.ContinuousProfiling ? "continuous" : "off")}, "
             + $"cache {(string.IsNullOrEmpty(options.CacheDir) ? "off" : options.CacheDir)}");
@@ -195,9 +218,10 @@ public sealed class EngineSession : IDisposable
     /// <summary>Marks stack frames of captured exceptions as in-app or not, where the event left it open.</summary>
     public JObject MarkInApp(JObject evt)
     {
-        var frames = evt.SelectTokens("exception.values[*].stacktrace.frames[*]")
-            .Concat(evt.SelectTokens("threads.values[*].stacktrace.frames[*]"));
-        foreach (var f in frames.OfType<JObject>())
+        // By hand: SelectTokens parses its JSONPath on every call.
+        static IEnumerable<JObject> Frames(JToken? values) =>
+            (values as JArray ?? []).OfType<JObject>().SelectMany(v => v["stacktrace"]?["frames"] as JArray ?? []).OfType<JObject>();
+        foreach (var f in Frames(evt["exception"]?["values"]).Concat(Frames(evt["threads"]?["values"])))
         {
             if (f["in_app"] is not null)
                 continue;

@@ -27,9 +27,17 @@ public static class SessionCalls
         "capture_event", "transaction_start", "transaction_finish",
     };
 
+    /// <summary>Calls that change nothing a fork's child would continue from.</summary>
+    private static readonly IReadOnlySet<string> ReadOnly = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "available", "is_enabled", "last_event_id", "scope_get", "span_get", "snapshot", "log", "flush",
+    };
+
     public static object? Call(EngineSession s, string name, object?[] a)
     {
         object? A(int i) => i < a.Length ? a[i] : null;
+        if (!ReadOnly.Contains(name))
+            s.Version++;
         switch (name)
         {
             case "available": return 1L;
@@ -45,7 +53,7 @@ public static class SessionCalls
                 s.Shutdown();
                 return 1L;
             case "last_event_id": return s.Hub.LastEventId;
-            case "capture_event": return s.Refuse("capture") ? null : s.Hub.CaptureEvent(s.MarkInApp(ToJObject(A(0))));
+            case "capture_event": return s.Refuse("capture") ? null : s.Hub.CaptureEvent(s.MarkInApp(ToJObject(A(0))), owned: true);
             case "add_breadcrumb":
                 s.Hub.AddBreadcrumb(ToJObject(A(0)));
                 return null;
@@ -96,8 +104,8 @@ public static class SessionCalls
     }
 
     /// <summary>
-    /// What <c>init</c> tells the client about its options: which calls may run user callbacks (the client
-    /// must wait for them) and whether profiling can start with a transaction.
+    /// What <c>init</c> tells the client about its options: which calls may run user callbacks, or
+    /// start the sampler, so the client must wait for them.
     /// </summary>
     public static Dictionary<string, object?> ClientHints(SentryOptions o) => new()
     {
@@ -106,12 +114,26 @@ public static class SessionCalls
         ["transaction_finish"] = o.BeforeSendTransaction is not null ? 1L : 0L,
     };
 
-    /// <summary>The same hints as bits (1 capture_event, 2 transaction_start, 4 transaction_finish, 8 event processors on the scopes), for a client that continues a session.</summary>
+    /// <summary>
+    /// The hints as the session stands now (every reply carries them): 1 capture_event, 2
+    /// transaction_start, 4 transaction_finish. A transaction start waits only when a sampler may
+    /// run or profiling may start with it under the profiler's current settings.
+    /// </summary>
     public static long ClientHintBits(EngineSession s)
     {
-        var h = ClientHints(s.Options);
-        var bits = ((long)h["capture_event"]! << 0) | ((long)h["transaction_start"]! << 1) | ((long)h["transaction_finish"]! << 2);
-        return s.Hub.Scopes.Any(scope => scope.EventProcessors.Count > 0) ? bits | 8 : bits;
+        var o = s.Options;
+        var processors = s.Hub.Scopes.Any(scope => scope.EventProcessors.Count > 0);
+        var p = s.ProfilingOptions;
+        var profilingMayStart = p.ProfileLifecycle == ProfileLifecycle.Trace
+            && (p.TransactionProfiling || (p.ContinuousProfiling && s.Hub.Decider.SessionDecision != false));
+        long bits = 0;
+        if (o.BeforeSend is not null || o.SampleRate < 1.0 || processors)
+            bits |= 1;
+        if (o.TracesSampler is not null || p.ProfilesSampler is not null || profilingMayStart)
+            bits |= 2;
+        if (o.BeforeSendTransaction is not null || processors)
+            bits |= 4;
+        return bits;
     }
 
     private static TimeSpan Seconds(object? v, double fallback) =>

@@ -89,7 +89,7 @@ public static class SessionSnapshot
         var o = new JObject
         {
             ["id"] = s.Handles.All.FirstOrDefault(kv => ReferenceEquals(kv.Value, scope)).Key is var id and not 0 ? id : null,
-            ["tags"] = JObject.FromObject(scope.Tags),
+            ["tags"] = JsonTags.From(scope.Tags),
             ["extra"] = scope.Extra.DeepClone(),
             ["user"] = scope.User?.DeepClone(),
             ["level"] = scope.Level,

@@ -89,7 +89,7 @@ public class Span
         var o = TraceContext();
         o["start_timestamp"] = Timestamps.ToEpochSeconds(StartNs);
         o["timestamp"] = Timestamps.ToEpochSeconds(EndNs ?? StartNs);
-        if (Tags.Count > 0) o["tags"] = JObject.FromObject(Tags);
+        if (Tags.Count > 0) o["tags"] = JsonTags.From(Tags);
         return o;
     }
 }

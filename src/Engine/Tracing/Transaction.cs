@@ -145,7 +145,7 @@ public sealed class Transaction : Span
             ["spans"] = spans,
         };
         if (Tags.Count > 0)
-            evt["tags"] = JObject.FromObject(Tags);
+            evt["tags"] = JsonTags.From(Tags);
         return evt;
     }
 

@@ -3,7 +3,6 @@ use strict;
 use warnings;
 use parent -norequire, 'Sentry::Internal';
 use Sentry::Internal;
-use JSON::PP ();
 
 our $VERSION = '0.1.0';
 
@@ -26,7 +25,9 @@ sub is_sent { $_[0]->_info->{sent} ? 1 : 0 }
 sub _payload {
     my ($self) = @_;
     my $json = Sentry::Engine::profiler_call(payload => $self->{id});
-    return defined $json ? JSON::PP->new->utf8(0)->decode($json) : undef;
+    return undef unless defined $json;
+    require JSON::PP;   # only here: loading it costs a program's start-up 10 ms
+    return JSON::PP->new->utf8(0)->decode($json);
 }
 
 sub _samples { my $p = $_[0]->_payload; return $p ? $p->{profile}{samples} : [] }

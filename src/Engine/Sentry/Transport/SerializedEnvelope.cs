@@ -33,28 +33,38 @@ public sealed class SerializedEnvelope
 
     public static SerializedEnvelope From(Envelope envelope)
     {
-        using var ms = new MemoryStream();
-        var header = (JObject)envelope.Header.DeepClone();
-        header.Remove("sent_at");
-        ms.Write(Encoding.UTF8.GetBytes(header.ToString(Newtonsoft.Json.Formatting.None)));
+        using var ms = new MemoryStream(256 + envelope.Items.Sum(i => i.Payload.Length + 96));
+        using (var text = new StreamWriter(ms, Utf8, leaveOpen: true))
+        using (var w = new Newtonsoft.Json.JsonTextWriter(text))
+        {
+            w.WriteStartObject();
+            foreach (var p in envelope.Header.Properties())
+            {
+                if (p.Name != "sent_at")
+                    p.WriteTo(w);
+            }
+            w.WriteEndObject();
+        }
         var headerEnd = (int)ms.Position;
         ms.WriteByte((byte)'\n');
         var items = new List<Item>(envelope.Items.Count);
         foreach (var item in envelope.Items)
         {
             var start = (int)ms.Position;
-            var payload = Encoding.UTF8.GetBytes(item.Payload);
-            var h = new JObject { ["type"] = item.Type, ["length"] = payload.Length, ["content_type"] = "application/json" };
-            if (item.Platform is not null)
-                h["platform"] = item.Platform;
-            ms.Write(Encoding.UTF8.GetBytes(h.ToString(Newtonsoft.Json.Formatting.None)));
-            ms.WriteByte((byte)'\n');
+            var payload = Utf8.GetBytes(item.Payload);
+            // Types and platforms are this SDK's own names: nothing to escape.
+            var head = item.Platform is null
+                ? $"{{\"type\":\"{item.Type}\",\"length\":{payload.Length},\"content_type\":\"application/json\"}}\n"
+                : $"{{\"type\":\"{item.Type}\",\"length\":{payload.Length},\"content_type\":\"application/json\",\"platform\":\"{item.Platform}\"}}\n";
+            ms.Write(Utf8.GetBytes(head));
             ms.Write(payload);
             ms.WriteByte((byte)'\n');
             items.Add(new Item(item.Type, start, (int)ms.Position));
         }
         return new SerializedEnvelope(ms.ToArray(), headerEnd, items);
     }
+
+    private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
 
     /// <summary>
     /// Reads the layout of envelope bytes (this SDK's, from the cache): item headers only, payloads skipped

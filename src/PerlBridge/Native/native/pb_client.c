@@ -64,6 +64,8 @@ struct pb_client {
     char sdk_dir[1024];           /* where Sentry/SDK.pm came from: library code, not the app's */
     int is_clone;                 /* an ithread's: set up by pb_client_clone */
     int awaiting;                 /* a call waits for its reply (the calling thread reads the socket) */
+    pb_buf snap;                  /* the last fork's snapshot, and the call it was taken at */
+    uint32_t snap_seq;
 };
 
 static char *g_agent_cmd;
@@ -400,6 +402,17 @@ static void apply_commands(pb_client *c, const uint8_t **p, const uint8_t *end, 
     }
 }
 
+/* The agent's hints (which calls must wait for it), after its commands and warnings. */
+static void apply_hints(pb_client *c, const uint8_t **p, const uint8_t *end)
+{
+    if (*p >= end)
+        return;
+    uint8_t bits = *(*p)++;
+    c->wait_capture = (bits & 1) != 0;
+    c->wait_tx_start = (bits & 2) != 0;
+    c->wait_tx_finish = (bits & 4) != 0;
+}
+
 /* Prints the warnings the agent owes the program (its STDERR; no Perl API, any thread). */
 static void print_warnings(const uint8_t **p, const uint8_t *end)
 {
@@ -524,15 +537,10 @@ static int do_connect(pb_client *c)
         goto failed;
     }
     const uint8_t *p = payload, *end = payload + plen;
-    int64_t hints;
-    if (pb_skip_value(&p, end) == 0 && end - p >= 9 && *p == PB_T_IV) {   /* the session's id (for logs), its hints */
-        memcpy(&hints, p + 1, 8);
-        p += 9;
-        c->wait_capture = (hints & 1) || (hints & 8);
-        c->wait_tx_start = (hints & 2) != 0;
-        c->wait_tx_finish = (hints & 4) || (hints & 8);
+    if (pb_skip_value(&p, end) == 0 && pb_skip_value(&p, end) == 0) {   /* the session's id (for logs), old hints */
         apply_commands(c, &p, end, pthread_equal(pthread_self(), c->owner));
         print_warnings(&p, end);
+        apply_hints(c, &p, end);
     }
     consume_frame(c);
     c->state = ST_UP;
@@ -915,18 +923,6 @@ static int must_wait(pb_client *c, const char *name, SV **args, I32 nargs)
     (void)args; (void)nargs;
 }
 
-/* What the program learns from init's answer: which calls may run its callbacks. */
-static void read_hints(pTHX_ pb_client *c, SV *hints)
-{
-    if (!hints || !SvROK(hints) || SvTYPE(SvRV(hints)) != SVt_PVHV)
-        return;
-    HV *hv = (HV *)SvRV(hints);
-    SV **v;
-    c->wait_capture = (v = hv_fetchs(hv, "capture_event", 0)) && SvTRUE(*v);
-    c->wait_tx_start = (v = hv_fetchs(hv, "transaction_start", 0)) && SvTRUE(*v);
-    c->wait_tx_finish = (v = hv_fetchs(hv, "transaction_finish", 0)) && SvTRUE(*v);
-}
-
 /* Runs a code reference the agent asked for (a callback of the program) and answers. */
 static int run_callback(pTHX_ pb_client *c, const uint8_t *p, const uint8_t *end, int *exit_status)
 {
@@ -1058,10 +1054,9 @@ static int await_reply(pTHX_ pb_client *c, uint32_t seq, int is_init, AV *out, S
             else
                 av_push(out, v);
         }
-        if (is_init && status == 0 && av_top_index(out) >= 0)
-            read_hints(aTHX_ c, *av_fetch(out, 0, 0));
         apply_commands(c, &p, end, 1);
         print_warnings(&p, end);
+        apply_hints(c, &p, end);
         consume_frame(c);
         pthread_mutex_lock(&c->lock);
         trim_unanswered(c, seq);   /* it handled this call, so every one before it */
@@ -1162,6 +1157,13 @@ int pb_client_snapshot(pTHX_ pb_buf *out)
     pb_client *c = pb_client_get(aTHX);
     if (!c->used || c->state != ST_UP)
         return -1;
+    if (c->snap.len && c->snap_seq == c->seq) {
+        /* no call since the last fork: the session is as it was (a prefork server forks in a loop) */
+        pb_buf_reserve(out, c->snap.len);
+        memcpy(out->data + out->len, c->snap.data, c->snap.len);
+        out->len += c->snap.len;
+        return 0;
+    }
     AV *res = (AV *)sv_2mortal((SV *)newAV());
     SV *died = NULL;
     int exit_status = -1;
@@ -1172,6 +1174,11 @@ int pb_client_snapshot(pTHX_ pb_buf *out)
     pb_buf_reserve(out, len);
     memcpy(out->data + out->len, s, len);
     out->len += len;
+    c->snap.len = 0;
+    pb_buf_reserve(&c->snap, len);
+    memcpy(c->snap.data, s, len);
+    c->snap.len = len;
+    c->snap_seq = c->seq;
     return 0;
 }
 

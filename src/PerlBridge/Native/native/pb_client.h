@@ -16,7 +16,8 @@
  *   ACK        u32 seq: every call up to it is handled (what the client would send a new agent again)
  * Sampler commands: u8 count, then per command u8 op (1 acquire: u32 interval us, u32 depth;
  * 2 release). The agent decides what to profile; the client holds and marks the sampler.
- * Warnings: u8 count, then strings the client prints on the program's STDERR.
+ * Warnings: u8 count, then strings the client prints on the program's STDERR. Then one byte of
+ * hints, which calls must wait from now on: 1 capture_event, 2 transaction_start, 4 transaction_finish.
  *
  * One-way calls are batched and written by a flusher thread; calls that wait write at once and
  * read their reply on the calling thread (running callbacks the agent asks for meanwhile). */

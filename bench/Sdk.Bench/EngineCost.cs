@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using System.Globalization;
+using PerlSentry.Engine.Profiling.Sessions;
+using PerlSentry.Engine.Sentry;
+using PerlSentry.Engine.Session;
+
+namespace PerlSentry.Bench;
+
+/// <summary>The engine's share of a call's cost, without Perl: the seam's calls on a session with the defaults and a DSN.</summary>
+internal static class EngineCost
+{
+    private static double Cpu(int n, Action body)
+    {
+        for (var i = 0; i < 500; i++) body();
+        var t = new List<double>();
+        for (var r = 0; r < 5; r++)
+        {
+            var c0 = ThreadCpu.Ns();
+            for (var i = 0; i < n; i++) body();
+            t.Add((ThreadCpu.Ns() - c0) / 1000.0 / n);
+        }
+        return t.Order().ElementAt(2);
+    }
+
+    private static void Parts(string cache)
+    {
+        var dict = new Dictionary<string, object?> { ["level"] = "info", ["message"] = new Dictionary<string, object?> { ["formatted"] = "bench" }, ["event_id"] = SentryIds.NewEventId() };
+        Console.WriteLine($"| part: ToJObject | {Cpu(5000, () => SessionValues.ToJObject(dict)):0.00} µs |");
+        var hub = new Hub(new SentryOptions(), null);
+        hub.Client.DefaultContexts["runtime"] = new Newtonsoft.Json.Linq.JObject { ["name"] = "perl", ["version"] = "5.36.0" };
+        Console.WriteLine($"| part: Hub.CaptureEvent without a transport | {Cpu(5000, () => hub.CaptureEvent(SessionValues.ToJObject(dict), owned: true)):0.00} µs |");
+        var evt = new Newtonsoft.Json.Linq.JObject { ["event_id"] = SentryIds.NewEventId(), ["message"] = "x", ["level"] = "info", ["platform"] = "perl", ["timestamp"] = 1.5 };
+        var env = Envelope.FromItems(SentryIds.NewEventId(), SdkInfo.Default, [new EnvelopeItem("event", evt.ToString(Newtonsoft.Json.Formatting.None))]);
+        Console.WriteLine($"| part: event ToString | {Cpu(5000, () => evt.ToString(Newtonsoft.Json.Formatting.None)):0.00} µs |");
+        Console.WriteLine($"| part: SerializedEnvelope.From | {Cpu(5000, () => PerlSentry.Engine.Sentry.Transport.SerializedEnvelope.From(env)):0.00} µs |");
+        var ser = PerlSentry.Engine.Sentry.Transport.SerializedEnvelope.From(env);
+        using var journal = new PerlSentry.Engine.Sentry.Transport.EnvelopeJournal(Path.Combine(cache, "parts"), 1_000_000);
+        Console.WriteLine($"| part: journal Add | {Cpu(5000, () => journal.Add(ser)):0.00} µs |");
+    }
+
+    public static void Run()
+    {
+        using var receiver = new Receiver();
+        var cache = Directory.CreateTempSubdirectory("perlsentry-engine-").FullName;
+        using var session = new EngineSession(new SessionHost(() => throw new InvalidOperationException("no sampler"), SystemClock.Instance,
+            HostInfo.Current("5.36.0"), "1", "main", ["/usr/share/perl/5.36"], _ => { }));
+        session.Init(new Dictionary<string, object?> { ["dsn"] = receiver.Dsn, ["cache_dir"] = cache, ["traces_sample_rate"] = 1.0 },
+            new Dictionary<string, object?>());
+        long id = 100;
+        double Time(int n, Action body)
+        {
+            for (var i = 0; i < 200; i++) body();
+            session.Hub.Flush(TimeSpan.FromSeconds(30));
+            var t = new List<double>();
+            for (var r = 0; r < 5; r++)
+            {
+                var cpu0 = ThreadCpu.Ns();
+                for (var i = 0; i < n; i++) body();
+                t.Add((ThreadCpu.Ns() - cpu0) / 1000.0 / n);
+                session.Hub.Flush(TimeSpan.FromSeconds(30));
+            }
+            return t.Order().ElementAt(2);
+        }
+        var capture = Time(2000, () => SessionCalls.Call(session, "capture_event", [new Dictionary<string, object?>
+        {
+            ["level"] = "info", ["message"] = new Dictionary<string, object?> { ["formatted"] = "bench" },
+            ["event_id"] = SentryIds.NewEventId(),
+        }]));
+        var tx = Time(2000, () =>
+        {
+            var t = ++id;
+            SessionCalls.Call(session, "transaction_start", [t, new Dictionary<string, object?> { ["name"] = "bench", ["op"] = "task", ["sampled"] = 1L }, null]);
+            for (var i = 0; i < 3; i++)
+            {
+                var s = ++id;
+                SessionCalls.Call(session, "span_start", [s, t, new Dictionary<string, object?> { ["op"] = "op" }]);
+                SessionCalls.Call(session, "span_set", [s, "finish"]);
+                SessionCalls.Call(session, "release", [s]);
+            }
+            SessionCalls.Call(session, "transaction_finish", [t, null]);
+            SessionCalls.Call(session, "release", [t]);
+        });
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| the engine's part of `capture_message` (no Perl) | {capture:0.0} µs |"));
+        if (Environment.GetEnvironmentVariable("ENGINE_PARTS") == "1")
+            Parts(cache);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| the engine's part of a transaction with 3 spans (no Perl) | {tx:0.0} µs |"));
+        Directory.Delete(cache, true);
+    }
+}

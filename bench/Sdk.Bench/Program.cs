@@ -1,0 +1,23 @@
+using PerlSentry.Bench;
+
+// Benchmarks of the SDK as users run it (bench/run.sh): a perl script against a Sentry stand-in on
+// 127.0.0.1, in-process (perl-sentry run) and through the agent (plain perl), side by side.
+var command = args.Length > 0 ? args[0] : "all";
+var cli = args.Length > 1 ? args[1] : "artifacts/perl-sentry/perl-sentry";
+var bench = new SdkBench(Path.GetFullPath(cli));
+switch (command)
+{
+    case "costs": bench.Costs(); break;
+    case "transport": bench.Transport(); break;
+    case "agent": bench.Agent(); break;
+    case "engine": EngineCost.Run(); break;
+    case "all":
+        bench.Costs();
+        bench.Transport();
+        bench.Agent();
+        break;
+    default:
+        Console.Error.WriteLine("usage: PerlSentry.Sdk.Bench costs|transport|agent|all [perl-sentry]");
+        return 2;
+}
+return 0;
