@@ -24,6 +24,10 @@ internal static class EngineCost
 
     private static void Parts(string cache)
     {
+        Console.WriteLine($"| part: JObject with 10 properties | {Cpu(5000, () => { var o = new Newtonsoft.Json.Linq.JObject(); for (var i = 0; i < 10; i++) o["k" + i] = "v"; }):0.00} µs |");
+        var ten = new Newtonsoft.Json.Linq.JObject(); for (var i = 0; i < 10; i++) ten["k" + i] = "v";
+        Console.WriteLine($"| part: JObject(10) ??= sets | {Cpu(5000, () => { for (var i = 0; i < 10; i++) ten["k" + i] ??= "w"; }):0.00} µs |");
+        Console.WriteLine($"| part: JObject(10) DeepClone | {Cpu(5000, () => ten.DeepClone()):0.00} µs |");
         var dict = new Dictionary<string, object?> { ["level"] = "info", ["message"] = new Dictionary<string, object?> { ["formatted"] = "bench" }, ["event_id"] = SentryIds.NewEventId() };
         Console.WriteLine($"| part: ToJObject | {Cpu(5000, () => SessionValues.ToJObject(dict)):0.00} µs |");
         var hub = new Hub(new SentryOptions(), null);

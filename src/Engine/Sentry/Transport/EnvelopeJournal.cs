@@ -30,6 +30,8 @@ public sealed class EnvelopeJournal : IEnvelopeQueue
     private readonly int _capacity;
     private readonly string _prefix;
     private readonly LinkedList<Entry> _pending = new();   // oldest first
+    private int _claimed;   // entries of _pending being sent
+    private int _parked;    // entries of _pending waiting for a later try
     private readonly List<Segment> _segments = [];
     private Segment? _active;
     private int _segmentNo;
@@ -159,6 +161,12 @@ public sealed class EnvelopeJournal : IEnvelopeQueue
                 {
                     entry = n.Value;
                     entry.Claimed = true;
+                    _claimed++;
+                    if (entry.ParkedUntil != 0)
+                    {
+                        entry.ParkedUntil = 0;
+                        _parked--;
+                    }
                     break;
                 }
             }
@@ -191,17 +199,22 @@ public sealed class EnvelopeJournal : IEnvelopeQueue
             return;
         lock (_gate)
         {
+            if (e.Node is null)
+                return;
+            if (e.Claimed)
+                _claimed--;
             e.Claimed = false;
+            _parked += (notBeforeNs != 0 ? 1 : 0) - (e.ParkedUntil != 0 ? 1 : 0);
             e.ParkedUntil = notBeforeNs;
         }
     }
 
-    public int Count { get { lock (_gate) return _pending.Count(e => !e.Claimed); } }
+    public int Count { get { lock (_gate) return _pending.Count - _claimed; } }
 
     public int DueCount(long nowNs)
     {
         lock (_gate)
-            return _pending.Count(e => !e.Claimed && e.ParkedUntil <= nowNs);
+            return _parked == 0 ? _pending.Count - _claimed : _pending.Count(e => !e.Claimed && e.ParkedUntil <= nowNs);
     }
 
     /// <summary>Marks a record done (its offset appended to the segment's done file) and forgets it. Called under the gate.</summary>
@@ -211,6 +224,12 @@ public sealed class EnvelopeJournal : IEnvelopeQueue
             return;
         _pending.Remove(e.Node);
         e.Node = null;
+        if (e.Claimed)
+            _claimed--;
+        if (e.ParkedUntil != 0)
+            _parked--;
+        e.Claimed = false;
+        e.ParkedUntil = 0;
         var seg = e.Segment;
         seg.Live--;
         if (!DeleteIfDone(seg))
@@ -360,6 +379,7 @@ public sealed class EnvelopeJournal : IEnvelopeQueue
             }
             _segments.Clear();
             _pending.Clear();
+            _claimed = _parked = 0;
         }
     }
 

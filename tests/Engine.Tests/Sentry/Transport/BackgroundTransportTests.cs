@@ -248,6 +248,28 @@ public sealed class BackgroundTransportTests
         Assert.That(left, Has.Some.Contains("\"two\"").And.Some.Contains("\"three\"").And.None.Contains("\"one\""));
     }
 
+    [Test]
+    public void DiskCache_CountsWaitingAndDue_ThroughClaimParkAndComplete()
+    {
+        using var q = new EnvelopeJournal(_cache, 10);
+        foreach (var name in new[] { "a", "b", "c" })
+            q.Add(SerializedEnvelope.From(Event(name)));
+        var first = q.TryClaim(100)!;
+        var second = q.TryClaim(100)!;
+        Assert.That((q.Count, q.DueCount(100)), Is.EqualTo((1, 1)));
+        q.Release(first, notBeforeNs: 500);
+        Assert.That((q.Count, q.DueCount(100), q.DueCount(500)), Is.EqualTo((2, 1, 2)));
+        q.Complete(second);
+        var third = q.TryClaim(100)!;   // the parked one is skipped
+        Assert.That(Encoding.UTF8.GetString(third.Envelope.Bytes), Does.Contain("\"c\""));
+        Assert.That((q.TryClaim(100), q.Count), Is.EqualTo(((QueuedEnvelope?)null, 1)));
+        var again = q.TryClaim(600)!;
+        Assert.That(Encoding.UTF8.GetString(again.Envelope.Bytes), Does.Contain("\"a\""));
+        q.Complete(again);
+        q.Complete(third);
+        Assert.That((q.Count, q.DueCount(long.MaxValue)), Is.EqualTo((0, 0)));
+    }
+
     /// <summary>What is waiting in the cache folder (read as the next process would: adopting it).</summary>
     private int CachedCount()
     {
