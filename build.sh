@@ -8,8 +8,11 @@ cd "$(dirname "$0")"
 target=${1:-demo}
 shift || true
 
-# Debian packages the build, the tests and the benchmarks need.
-packages=(gcc make perl libdevel-nytprof-perl libtest-exception-perl libmojolicious-perl)
+# Debian packages the build, the tests and the benchmarks need: the compiler, Devel::NYTProf (compared
+# against), and the servers and job runners whose process shapes the tests run (Starman, Plack,
+# Mojolicious prefork/hypnotoad, Minion with its SQLite backend, Parallel::ForkManager), wrk for load.
+packages=(gcc make perl libdevel-nytprof-perl libtest-exception-perl libmojolicious-perl
+  starman libplack-perl libminion-perl libminion-backend-sqlite-perl libparallel-forkmanager-perl wrk)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -72,7 +72,7 @@ internal sealed partial class SdkBench(string cli)
     private static Dictionary<string, double> Rows(string output) =>
         RowPattern().Matches(output).ToDictionary(m => m.Groups[1].Value.Trim(), m => double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture));
 
-    [GeneratedRegex(@"^\| (.+?) \| ([-+0-9.]+) (?:µs|%|ms) \|", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^\| (.+?) \| ([-+0-9.]+) (?:µs|%|ms)[^|]*\|", RegexOptions.Multiline)]
     private static partial Regex RowPattern();
 
     private static double Median(IEnumerable<double> xs)

@@ -10,7 +10,7 @@ namespace PerlSentry.Engine.Sentry;
 /// </summary>
 public sealed class Scope
 {
-    private readonly LinkedList<JObject> _breadcrumbs = new();
+    private readonly LinkedList<JRaw> _breadcrumbs = new();   // written once when added: copied into every event
     private readonly List<Func<JObject, JObject?>> _processors = [];
 
     public Scope(int maxBreadcrumbs = 100) => MaxBreadcrumbs = maxBreadcrumbs;
@@ -34,14 +34,14 @@ public sealed class Scope
     /// <summary>The span events are attached to (a transaction, or a span of one).</summary>
     public Span? Span { get; set; }
 
-    public IReadOnlyCollection<JObject> Breadcrumbs => _breadcrumbs;
+    public IEnumerable<JObject> Breadcrumbs => _breadcrumbs.Select(b => (JObject)RawJson.Parse(b));
 
     public void AddBreadcrumb(JObject crumb, double nowSeconds)
     {
         if (MaxBreadcrumbs == 0)
             return;
         crumb["timestamp"] ??= nowSeconds;
-        _breadcrumbs.AddLast(crumb);
+        _breadcrumbs.AddLast(RawJson.From(crumb));
         while (_breadcrumbs.Count > MaxBreadcrumbs)
             _breadcrumbs.RemoveFirst();
     }
@@ -80,7 +80,7 @@ public sealed class Scope
             Span = Span,
         };
         foreach (var b in _breadcrumbs)
-            c._breadcrumbs.AddLast((JObject)b.DeepClone());
+            c._breadcrumbs.AddLast(b);   // never changed once added
         c._processors.AddRange(_processors);
         return c;
     }
@@ -114,6 +114,8 @@ public sealed class Scope
                 crumbs.RemoveAt(0);
             evt["breadcrumbs"] = new JObject { ["values"] = crumbs };
         }
+        if (_processors.Count > 0)
+            RawJson.Expand(evt);
         foreach (var p in _processors)
         {
             var next = p(evt);

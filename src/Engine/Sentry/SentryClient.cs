@@ -20,8 +20,14 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
 
     public ClientReports Reports { get; } = reports;
 
-    /// <summary>Contexts every event gets unless it has its own (runtime, os), set by the front end.</summary>
-    public JObject DefaultContexts { get; } = [];
+    private readonly Dictionary<string, JRaw> _defaultContexts = new(StringComparer.Ordinal);
+
+    // Written once: every event carries the same copy, a raw token (cheap to clone; a callback sees it parsed).
+    private static readonly JRaw SdkJson = RawJson.From(new JObject { ["name"] = SdkInfo.Default.Name, ["version"] = SdkInfo.Default.Version });
+
+    /// <summary>A context every event gets unless it has its own (runtime, os), set by the front end.</summary>
+    public void SetDefaultContext(string name, JObject value) =>
+        _defaultContexts[name] = RawJson.From(value);
 
     public bool IsEnabled => Transport is not null;
 
@@ -41,7 +47,7 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
             return Drop(DiscardReason.SampleRate, DataCategory.Error, id);
         if (Options.BeforeSend is { } beforeSend)
         {
-            var kept = SafeCall("before_send", () => beforeSend(evt), evt);
+            var kept = SafeCall("before_send", () => beforeSend(RawJson.Expand(evt)), evt);
             if (kept is null)
                 return Drop(DiscardReason.BeforeSend, DataCategory.Error, id);
             evt = kept;
@@ -69,7 +75,7 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
         }
         if (Options.BeforeSendTransaction is { } before)
         {
-            var kept = SafeCall("before_send_transaction", () => before(evt), evt);
+            var kept = SafeCall("before_send_transaction", () => before(RawJson.Expand(evt)), evt);
             if (kept is null)
             {
                 DropTransaction(tx, profile, DiscardReason.BeforeSend);
@@ -116,18 +122,18 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
             evt["event_id"] = SentryIds.NewEventId();
         evt["timestamp"] ??= Timestamps.ToEpochSeconds(clock.UnixNs);
         evt["platform"] = "perl";
-        evt["sdk"] = new JObject { ["name"] = SdkInfo.Default.Name, ["version"] = SdkInfo.Default.Version };
+        evt["sdk"] = SdkJson.DeepClone();
         if (defaultLevel is not null) evt["level"] ??= defaultLevel;
         if (Options.Release is not null) evt["release"] ??= Options.Release;
         evt["environment"] ??= Options.Environment;
         if (Options.Dist is not null) evt["dist"] ??= Options.Dist;
         if (Options.ServerName is not null) evt["server_name"] ??= Options.ServerName;
-        if (DefaultContexts.HasValues)
+        if (_defaultContexts.Count > 0)
         {
             if (evt["contexts"] is not JObject contexts)
                 evt["contexts"] = contexts = [];
-            foreach (var p in DefaultContexts.Properties())
-                contexts[p.Name] ??= p.Value.DeepClone();
+            foreach (var (name, value) in _defaultContexts)
+                contexts[name] ??= value.DeepClone();
         }
         return evt;
     }

@@ -5,15 +5,28 @@ namespace PerlSentry.Engine.Sentry;
 /// <summary>Sentry's id shapes: event and trace ids are 32 lowercase hex, span ids 16.</summary>
 public static class SentryIds
 {
-    public static string NewEventId() => Guid.NewGuid().ToString("N");
+    // Ids need to be unique and unguessable, not secret: each thread draws them from its own buffer of
+    // system randomness, refilled 4 KiB at a time (one getrandom per 256 event ids, not one per id).
+    [ThreadStatic] private static byte[]? t_pool;
+    [ThreadStatic] private static int t_used;
 
-    public static string NewTraceId() => Guid.NewGuid().ToString("N");
+    public static string NewEventId() => Hex(16);
 
-    public static string NewSpanId()
+    public static string NewTraceId() => Hex(16);
+
+    public static string NewSpanId() => Hex(8);
+
+    private static string Hex(int bytes)
     {
-        Span<byte> b = stackalloc byte[8];
-        RandomNumberGenerator.Fill(b);
-        return Convert.ToHexStringLower(b);
+        var pool = t_pool ??= new byte[4096];
+        if (t_used == 0 || t_used + bytes > pool.Length)
+        {
+            RandomNumberGenerator.Fill(pool);
+            t_used = 0;
+        }
+        var id = Convert.ToHexStringLower(pool, t_used, bytes);
+        t_used += bytes;
+        return id;
     }
 
     public static bool IsHex(string? s, int length) =>

@@ -95,8 +95,8 @@ public sealed class EngineSession : IDisposable
         var hub = new Hub(options, transport, _host.Clock, _log, reports);
         hub.ThreadId = _host.ThreadId;
         hub.ThreadName = _host.ThreadName;
-        hub.Client.DefaultContexts["runtime"] = new JObject { ["name"] = "perl", ["version"] = _host.Host.PerlVersion };
-        hub.Client.DefaultContexts["os"] = new JObject { ["name"] = _host.Host.OsName, ["version"] = _host.Host.OsVersion };
+        hub.Client.SetDefaultContext("runtime", new JObject { ["name"] = "perl", ["version"] = _host.Host.PerlVersion });
+        hub.Client.SetDefaultContext("os", new JObject { ["name"] = _host.Host.OsName, ["version"] = _host.Host.OsVersion });
         InApp = new InAppRules(_host.LibraryDirs, options.InAppInclude, options.InAppExclude);
         Handles.Put(RootScopeId, hub.CurrentScope);
         return hub;

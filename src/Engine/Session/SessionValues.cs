@@ -1,6 +1,7 @@
 using System.Collections;
 using System.Globalization;
 using Newtonsoft.Json.Linq;
+using PerlSentry.Engine.Sentry;
 using PerlSentry.PerlBridge;
 
 namespace PerlSentry.Engine.Session;
@@ -49,6 +50,7 @@ public static class SessionValues
         null => null,
         JObject o => o.Properties().ToDictionary(p => p.Name, p => ToPerl(p.Value), StringComparer.Ordinal),
         JArray a => a.Select(ToPerl).ToList(),
+        JRaw r => ToPerl(RawJson.Parse(r)),   // JSON written ahead (spans, breadcrumbs, default contexts)
         JValue { Type: JTokenType.Null or JTokenType.Undefined } => null,
         JValue { Type: JTokenType.Boolean } b => (bool)b ? 1L : "",
         JValue { Type: JTokenType.Integer } i => (long)i,

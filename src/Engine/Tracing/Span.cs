@@ -1,3 +1,4 @@
+using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 using PerlSentry.Engine.Sentry;
 
@@ -34,7 +35,9 @@ public class Span
 
     public Dictionary<string, string> Tags { get; } = new(StringComparer.Ordinal);
 
-    public JObject Data { get; } = [];
+    private JObject? _data;
+
+    public JObject Data => _data ??= [];
 
     public long StartNs { get; }
 
@@ -79,17 +82,57 @@ public class Span
         if (Op is not null) o["op"] = Op;
         if (Description is not null) o["description"] = Description;
         if (Status is not null) o["status"] = Status;
-        if (Data.HasValues) o["data"] = Data.DeepClone();
+        if (_data is { HasValues: true }) o["data"] = _data.DeepClone();
         return o;
     }
 
-    /// <summary>The span as it goes in a transaction's <c>spans</c>.</summary>
-    public JObject ToJson()
+    /// <summary>
+    /// Writes the span as it goes in a transaction's <c>spans</c>, straight to JSON (no tree): the thread
+    /// that ran the transaction goes in its <c>data</c> unless the span says otherwise.
+    /// </summary>
+    public void WriteJson(JsonWriter w, string? threadId, string? threadName)
     {
-        var o = TraceContext();
-        o["start_timestamp"] = Timestamps.ToEpochSeconds(StartNs);
-        o["timestamp"] = Timestamps.ToEpochSeconds(EndNs ?? StartNs);
-        if (Tags.Count > 0) o["tags"] = JsonTags.From(Tags);
-        return o;
+        w.WriteStartObject();
+        Write(w, "trace_id", TraceId);
+        Write(w, "span_id", SpanId);
+        Write(w, "parent_span_id", ParentSpanId);
+        Write(w, "op", Op);
+        Write(w, "description", Description);
+        Write(w, "status", Status);
+        if (_data is { HasValues: true } || threadId is not null)
+        {
+            w.WritePropertyName("data");
+            w.WriteStartObject();
+            if (_data is not null)
+                foreach (var p in _data.Properties())
+                    p.WriteTo(w);
+            if (threadId is not null)
+            {
+                if (_data?["thread.id"] is null) Write(w, "thread.id", threadId);
+                if (_data?["thread.name"] is null) Write(w, "thread.name", threadName ?? "main");
+            }
+            w.WriteEndObject();
+        }
+        w.WritePropertyName("start_timestamp");
+        w.WriteValue(Timestamps.ToEpochSeconds(StartNs));
+        w.WritePropertyName("timestamp");
+        w.WriteValue(Timestamps.ToEpochSeconds(EndNs ?? StartNs));
+        if (Tags.Count > 0)
+        {
+            w.WritePropertyName("tags");
+            w.WriteStartObject();
+            foreach (var (k, v) in Tags)
+                Write(w, k, v);
+            w.WriteEndObject();
+        }
+        w.WriteEndObject();
+    }
+
+    private static void Write(JsonWriter w, string name, string? value)
+    {
+        if (value is null)
+            return;
+        w.WritePropertyName(name);
+        w.WriteValue(value);
     }
 }

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Text;
+using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 using PerlSentry.Engine.Sentry;
 
@@ -119,21 +121,8 @@ public sealed class Transaction : Span
             data.Merge(threadData);
             trace["data"] = data;
         }
-        var contexts = (JObject)Contexts.DeepClone();
+        var contexts = Contexts.HasValues ? (JObject)Contexts.DeepClone() : [];
         contexts["trace"] = trace;
-        var spans = new JArray();
-        foreach (var s in _spans.Where(s => s.IsFinished))
-        {
-            var j = s.ToJson();
-            if (threadData is not null)
-            {
-                var data = j["data"] as JObject ?? [];
-                foreach (var p in threadData.Properties())
-                    data[p.Name] ??= p.Value.DeepClone();
-                j["data"] = data;
-            }
-            spans.Add(j);
-        }
         var evt = new JObject
         {
             ["type"] = "transaction",
@@ -142,11 +131,30 @@ public sealed class Transaction : Span
             ["start_timestamp"] = Timestamps.ToEpochSeconds(StartNs),
             ["timestamp"] = Timestamps.ToEpochSeconds(EndNs ?? StartNs),
             ["contexts"] = contexts,
-            ["spans"] = spans,
+            ["spans"] = SpansJson(),
         };
         if (Tags.Count > 0)
             evt["tags"] = JsonTags.From(Tags);
         return evt;
+    }
+
+    /// <summary>
+    /// The finished spans, written as JSON once (a transaction's spans are most of its size): a raw
+    /// token in the event, which <see cref="PerlSentry.Engine.Session.SessionValues.ToPerl"/> turns into
+    /// a list when a callback is to see the event.
+    /// </summary>
+    private JRaw SpansJson()
+    {
+        var text = new StringWriter(new StringBuilder(64 + 320 * _spans.Count), CultureInfo.InvariantCulture);
+        using (var w = new JsonTextWriter(text) { Formatting = Formatting.None })
+        {
+            w.WriteStartArray();
+            foreach (var s in _spans)
+                if (s.IsFinished)
+                    s.WriteJson(w, ThreadId, ThreadName);
+            w.WriteEndArray();
+        }
+        return new JRaw(text.ToString());
     }
 
     private JObject? ThreadData() => ThreadId is null ? null

@@ -108,6 +108,38 @@ public sealed class OptionsAndHubTests
     }
 
     [Test]
+    public void Callbacks_SeePlainTrees_ThoughBreadcrumbsSpansAndContextsAreWrittenAhead()
+    {
+        var t = new Recording();
+        JObject? seenEvent = null, seenTransaction = null;
+        var o = new SentryOptions
+        {
+            TracesSampleRate = 1,
+            BeforeSend = e => { seenEvent = (JObject)e.DeepClone(); return e; },
+            BeforeSendTransaction = e => { seenTransaction = (JObject)e.DeepClone(); return e; },
+        };
+        var hub = new Hub(o, t) { ThreadId = "5" };
+        hub.Client.SetDefaultContext("runtime", new JObject { ["name"] = "perl", ["version"] = "5.36.0" });
+        hub.AddBreadcrumb(new JObject { ["message"] = "crumb", ["data"] = new JObject { ["when"] = "2026-11-30T08:00:00Z" } });
+        hub.CaptureMessage("m");
+        var tx = hub.StartTransaction(new TransactionContext { Name = "t" });
+        tx.StartChild("db", "q", hub.Clock.UnixNs).Finish(hub.Clock.UnixNs);
+        tx.Finish(hub.Clock.UnixNs);
+        Assert.Multiple(() =>
+        {
+            // Indexable all the way down, and a date-like string stays the string it was.
+            Assert.That((string?)seenEvent!["breadcrumbs"]!["values"]![0]!["data"]!["when"], Is.EqualTo("2026-11-30T08:00:00Z"));
+            Assert.That((string?)seenEvent["contexts"]!["runtime"]!["name"], Is.EqualTo("perl"));
+            Assert.That((string?)seenEvent["sdk"]!["name"], Is.EqualTo(SdkInfo.Default.Name));
+            Assert.That((string?)seenTransaction!["spans"]![0]!["op"], Is.EqualTo("db"));
+            Assert.That((string?)seenTransaction["spans"]![0]!["data"]!["thread.id"], Is.EqualTo("5"));
+            // What is sent is the same either way.
+            Assert.That(JToken.DeepEquals(RawJson.Parse(new JRaw(t.Sent[0].Items[0].Payload))["breadcrumbs"], seenEvent["breadcrumbs"]));
+            Assert.That(JToken.DeepEquals(JObject.Parse(t.Sent[1].Items[0].Payload)["spans"], seenTransaction["spans"]));
+        });
+    }
+
+    [Test]
     public void FinishedTransaction_CarriesFinishedSpansThreadDataAndDsc()
     {
         var t = new Recording();

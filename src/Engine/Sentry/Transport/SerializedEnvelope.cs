@@ -33,8 +33,7 @@ public sealed class SerializedEnvelope
 
     public static SerializedEnvelope From(Envelope envelope)
     {
-        using var ms = new MemoryStream(256 + envelope.Items.Sum(i => i.Payload.Length + 96));
-        using (var text = new StreamWriter(ms, Utf8, leaveOpen: true))
+        var text = new StringWriter(new StringBuilder(256), CultureInfo.InvariantCulture);
         using (var w = new Newtonsoft.Json.JsonTextWriter(text))
         {
             w.WriteStartObject();
@@ -45,23 +44,34 @@ public sealed class SerializedEnvelope
             }
             w.WriteEndObject();
         }
-        var headerEnd = (int)ms.Position;
-        ms.WriteByte((byte)'\n');
-        var items = new List<Item>(envelope.Items.Count);
-        foreach (var item in envelope.Items)
+        var header = text.ToString();
+        // Sized first, then written once into the one array the envelope keeps.
+        var heads = new string[envelope.Items.Count];
+        var total = Utf8.GetByteCount(header) + 1;
+        for (var i = 0; i < heads.Length; i++)
         {
-            var start = (int)ms.Position;
-            var payload = Utf8.GetBytes(item.Payload);
+            var item = envelope.Items[i];
+            var length = Utf8.GetByteCount(item.Payload);
             // Types and platforms are this SDK's own names: nothing to escape.
-            var head = item.Platform is null
-                ? $"{{\"type\":\"{item.Type}\",\"length\":{payload.Length},\"content_type\":\"application/json\"}}\n"
-                : $"{{\"type\":\"{item.Type}\",\"length\":{payload.Length},\"content_type\":\"application/json\",\"platform\":\"{item.Platform}\"}}\n";
-            ms.Write(Utf8.GetBytes(head));
-            ms.Write(payload);
-            ms.WriteByte((byte)'\n');
-            items.Add(new Item(item.Type, start, (int)ms.Position));
+            heads[i] = item.Platform is null
+                ? $"{{\"type\":\"{item.Type}\",\"length\":{length},\"content_type\":\"application/json\"}}\n"
+                : $"{{\"type\":\"{item.Type}\",\"length\":{length},\"content_type\":\"application/json\",\"platform\":\"{item.Platform}\"}}\n";
+            total += heads[i].Length + length + 1;
         }
-        return new SerializedEnvelope(ms.ToArray(), headerEnd, items);
+        var bytes = new byte[total];
+        var pos = Utf8.GetBytes(header, bytes);
+        var headerEnd = pos;
+        bytes[pos++] = (byte)'\n';
+        var items = new Item[heads.Length];
+        for (var i = 0; i < heads.Length; i++)
+        {
+            var start = pos;
+            pos += Utf8.GetBytes(heads[i], bytes.AsSpan(pos));
+            pos += Utf8.GetBytes(envelope.Items[i].Payload, bytes.AsSpan(pos));
+            bytes[pos++] = (byte)'\n';
+            items[i] = new Item(envelope.Items[i].Type, start, pos);
+        }
+        return new SerializedEnvelope(bytes, headerEnd, items);
     }
 
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
