@@ -19,6 +19,30 @@ int Run(string file, string args, string workingDir = null, IDictionary<string, 
     return StartProcess(file, new ProcessSettings { Arguments = args, WorkingDirectory = workingDir ?? root.FullPath, EnvironmentVariables = env });
 }
 
+(int Passed, int Failed) Prove(string what, string args, IDictionary<string, string> env)
+{
+    IEnumerable<string> output;
+    var exit = StartProcess("prove", new ProcessSettings
+    {
+        Arguments = args,
+        WorkingDirectory = root.FullPath,
+        RedirectStandardOutput = true,
+        RedirectStandardError = false,
+        EnvironmentVariables = env,
+    }, out output);
+    var lines = output.ToList();
+    Information($"prove {what}:");
+    foreach (var l in lines)
+        Information(l);
+    var total = lines.Select(l => Regex.Match(l, @"^Files=\d+, Tests=(\d+)")).Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value)).FirstOrDefault();
+    var failed = 0;
+    foreach (var m in lines.Select(l => Regex.Match(l, @"\(Wstat: \d+(?: \(.*?\))? Tests: (\d+) Failed: (\d+)\)")).Where(m => m.Success))
+        failed += Math.Max(1, int.Parse(m.Groups[2].Value));   // a file that died counts once
+    if (exit != 0 && failed == 0)
+        failed = 1;
+    return (Math.Max(0, total - failed), failed);
+}
+
 Task("Native")
     .Description("Compile the C shim against the local perl.")
     .Does(() =>
@@ -82,26 +106,25 @@ Task("Test")
     if (nunitFailedToRun && nunitFailed == 0)
         nunitFailed = 1;   // a test host that crashed counts, even if it left no result file
 
-    // prove runs every perl/t file under the host (perl-sentry run), as users run their tests.
-    IEnumerable<string> proveOut;
-    var proveExit = StartProcess("prove", new ProcessSettings
+    // prove runs every perl/t file twice, as users run their tests: under the host (perl-sentry run),
+    // and under plain perl, where the engine is the agent (a private socket, stopped afterwards).
+    var (hostPassed, hostFailed) = Prove("under the host", $"-r --exec \"{cli} run\" perl/t", new Dictionary<string, string>
     {
-        Arguments = $"-r --exec \"{cli} run\" perl/t",
-        WorkingDirectory = root.FullPath,
-        RedirectStandardOutput = true,
-        RedirectStandardError = false,
-        EnvironmentVariables = new Dictionary<string, string> { ["XDG_CACHE_HOME"] = testCache.FullPath, ["PERLSENTRY_CLI"] = cli.FullPath },
-    }, out proveOut);
-    var lines = proveOut.ToList();
-    foreach (var l in lines)
-        Information(l);
-    var total = lines.Select(l => Regex.Match(l, @"^Files=\d+, Tests=(\d+)")).Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value)).FirstOrDefault();
-    var proveFailed = 0;
-    foreach (var m in lines.Select(l => Regex.Match(l, @"\(Wstat: \d+(?: \(.*?\))? Tests: (\d+) Failed: (\d+)\)")).Where(m => m.Success))
-        proveFailed += Math.Max(1, int.Parse(m.Groups[2].Value));   // a file that died counts once
-    if (proveExit != 0 && proveFailed == 0)
-        proveFailed = 1;
-    var provePassed = Math.Max(0, total - proveFailed);
+        ["XDG_CACHE_HOME"] = testCache.FullPath, ["PERLSENTRY_CLI"] = cli.FullPath,
+    });
+    var agentDir = testCache.Combine("agent");
+    EnsureDirectoryExists(agentDir);
+    System.IO.File.SetUnixFileMode(agentDir.FullPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    var socket = agentDir.CombineWithFilePath("agent.sock").FullPath;
+    var (plainPassed, plainFailed) = Prove("under plain perl", $"-r -I {cliDir}/perl/lib perl/t", new Dictionary<string, string>
+    {
+        ["XDG_CACHE_HOME"] = testCache.FullPath, ["PERLSENTRY_CLI"] = cli.FullPath,
+        ["PERLSENTRY_AGENT_BIN"] = cli.FullPath, ["PERLSENTRY_AGENT"] = socket,
+    });
+    if (System.IO.File.Exists(socket + ".pid"))
+        Run("sh", $"-c \"kill $(cat '{socket}.pid') 2>/dev/null || true\"");
+    var provePassed = hostPassed + plainPassed;
+    var proveFailed = hostFailed + plainFailed;
 
     Information($"NUnit: {nunitPassed} passed, {nunitFailed} failed; prove: {provePassed} passed, {proveFailed} failed");
     testTotals = (nunitPassed + provePassed, nunitFailed + proveFailed);

@@ -44,14 +44,30 @@ out=bench/RESULTS.md.new
   echo "|---|---|"
   bench/Profiler.Bench/bin/Release/net10.0/PerlSentry.Profiler.Bench all
   echo
-  echo "## The SDK (bench/workloads/sdk_cost.pl)"
+  sdk=bench/Sdk.Bench/bin/Release/net10.0/PerlSentry.Sdk.Bench
+  echo "## The SDK on the Perl thread (bench/Sdk.Bench \`costs\`, bench/workloads/sdk_cost.pl)"
   echo
-  echo "Per call on the Perl thread, under \`perl-sentry run\`, envelopes to a temporary folder (the SDK's"
-  echo "work and queueing, not the network); medians of 5 batches."
+  echo "The same script under \`perl-sentry run\` (the engine in-process) and under plain \`perl\` (the engine is"
+  echo "the agent), one after the other, with the defaults: a DSN (a Sentry stand-in on 127.0.0.1) and the disk"
+  echo "cache on. Each call is timed on its own between stretches of the program's own work (~0.2 ms of"
+  echo "Perl): the mean CPU time of the Perl thread (\`CLOCK_THREAD_CPUTIME_ID\`) and the median wall time of"
+  echo "one call (which includes any wait for the agent). 2,000 calls a row (300 profiled)."
+  echo
+  "$sdk" costs "$cli"
+  echo
+  echo "The engine's share without Perl (bench/Sdk.Bench \`engine\`: the seam's calls in a C# loop, the"
+  echo "thread's CPU and the bytes it allocated per call, medians of 5 × 2,000):"
   echo
   echo "| what | cost |"
   echo "|---|---|"
-  "$cli" run bench/workloads/sdk_cost.pl
+  "$sdk" engine
+  echo
+  echo "## The transport under pressure and the agent (bench/Sdk.Bench \`transport\`, \`agent\`)"
+  echo
+  echo "| what | result |"
+  echo "|---|---|"
+  "$sdk" transport "$cli"
+  "$sdk" agent "$cli"
   echo
   echo "## The same script under each profiler (bench/compare.sh)"
   echo

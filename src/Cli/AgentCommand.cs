@@ -1,5 +1,6 @@
 using System.Globalization;
 using PerlSentry.Engine.Agent;
+using PerlSentry.Engine;
 
 namespace PerlSentry.Cli;
 
@@ -40,7 +41,7 @@ internal static class AgentCommand
         }
         socket ??= AgentProtocol.DefaultSocketPath(Environment.GetEnvironmentVariable, Posix.EffectiveUid);
         if (daemon)
-            AgentServer.SetSid();   // no terminal: the client that started it may end any time
+            Posix.SetSid();   // no terminal: the client that started it may end any time
         var logPath = socket + ".log";
         using var logFile = daemon ? new StreamWriter(PrivateFile(logPath, FileMode.Append)) { AutoFlush = true } : null;
         var log = logFile ?? stderr;

@@ -265,4 +265,54 @@ public sealed class ProcessShapesTests
         Assert.That(ids.All(g => g.Select(i => (string?)i.Payload["message"]?["formatted"]).Distinct().Count() == 1), Is.True,
             "an event sent twice keeps its id, so Sentry keeps one");
     }
+    [Test]
+    public void AgentSurvivesGarbageOversizeFramesAndHalfFrames_OtherClientsGoOn()
+    {
+        using var world = new AgentWorld();
+        var script = world.Script("capture.pl", """
+            use strict; use warnings; use Sentry::SDK;
+            Sentry::SDK->init({});
+            Sentry::SDK->capture_message("$ARGV[0] $_") for 1 .. 5;
+            Sentry::SDK->flush(10);
+            print "ok\n";
+            """);
+        Assert.That(world.Perl(script, "before").Stdout, Is.EqualTo("ok\n"));
+        var agent = world.AgentPid;
+        Assert.That(agent, Is.Not.Null, "the first client started the agent");
+        var random = new byte[4096];
+        Random.Shared.NextBytes(random);
+        byte[][] attacks =
+        [
+            random,                                                   // noise
+            [0xff, 0xff, 0xff, 0x7f, 2, 1, 2, 3],                     // a frame bigger than any allowed
+            [100, 0, 0, 0, 2, 1, 2, 3, 4, 5],                         // half a frame, then gone
+            [5, 0, 0, 0, 2, 9, 9, 9, 9],                              // a whole frame, a call before any hello
+            [1, 0, 0, 0, 1],                                          // a hello with nothing in it
+        ];
+        foreach (var bytes in attacks)
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+            socket.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(world.Socket));
+            socket.Send(bytes);
+            socket.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+            socket.ReceiveTimeout = 5000;
+            var buffer = new byte[256];
+            try
+            {
+                while (socket.Receive(buffer) > 0) { }   // the agent answers or hangs up; it does not wait forever
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                // reset: hung up on
+            }
+        }
+        var after = world.Perl(script, "after");
+        Assert.That(after.Stdout, Is.EqualTo("ok\n"), after.Stderr);
+        Assert.Multiple(() =>
+        {
+            Assert.That(world.AgentPid, Is.EqualTo(agent), "the same agent served on");
+            Assert.That(world.WaitFor("event", 10), Is.EqualTo(10), "both runs' events arrived");
+            Assert.That(after.Stderr, Is.Empty, "the well-behaved client saw nothing of it");
+        });
+    }
 }

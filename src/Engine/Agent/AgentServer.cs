@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 
 
 namespace PerlSentry.Engine.Agent;
@@ -43,7 +42,7 @@ public sealed class AgentServer : IDisposable
         var dir = Path.GetDirectoryName(Path.GetFullPath(settings.SocketPath)) ?? "/";
         if (!Directory.Exists(dir))
             Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        if (Stat(dir) is not { } st || st.Uid != geteuid())
+        if (Posix.Stat(dir) is not { } st || st.Uid != Posix.EffectiveUid)
         {
             why = $"{dir} belongs to another user; the agent's socket must be in a folder of your own";
             return null;
@@ -53,7 +52,7 @@ public sealed class AgentServer : IDisposable
             why = $"{dir} can be written by other users; make it private (chmod 700 {dir})";
             return null;
         }
-        if (Stat(settings.SocketPath) is not null)
+        if (Posix.Stat(settings.SocketPath) is not null)
         {
             if (Answers(settings.SocketPath))
             {
@@ -114,9 +113,9 @@ public sealed class AgentServer : IDisposable
             {
                 break;
             }
-            if (PeerUid(client) is not { } uid || uid != geteuid())
+            if (Posix.PeerUid(client) is not { } uid || uid != Posix.EffectiveUid)
             {
-                _log($"refused a connection from uid {PeerUid(client)?.ToString() ?? "?"}");
+                _log($"refused a connection from uid {Posix.PeerUid(client)?.ToString() ?? "?"}");
                 client.Dispose();
                 continue;
             }
@@ -190,43 +189,4 @@ public sealed class AgentServer : IDisposable
         {
         }
     }
-
-    // ---- the few POSIX calls .NET does not offer ----
-
-    private const int SolSocket = 1, SoPeerCred = 17;
-
-    /// <summary>The connecting process's uid (SO_PEERCRED: struct ucred { pid, uid, gid }).</summary>
-    private static uint? PeerUid(Socket s)
-    {
-        Span<byte> cred = stackalloc byte[12];
-        try
-        {
-            return s.GetRawSocketOption(SolSocket, SoPeerCred, cred) == 12 ? BitConverter.ToUInt32(cred[4..]) : null;
-        }
-        catch (SocketException)
-        {
-            return null;
-        }
-    }
-
-    private readonly record struct FileStat(uint Uid, uint Mode);
-
-    /// <summary>lstat's owner and mode (struct stat of x86-64 glibc: st_mode at 24, st_uid at 28), or null when there is nothing.</summary>
-    private static FileStat? Stat(string path)
-    {
-        var buf = new byte[256];
-        if (lstat_wrapper(path, buf) != 0)
-            return null;
-        return new FileStat(BitConverter.ToUInt32(buf, 28), BitConverter.ToUInt32(buf, 24));
-    }
-
-    [DllImport("libc", EntryPoint = "lstat", SetLastError = true)]
-    private static extern int lstat_wrapper([MarshalAs(UnmanagedType.LPUTF8Str)] string path, byte[] buf);
-
-    [DllImport("libc")]
-    private static extern uint geteuid();
-
-    /// <summary>Starts a new session (detaches from the terminal) when the agent runs as a daemon.</summary>
-    [DllImport("libc", EntryPoint = "setsid")]
-    public static extern int SetSid();
 }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 
 namespace PerlSentry.Engine.Sentry.Transport;
 
@@ -18,7 +17,7 @@ public static class PrivateFiles
         if (!Directory.Exists(dir))
             Directory.CreateDirectory(dir, DirMode);
         var owner = OwnerOf(dir);
-        if (owner is { } uid && uid != geteuid())
+        if (owner is { } uid && uid != Posix.EffectiveUid)
             throw new UnauthorizedAccessException($"{dir} belongs to another user (uid {uid}); choose a folder of your own");
         if ((File.GetUnixFileMode(dir) & ~DirMode) != 0)
             File.SetUnixFileMode(dir, DirMode);
@@ -47,16 +46,5 @@ public static class PrivateFiles
         File.Move(tmp, path, overwrite: true);
     }
 
-    private static uint? OwnerOf(string path)
-    {
-        var buf = new byte[256];
-        // struct stat of x86-64 glibc: st_uid at offset 28.
-        return lstat(path, buf) == 0 ? BitConverter.ToUInt32(buf, 28) : null;
-    }
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int lstat([MarshalAs(UnmanagedType.LPUTF8Str)] string path, byte[] buf);
-
-    [DllImport("libc")]
-    private static extern uint geteuid();
+    private static uint? OwnerOf(string path) => Posix.Stat(path)?.Uid;
 }

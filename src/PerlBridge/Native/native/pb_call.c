@@ -65,14 +65,7 @@ static int32_t guarded(pb_interp *ip, pb_body_fn body, void *ctx, pb_result *res
         break;
     }
     JMPENV_POP;
-    if (status == PB_EXITED) {
-        while (PL_scopestack_ix > oldscope)
-            LEAVE;
-        FREETMPS;
-    } else {
-        FREETMPS;
-        LEAVE;
-    }
+    pb_unwind(aTHX_ oldscope, status == PB_EXITED);
     if (saved_err) {
         SV *err = saved_err;
         sv_setsv(ERRSV, err);

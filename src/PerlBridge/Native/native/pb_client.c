@@ -888,13 +888,7 @@ static void put_remote_ref(pTHX_ pb_buf *b, SV *ref, void *ctx)
     pb_put_u8(b, PB_T_REF);
     put_u64(b, kind == PB_REF_CODE ? pb_client_token(aTHX_ c, ref) : 0);
     pb_put_u8(b, kind);
-    size_t len = cls ? strlen(cls) : 0;
-    pb_put_u32(b, (uint32_t)len);
-    if (len) {
-        pb_buf_reserve(b, len);
-        memcpy(b->data + b->len, cls, len);
-        b->len += len;
-    }
+    pb_put_name(b, cls);
 }
 
 /* Whether NAME (with its arguments) needs the agent's answer before the program goes on. */
@@ -979,14 +973,7 @@ static int run_callback(pTHX_ pb_client *c, const uint8_t *p, const uint8_t *end
             *exit_status = STATUS_EXIT;
         }
         JMPENV_POP;
-        if (status == 2) {
-            while (PL_scopestack_ix > oldscope)
-                LEAVE;
-            FREETMPS;
-        } else {
-            FREETMPS;
-            LEAVE;
-        }
+        pb_unwind(aTHX_ oldscope, status == 2);
         sv_setsv(ERRSV, saved_err);
         SvREFCNT_dec(saved_err);
         pb_put_u8(&reply, (uint8_t)status);
@@ -1007,7 +994,7 @@ static int run_callback(pTHX_ pb_client *c, const uint8_t *p, const uint8_t *end
 }
 
 /* Reads until the reply to seq; runs callbacks meanwhile. 0 on a reply (results in out). */
-static int await_reply(pTHX_ pb_client *c, uint32_t seq, int is_init, AV *out, SV **died, int *exit_status)
+static int await_reply(pTHX_ pb_client *c, uint32_t seq, AV *out, SV **died, int *exit_status)
 {
     for (;;) {
         const uint8_t *payload;
@@ -1139,7 +1126,7 @@ int pb_client_call(pTHX_ pb_client *c, const char *name, SV **args, I32 nargs, i
     }
     ensure_flusher(c);
     pthread_mutex_unlock(&c->lock);
-    int rc = await_reply(aTHX_ c, seq, is_init, out, died, exit_status);
+    int rc = await_reply(aTHX_ c, seq, out, died, exit_status);
     pthread_mutex_lock(&c->lock);
     c->awaiting = outer_awaiting;
     if (rc != 0)

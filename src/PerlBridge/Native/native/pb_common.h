@@ -55,8 +55,23 @@ void pb_buf_release(pb_buf *b);
 void pb_put_u8(pb_buf *b, uint8_t v);
 void pb_put_u32(pb_buf *b, uint32_t v);
 void pb_put_str(pb_buf *b, uint8_t tag, const char *s, size_t len);
+void pb_put_name(pb_buf *b, const char *name);   /* u32 length and bytes; NULL is empty */
 /* Appends sv (get-magic applied) to b. */
 void pb_encode_sv(pTHX_ pb_buf *b, SV *sv);
+
+/* After JMPENV_POP of a guarded call that did ENTER/SAVETMPS at scope OLDSCOPE: an exit() unwound
+ * past our LEAVE (leave every scope down to it), else the call returned or died (leave ours). */
+static inline void pb_unwind(pTHX_ I32 oldscope, int exited)
+{
+    if (exited) {
+        while (PL_scopestack_ix > oldscope)
+            LEAVE;
+        FREETMPS;
+    } else {
+        FREETMPS;
+        LEAVE;
+    }
+}
 /* Appends sv, writing references that are not copied with put_ref (see pb_client.c). */
 typedef void (*pb_ref_writer)(pTHX_ pb_buf *b, SV *ref, void *ctx);
 void pb_encode_sv_refs(pTHX_ pb_buf *b, SV *sv, pb_ref_writer put_ref, void *ctx);

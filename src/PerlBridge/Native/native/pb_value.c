@@ -61,6 +61,17 @@ void pb_put_str(pb_buf *b, uint8_t tag, const char *s, size_t len)
     b->len += 4 + len;
 }
 
+void pb_put_name(pb_buf *b, const char *name)
+{
+    size_t len = name ? strlen(name) : 0;
+    pb_buf_reserve(b, 4 + len);
+    uint32_t l = (uint32_t)len;
+    memcpy(b->data + b->len, &l, 4);
+    if (len)
+        memcpy(b->data + b->len + 4, name, len);
+    b->len += 4 + len;
+}
+
 uint8_t pb_ref_kind(pTHX_ SV *ref);
 
 static void put_handle(pTHX_ pb_buf *b, SV *ref)
@@ -70,16 +81,8 @@ static void put_handle(pTHX_ pb_buf *b, SV *ref)
     pb_put_u8(b, PB_T_REF);
     put_u64(b, (uint64_t)(uintptr_t)newSVsv(ref));   /* the receiver owns this copy */
     pb_put_u8(b, kind);
-    const char *name = SvOBJECT(rv) ? HvNAME(SvSTASH(rv)) : NULL;
-    size_t len = name ? strlen(name) : 0;
-    pb_put_u32(b, (uint32_t)len);
-    if (len) {
-        pb_buf_reserve(b, len);
-        memcpy(b->data + b->len, name, len);
-        b->len += len;
-    }
+    pb_put_name(b, SvOBJECT(rv) ? HvNAME(SvSTASH(rv)) : NULL);
 }
-
 
 static void encode_with(pTHX_ pb_buf *b, SV *sv, int depth, int magic, pb_ref_writer put_ref, void *ctx);
 
