@@ -76,13 +76,17 @@ subtest 'transactions with spans and their profile' => sub {
     my $x = 0; $x += $_ for 1 .. 300_000;
     $span->set_data(n => 300_000)->finish;
     like $tx->to_trace_parent, qr/\A[0-9a-f]{32}-[0-9a-f]{16}-1\z/;
-    $tx->finish;
+    my $client = $Sentry::Internal::CLIENT;   # plain perl: the agent decides, the client samples
+    is PerlSentry::Client::_sampler_users(), 1, 'the profile holds the sampler in this process' if $client;
+    $tx->finish;   # through the agent it does not wait; its release comes with the agent's acknowledgement
     my ($env) = envelopes();
+    is PerlSentry::Client::_sampler_users(), 0, 'and lets it go once the agent has the profile' if $client;
     my %items = map { $_->{header}{type} => $_->{payload} } @{ $env->{items} };
     ok $items{transaction} && $items{profile}, 'transaction and profile in one envelope';
     is $items{profile}{transaction}{id}, $items{transaction}{event_id}, 'linked by event id';
     is $items{transaction}{spans}[0]{data}{n}, 300_000;
     is $items{transaction}{contexts}{profile}{profile_id}, $items{profile}{event_id};
+    cmp_ok scalar @{ $items{profile}{profile}{samples} }, '>=', 2, 'the opening and closing samples at least';
 };
 
 subtest 'continued trace' => sub {

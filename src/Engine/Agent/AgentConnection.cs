@@ -311,8 +311,9 @@ internal sealed class AgentConnection : IDisposable
 
     private void Acknowledge()
     {
-        Span<byte> ack = stackalloc byte[4];
+        Span<byte> ack = stackalloc byte[5];
         BinaryPrimitives.WriteUInt32LittleEndian(ack, _lastSeq);
+        ack[4] = (byte)(_sampler?.TakeReleases() ?? 0);
         Send(AgentProtocol.Ack, ack);
         _ackedSeq = _lastSeq;
     }

@@ -50,6 +50,23 @@ internal sealed class RemoteSampler(ClientProcess process, long threadId, string
 
     public void Retain(object owner, IReadOnlyList<(long From, long To)> windows) => process.Retain(owner, windows);
 
+    /// <summary>
+    /// The releases made since the last reply when they are all there is (a profiled transaction's
+    /// finish, sent one-way): an ACK carries them, and the client carries them out at its next call.
+    /// An acquire waits for a reply (its marker sample is taken on the program's thread right then).
+    /// </summary>
+    public int TakeReleases()
+    {
+        lock (_commands)
+        {
+            if (_commands.Count == 0 || _commands.Any(c => c.Op != AgentProtocol.CommandRelease))
+                return 0;
+            var n = Math.Min(_commands.Count, byte.MaxValue);
+            _commands.RemoveRange(0, n);
+            return n;
+        }
+    }
+
     /// <summary>The commands made since the last reply, for the next one.</summary>
     public List<(byte Op, int IntervalUs, int Depth)> TakeCommands()
     {

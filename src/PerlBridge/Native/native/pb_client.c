@@ -54,6 +54,7 @@ struct pb_client {
     pb_buf init_frame;            /* the last init call, replayed to an agent that restarted */
     int wait_capture, wait_tx_start, wait_tx_finish;
     int sampler_users;
+    int deferred_releases;   /* sampler releases an ACK brought to the flusher: applied on the owner's next call */
     SV **refs;                    /* code references handed to the agent; token = index + 1 */
     uint32_t nrefs, refcap;
     pthread_t flusher;
@@ -402,6 +403,16 @@ static void apply_commands(pb_client *c, const uint8_t **p, const uint8_t *end, 
     }
 }
 
+/* Sampler releases of calls that did not wait (a profiled transaction's finish): the agent sends
+ * them in its ACKs; they are carried out here, on the interpreter's thread. Caller holds the lock. */
+static void apply_deferred_releases(pb_client *c)
+{
+    for (; c->deferred_releases > 0; c->deferred_releases--) {
+        if (c->sampler_users > 0 && --c->sampler_users == 0)
+            pb_sample_stop(c->ip);
+    }
+}
+
 /* The agent's hints (which calls must wait for it), after its commands and warnings. */
 static void apply_hints(pb_client *c, const uint8_t **p, const uint8_t *end)
 {
@@ -623,6 +634,8 @@ static void read_acks(pb_client *c)
             memcpy(&seq, c->in.data + 5, 4);
             trim_unanswered(c, seq);
         }
+        if (len >= 6)
+            c->deferred_releases += c->in.data[9];   /* not on this thread: the sampler is the owner's */
         consume_frame(c);
     }
 }
@@ -776,6 +789,7 @@ static void atfork_child(void)
         c->awaiting = 0;
         c->ever_connected = 0;   /* its first connection is a new session (from the snapshot), not a reconnect */
         c->sampler_users = 0;
+        c->deferred_releases = 0;
         c->pid = getpid();
         c->tid = (int64_t)syscall(SYS_gettid);   /* the forking thread: the child's main thread now */
         if (c->perl != here)
@@ -910,7 +924,7 @@ static int must_wait(pb_client *c, const char *name, SV **args, I32 nargs)
         if (strcmp(name, "transaction_start") == 0)
             return c->wait_tx_start;
         if (strcmp(name, "transaction_finish") == 0)
-            return c->wait_tx_finish || c->sampler_users > 0;
+            return c->wait_tx_finish;   /* a profile's end needs no answer: its release comes in an ACK */
         return 0;
     default: return 0;
     }
@@ -1009,6 +1023,9 @@ static int await_reply(pTHX_ pb_client *c, uint32_t seq, AV *out, SV **died, int
                 memcpy(&aseq, p, 4);
                 pthread_mutex_lock(&c->lock);
                 trim_unanswered(c, aseq);
+                if (end - p >= 5)
+                    c->deferred_releases += p[4];
+                apply_deferred_releases(c);
                 pthread_mutex_unlock(&c->lock);
             }
             consume_frame(c);
@@ -1077,7 +1094,8 @@ int pb_client_call(pTHX_ pb_client *c, const char *name, SV **args, I32 nargs, i
         && strcmp(SvPVX(args[1]), "add_event_processor") == 0)
         c->wait_capture = c->wait_tx_finish = 1;   /* events now run a callback of the program */
     c->used = 1;
-    if (wait && c->sampler_users > 0) {
+    apply_deferred_releases(c);
+    if (c->sampler_users > 0 && (wait || strcmp(name, "transaction_finish") == 0)) {
         /* the closing sample of whatever this call may end, and everything before it */
         pb_sample_now(c->ip);
         queue_samples(c);
@@ -1327,8 +1345,23 @@ XS(pb_xs_interp_id)
     XSRETURN(1);
 }
 
+/* How many profiles hold this interpreter's sampler (for tests). */
+XS(pb_xs_sampler_users);
+XS(pb_xs_sampler_users)
+{
+    dXSARGS;
+    (void)items;
+    int n = 0;
+    for (int i = 0; i < PB_MAX_INTERPS; i++)
+        if (g_clients[i] && g_clients[i]->perl == my_perl)
+            n = g_clients[i]->sampler_users;
+    ST(0) = sv_2mortal(newSViv(n));
+    XSRETURN(1);
+}
+
 void pb_client_define_subs(pTHX)
 {
     newXS("PerlSentry::Client::_clone", pb_xs_clone, __FILE__);
     newXS("PerlSentry::Client::_interp_id", pb_xs_interp_id, __FILE__);
+    newXS("PerlSentry::Client::_sampler_users", pb_xs_sampler_users, __FILE__);
 }

@@ -13,11 +13,14 @@
  *   HELLO_OK   values: session id; then sampler commands and warnings
  *   REPLY      u32 seq, u8 status (0 ok, 1 died, 2 exit), u32 count, values; then sampler commands and warnings
  *   CALLBACK   u32 seq, u64 token, u32 count, values: run a code reference the client handed over
- *   ACK        u32 seq: every call up to it is handled (what the client would send a new agent again)
+ *   ACK        u32 seq: every call up to it is handled (what the client would send a new agent again);
+ *              u8 sampler releases made by calls that did not wait (carried out at the next call)
  * Sampler commands: u8 count, then per command u8 op (1 acquire: u32 interval us, u32 depth;
  * 2 release). The agent decides what to profile; the client holds and marks the sampler.
  * Warnings: u8 count, then strings the client prints on the program's STDERR. Then one byte of
- * hints, which calls must wait from now on: 1 capture_event, 2 transaction_start, 4 transaction_finish.
+ * hints, which calls must wait from now on: 1 capture_event, 2 transaction_start, 4 transaction_finish
+ * (a profiled transaction's finish does not wait: the client takes its closing sample and ships its
+ * samples ahead of the call).
  *
  * One-way calls are batched and written by a flusher thread; calls that wait write at once and
  * read their reply on the calling thread (running callbacks the agent asks for meanwhile). */
