@@ -39,6 +39,19 @@ internal static class EngineCost
         var env = Envelope.FromItems(SentryIds.NewEventId(), SdkInfo.Default, [new EnvelopeItem("event", evt.ToString(Newtonsoft.Json.Formatting.None))]);
         Console.WriteLine($"| part: event ToString | {Cpu(5000, () => evt.ToString(Newtonsoft.Json.Formatting.None))} |");
         Console.WriteLine($"| part: SerializedEnvelope.From | {Cpu(5000, () => PerlSentry.Engine.Sentry.Transport.SerializedEnvelope.From(env))} |");
+        var txHub = new Hub(new SentryOptions { TracesSampleRate = 1 }, null) { ThreadId = "1" };
+        txHub.Client.SetDefaultContext("runtime", new Newtonsoft.Json.Linq.JObject { ["name"] = "perl", ["version"] = "5.36.0" });
+        var ftx = txHub.StartTransaction(new PerlSentry.Engine.Tracing.TransactionContext { Name = "bench", Op = "task" });
+        for (var i = 0; i < 3; i++) ftx.StartChild("op", null, txHub.Clock.UnixNs).Finish(txHub.Clock.UnixNs);
+        ftx.Finish(txHub.Clock.UnixNs);
+        var dclient = new DirectEvent.Client(txHub.Options, new Dictionary<string, Newtonsoft.Json.Linq.JRaw> { ["runtime"] = new("{\"name\":\"perl\"}") },
+            new("{\"name\":\"x\"}"), new PerlSentry.Engine.Profiling.InAppRules([]));
+        Console.WriteLine($"| part: tx WriteTransaction | {Cpu(5000, () => DirectEvent.WriteTransaction(ftx, txHub.CurrentScope, dclient))} |");
+        Console.WriteLine($"| part: tx DynamicSamplingContext | {Cpu(5000, () => ftx.DynamicSamplingContext(txHub.Options))} |");
+        var txPayload = DirectEvent.WriteTransaction(ftx, txHub.CurrentScope, dclient);
+        var sdkRaw = new Newtonsoft.Json.Linq.JRaw("{\"name\":\"x\"}");
+        Console.WriteLine($"| part: tx OfEvent | {Cpu(5000, () => PerlSentry.Engine.Sentry.Transport.SerializedEnvelope.OfEvent(ftx.EventId, sdkRaw, [new EnvelopeItem("transaction", txPayload)], ftx.DynamicSamplingContext(txHub.Options)))} |");
+        Console.WriteLine($"| part: tx start+3 spans+finish, no transport | {Cpu(2000, () => { var t = txHub.StartTransaction(new PerlSentry.Engine.Tracing.TransactionContext { Name = "b", Op = "task" }); for (var i = 0; i < 3; i++) t.StartChild("op", null, 0).Finish(0); t.Finish(0); })} |");
         var ser = PerlSentry.Engine.Sentry.Transport.SerializedEnvelope.From(env);
         using var journal = new PerlSentry.Engine.Sentry.Transport.EnvelopeJournal(Path.Combine(cache, "parts"), 1_000_000);
         Console.WriteLine($"| part: journal Add | {Cpu(5000, () => journal.Add(ser))} |");
@@ -93,6 +106,23 @@ internal static class EngineCost
         if (Environment.GetEnvironmentVariable("ENGINE_PARTS") == "1")
             Parts(cache);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| the engine's part of a transaction with 3 spans (no Perl; the same) | {tx.Us:0.0} µs, {tx.Bytes:N0} B |"));
+        if (Environment.GetEnvironmentVariable("ENGINE_PARTS") == "1")
+        {
+            var open = Time(200, () =>
+            {
+                var t = ++id;
+                SessionCalls.Call(session, "transaction_start", [t, new Dictionary<string, object?> { ["name"] = "bench", ["op"] = "task", ["sampled"] = 1L }, null]);
+                for (var i = 0; i < 3; i++)
+                {
+                    var s = ++id;
+                    SessionCalls.Call(session, "span_start", [s, t, new Dictionary<string, object?> { ["op"] = "op" }]);
+                    SessionCalls.Call(session, "span_set", [s, "finish"]);
+                    SessionCalls.Call(session, "release", [s]);
+                }
+                SessionCalls.Call(session, "release", [t]);
+            });
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| part: the same, never finished | {open.Us:0.0} µs, {open.Bytes:N0} B |"));
+        }
         Directory.Delete(cache, true);
     }
 }

@@ -120,6 +120,8 @@ public sealed class ProcessShapesTests
             var until = DateTime.UtcNow.AddSeconds(60);
             while (DateTime.UtcNow < until && world.Perl(app, "finished").Stdout.Trim() != "20")
                 Thread.Sleep(200);
+            // The last job's process may still be finishing its transaction: stopping the worker now could kill it.
+            world.WaitFor("transaction", 20);
             worker.Stop();
         }
         Assert.That(world.Perl(app, "finished").Stdout.Trim(), Is.EqualTo("20"), "every job ran");

@@ -60,6 +60,8 @@ internal sealed class TransportPool : IDisposable
 
         public Task SendEnvelopeAsync(Envelope envelope, CancellationToken cancel = default) => Inner.SendEnvelopeAsync(envelope, cancel);
 
+        public void Send(SerializedEnvelope envelope) => Inner.Send(envelope);
+
         public Task<bool> FlushAsync(TimeSpan timeout) => Inner.FlushAsync(timeout);
 
         public Task CloseAsync(TimeSpan timeout) => Inner.FlushAsync(timeout);

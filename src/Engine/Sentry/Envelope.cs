@@ -40,8 +40,6 @@ public sealed class Envelope
 
     private static JObject SdkHeader(SdkInfo sdk) => new() { ["sdk"] = new JObject { ["name"] = sdk.Name, ["version"] = sdk.Version } };
 
-    public Envelope WithItems(IReadOnlyList<EnvelopeItem> items) => new((JObject)Header.DeepClone(), items);
-
     /// <summary>The wire form; <paramref name="sentAt"/> becomes the header's one <c>sent_at</c>.</summary>
     public byte[] Serialize(DateTimeOffset sentAt) => Write(sentAt);
 

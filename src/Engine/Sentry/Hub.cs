@@ -99,6 +99,22 @@ public sealed class Hub : IDisposable
         return id;
     }
 
+    /// <summary>
+    /// Captures an event given as a program's values, without building its JSON tree where nothing is
+    /// to see it (<see cref="SentryClient.TryCaptureDirect"/>); false when it must take <see cref="CaptureEvent"/>.
+    /// </summary>
+    public bool TryCaptureDirect(IDictionary<string, object?> values, Profiling.InAppRules inApp, out string? id)
+    {
+        id = null;
+        if (_closed)
+            return true;
+        if (!Client.TryCaptureDirect(values, CurrentScope, inApp, out id))
+            return false;
+        if (id is not null)
+            LastEventId = id;
+        return true;
+    }
+
     public string? CaptureMessage(string message, string level = "info") =>
         CaptureEvent(new JObject { ["message"] = new JObject { ["formatted"] = message }, ["level"] = level });
 
@@ -110,12 +126,15 @@ public sealed class Hub : IDisposable
     /// </summary>
     public Transaction StartTransaction(TransactionContext ctx, JObject? customSamplingContext = null)
     {
-        var sampling = new JObject { ["transaction_context"] = ctx.ToSamplingJson() };
-        if (ctx.Parent?.Sampled is { } ps)
-            sampling["parent_sampled"] = ps;
-        if (customSamplingContext is not null)
-            sampling.Merge(customSamplingContext);
-        var samplingContext = new SamplingContext(sampling);
+        var samplingContext = new SamplingContext(() =>
+        {
+            var sampling = new JObject { ["transaction_context"] = ctx.ToSamplingJson() };
+            if (ctx.Parent?.Sampled is { } ps)
+                sampling["parent_sampled"] = ps;
+            if (customSamplingContext is not null)
+                sampling.Merge(customSamplingContext);
+            return sampling;
+        });
         var (sampled, rate) = Decider.DecideTransaction(ctx, samplingContext);
         var tx = new Transaction(ctx, sampled, rate, Clock.UnixNs, Options.MaxSpans, FinishTransaction)
         {

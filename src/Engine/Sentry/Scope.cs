@@ -36,6 +36,9 @@ public sealed class Scope
 
     public IEnumerable<JObject> Breadcrumbs => _breadcrumbs.Select(b => (JObject)RawJson.Parse(b));
 
+    /// <summary>The breadcrumbs as written when added (oldest first).</summary>
+    internal IReadOnlyCollection<JRaw> RawBreadcrumbs => _breadcrumbs;
+
     public void AddBreadcrumb(JObject crumb, double nowSeconds)
     {
         if (MaxBreadcrumbs == 0)

@@ -1,4 +1,5 @@
 using Newtonsoft.Json.Linq;
+using PerlSentry.Engine.Profiling;
 using PerlSentry.Engine.Sentry.Transport;
 using PerlSentry.Engine.Tracing;
 
@@ -58,8 +59,48 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
         return id;
     }
 
+    private DirectEvent.Client? _direct;
+    private static readonly InAppRules NoInApp = new([]);   // transactions have no frames to mark
+
+    /// <summary>What <see cref="DirectEvent"/> writes into every event from this client.</summary>
+    /// <param name="inApp">How to mark exception frames; null: any (a transaction has none).</param>
+    internal DirectEvent.Client DirectClient(InAppRules? inApp) =>
+        _direct is { } d && (inApp is null || ReferenceEquals(d.InApp, inApp)) ? d
+            : _direct = new DirectEvent.Client(Options, _defaultContexts, SdkJson, inApp ?? NoInApp);
+
+    /// <summary>
+    /// Captures an event given as the program's values, written straight to its envelope's bytes when
+    /// nothing is to see it on the way (<see cref="DirectEvent"/>). False, having done nothing, when it
+    /// must take the tree (<see cref="CaptureEvent"/>); else true, with its id (null when dropped).
+    /// </summary>
+    public bool TryCaptureDirect(IDictionary<string, object?> values, Scope? scope, InAppRules inApp, out string? id)
+    {
+        id = null;
+        if (Transport is null || Options.BeforeSend is not null || scope is { EventProcessors.Count: > 0 } || !DirectEvent.Applies(values))
+            return false;
+        var payload = DirectEvent.Write(values, scope, DirectClient(inApp), clock.UnixNs, out var eventId);
+        if (!_decider.SampleError())
+        {
+            Drop(DiscardReason.SampleRate, DataCategory.Error, eventId);
+            return true;
+        }
+        var dsc = scope?.Span?.Root is { } tx ? tx.DynamicSamplingContext(Options) : null;
+        Transport.Send(SerializedEnvelope.OfEvent(eventId, SdkJson, [new EnvelopeItem("event", payload)], dsc));
+        id = eventId;
+        return true;
+    }
+
     public void CaptureTransaction(Transaction tx, Scope? scope, EnvelopeItem? profile)
     {
+        if (Transport is not null && Options.BeforeSendTransaction is null && scope is not { EventProcessors.Count: > 0 })
+        {
+            // Nothing is to see it on the way: written straight to its envelope (DirectEvent).
+            var payload = DirectEvent.WriteTransaction(tx, scope, DirectClient(null));
+            Transport.Send(SerializedEnvelope.OfEvent(tx.EventId, SdkJson,
+                profile is null ? [new EnvelopeItem("transaction", payload)] : [new EnvelopeItem("transaction", payload), profile],
+                tx.DynamicSamplingContext(Options)));
+            return;
+        }
         var evt = tx.ToEvent();
         evt["event_id"] = tx.EventId;
         evt = Prepare(evt, null);   // made here: no copy needed

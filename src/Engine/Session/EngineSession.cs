@@ -1,3 +1,4 @@
+using System.Globalization;
 using Newtonsoft.Json.Linq;
 using PerlSentry.Engine.Profiling;
 using PerlSentry.Engine.Profiling.Sessions;
@@ -215,17 +216,31 @@ public sealed class EngineSession : IDisposable
         return true;
     }
 
-    /// <summary>Marks stack frames of captured exceptions as in-app or not, where the event left it open.</summary>
-    public JObject MarkInApp(JObject evt)
+    /// <summary>An event the program captured (its values as the seam brought them): its id, or null when dropped.</summary>
+    public string? CaptureEvent(object? values) =>
+        values is IDictionary<string, object?> dict && Hub.TryCaptureDirect(dict, InApp, out var id)
+            ? id
+            : Hub.CaptureEvent(MarkInApp(SessionValues.ToJObject(values)), owned: true);
+
+    /// <summary>
+    /// Marks stack frames of captured exceptions as in-app or not, where the event left it open. Any
+    /// other shape (a list where an object belongs, a string for a stack trace) is left as it is.
+    /// </summary>
+    public JObject MarkInApp(JObject evt) => MarkInApp(evt, InApp);
+
+    /// <summary>The same, with the given rules.</summary>
+    public static JObject MarkInApp(JObject evt, InAppRules inApp)
     {
         // By hand: SelectTokens parses its JSONPath on every call.
-        static IEnumerable<JObject> Frames(JToken? values) =>
-            (values as JArray ?? []).OfType<JObject>().SelectMany(v => v["stacktrace"]?["frames"] as JArray ?? []).OfType<JObject>();
-        foreach (var f in Frames(evt["exception"]?["values"]).Concat(Frames(evt["threads"]?["values"])))
+        static IEnumerable<JObject> Frames(JToken? container) =>
+            ((container as JObject)?["values"] as JArray ?? []).OfType<JObject>()
+                .SelectMany(v => (v["stacktrace"] as JObject)?["frames"] as JArray ?? []).OfType<JObject>();
+        static string? Text(JToken? t) => t is JValue { Value: { } v } ? Convert.ToString(v, CultureInfo.InvariantCulture) : null;
+        foreach (var f in Frames(evt["exception"]).Concat(Frames(evt["threads"])))
         {
             if (f["in_app"] is not null)
                 continue;
-            f["in_app"] = InApp.IsInApp((string?)f["module"] ?? "", (string?)f["filename"] ?? "", (string?)f["abs_path"]);
+            f["in_app"] = inApp.IsInApp(Text(f["module"]) ?? "", Text(f["filename"]) ?? "", Text(f["abs_path"]));
         }
         return evt;
     }

@@ -53,7 +53,7 @@ public static class SessionCalls
                 s.Shutdown();
                 return 1L;
             case "last_event_id": return s.Hub.LastEventId;
-            case "capture_event": return s.Refuse("capture") ? null : s.Hub.CaptureEvent(s.MarkInApp(ToJObject(A(0))), owned: true);
+            case "capture_event": return s.Refuse("capture") ? null : s.CaptureEvent(A(0));
             case "add_breadcrumb":
                 s.Hub.AddBreadcrumb(ToJObject(A(0)));
                 return null;

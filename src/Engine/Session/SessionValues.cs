@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Globalization;
+using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 using PerlSentry.Engine.Sentry;
 using PerlSentry.PerlBridge;
@@ -12,34 +13,58 @@ namespace PerlSentry.Engine.Session;
 /// </summary>
 public static class SessionValues
 {
+    /// <summary>Perl data as JSON (see <see cref="Write"/>).</summary>
     public static JToken ToJson(object? v, int depth = 0)
     {
-        if (depth > 64)
-            return "[too deep]";
-        return v switch
-        {
-            null => JValue.CreateNull(),
-            string s => s,
-            bool b => b,
-            long l => l,
-            int i => i,
-            double d => double.IsFinite(d) ? d : d.ToString(CultureInfo.InvariantCulture),
-            IDictionary<string, object?> dict => Object(dict, depth),
-            IEnumerable<object?> list => new JArray(list.Select(x => ToJson(x, depth + 1))),
-            // \1, \0 and JSON::PP::true/false: what Perl code writes for JSON booleans.
-            IPerlRef { Kind: PerlRefKind.Scalar } r when r.ClassName is null or "JSON::PP::Boolean" or "Types::Serialiser::Boolean" =>
-                Truthy(r.Deref()),
-            IPerlRef r => r.ClassName is { } cls ? $"{cls} object" : $"{r.Kind} reference",
-            _ => Convert.ToString(v, CultureInfo.InvariantCulture) ?? "",
-        };
+        var w = new JTokenWriter();
+        Write(w, v, depth);
+        return w.Token!;
     }
 
-    private static JObject Object(IDictionary<string, object?> dict, int depth)
+    /// <summary>
+    /// Writes Perl data as JSON: hashes as objects, arrays as arrays, numbers and strings as they are,
+    /// <c>\1</c>, <c>\0</c> and JSON::PP booleans as booleans, other references by name; deeper than
+    /// 64 levels as <c>"[too deep]"</c>. One conversion for the tree (<see cref="ToJson"/>) and for
+    /// events written straight to bytes (<see cref="DirectEvent"/>).
+    /// </summary>
+    public static void Write(JsonWriter w, object? v, int depth)
     {
-        var o = new JObject();
-        foreach (var (k, v) in dict)
-            o[k] = ToJson(v, depth + 1);
-        return o;
+        if (depth > 64)
+        {
+            w.WriteValue("[too deep]");
+            return;
+        }
+        switch (v)
+        {
+            case null: w.WriteNull(); break;
+            case string s: w.WriteValue(s); break;
+            case bool b: w.WriteValue(b); break;
+            case long l: w.WriteValue(l); break;
+            case int i: w.WriteValue((long)i); break;
+            case double d when double.IsFinite(d): w.WriteValue(d); break;
+            case double d: w.WriteValue(d.ToString(CultureInfo.InvariantCulture)); break;
+            case IDictionary<string, object?> dict:
+                w.WriteStartObject();
+                foreach (var (k, x) in dict)
+                {
+                    w.WritePropertyName(k);
+                    Write(w, x, depth + 1);
+                }
+                w.WriteEndObject();
+                break;
+            case IEnumerable<object?> list:
+                w.WriteStartArray();
+                foreach (var x in list)
+                    Write(w, x, depth + 1);
+                w.WriteEndArray();
+                break;
+            // \1, \0 and JSON::PP::true/false: what Perl code writes for JSON booleans.
+            case IPerlRef { Kind: PerlRefKind.Scalar } r when r.ClassName is null or "JSON::PP::Boolean" or "Types::Serialiser::Boolean":
+                w.WriteValue(Truthy(r.Deref()));
+                break;
+            case IPerlRef r: w.WriteValue(r.ClassName is { } cls ? $"{cls} object" : $"{r.Kind} reference"); break;
+            default: w.WriteValue(Convert.ToString(v, CultureInfo.InvariantCulture) ?? ""); break;
+        }
     }
 
     public static JObject ToJObject(object? v) => ToJson(v) as JObject ?? [];

@@ -143,18 +143,24 @@ public sealed class Transaction : Span
     /// token in the event, which <see cref="PerlSentry.Engine.Session.SessionValues.ToPerl"/> turns into
     /// a list when a callback is to see the event.
     /// </summary>
-    private JRaw SpansJson()
+    internal JRaw SpansJson()
     {
         var text = new StringWriter(new StringBuilder(64 + 320 * _spans.Count), CultureInfo.InvariantCulture);
         using (var w = new JsonTextWriter(text) { Formatting = Formatting.None })
-        {
-            w.WriteStartArray();
-            foreach (var s in _spans)
-                if (s.IsFinished)
-                    s.WriteJson(w, ThreadId, ThreadName);
-            w.WriteEndArray();
-        }
+            WriteSpans(w);
         return new JRaw(text.ToString());
+    }
+
+    /// <summary>The finished spans as a JSON array.</summary>
+    internal void WriteSpans(JsonWriter w)
+    {
+        w.WriteStartArray();
+        foreach (var s in _spans)
+        {
+            if (s.IsFinished)
+                s.WriteJson(w, ThreadId, ThreadName);
+        }
+        w.WriteEndArray();
     }
 
     private JObject? ThreadData() => ThreadId is null ? null

@@ -86,12 +86,25 @@ public sealed class BackgroundTransport : ITransport
 
     public Task SendEnvelopeAsync(Envelope envelope, CancellationToken cancel = default)
     {
-        var (kept, dropped) = Limits.Filter(envelope, _clock.UnixNs);
-        RecordDropped(dropped.Select(i => i.Type), DiscardReason.RateLimitBackoff);
-        if (kept is null)
-            return Task.CompletedTask;
-        Enqueue(SerializedEnvelope.From(kept));
+        Send(SerializedEnvelope.From(envelope));
         return Task.CompletedTask;
+    }
+
+    public void Send(SerializedEnvelope envelope)
+    {
+        if (WithinLimits(envelope, _clock.UnixNs) is { } kept)
+            Enqueue(kept);
+    }
+
+    /// <summary>The items no rate limit holds back now (null when none); the others are dropped and counted.</summary>
+    private SerializedEnvelope? WithinLimits(SerializedEnvelope envelope, long now)
+    {
+        var txLimited = envelope.ItemTypes.Contains("transaction") && Limits.IsLimited(DataCategory.Transaction, now);
+        var limited = envelope.Items.Where(i => Limits.IsItemLimited(i.Type, txLimited, now)).Select(i => i.Type).ToList();
+        if (limited.Count == 0)
+            return envelope;
+        RecordDropped(limited, DiscardReason.RateLimitBackoff);
+        return envelope.Where(i => !Limits.IsItemLimited(i.Type, txLimited, now));
     }
 
     private void Enqueue(SerializedEnvelope envelope)
@@ -229,10 +242,7 @@ public sealed class BackgroundTransport : ITransport
     private async Task SendOneAsync(QueuedEnvelope entry, CancellationToken cancel)
     {
         var now = _clock.UnixNs;
-        var envelope = entry.Envelope;
-        var txLimited = envelope.ItemTypes.Contains("transaction") && Limits.IsLimited(DataCategory.Transaction, now);
-        var kept = envelope.Where(i => !Limits.IsItemLimited(i.Type, txLimited, now));
-        RecordDropped(envelope.Items.Where(i => Limits.IsItemLimited(i.Type, txLimited, now)).Select(i => i.Type).ToList(), DiscardReason.RateLimitBackoff);
+        var kept = WithinLimits(entry.Envelope, now);
         if (kept is null)
         {
             Complete(entry);

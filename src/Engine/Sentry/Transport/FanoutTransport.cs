@@ -8,6 +8,12 @@ public sealed class FanoutTransport(IReadOnlyList<ITransport> transports) : ITra
     public Task SendEnvelopeAsync(Envelope envelope, CancellationToken cancel = default) =>
         Task.WhenAll(Transports.Select(t => t.SendEnvelopeAsync(envelope, cancel)));
 
+    public void Send(SerializedEnvelope envelope)
+    {
+        foreach (var t in Transports)
+            t.Send(envelope);   // bytes are never changed: one copy serves every sink
+    }
+
     public async Task<bool> FlushAsync(TimeSpan timeout) =>
         (await Task.WhenAll(Transports.Select(t => t.FlushAsync(timeout))).ConfigureAwait(false)).All(ok => ok);
 

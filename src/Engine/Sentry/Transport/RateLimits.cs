@@ -77,17 +77,4 @@ public sealed class RateLimits
     public bool IsItemLimited(string itemType, bool envelopeHasLimitedTransaction, long nowNs) =>
         DataCategory.LimitedBy(itemType).Any(c => IsLimited(c, nowNs))
         || (itemType == "profile" && envelopeHasLimitedTransaction);
-
-    /// <summary>Splits an envelope into what may go now and what the limits drop.</summary>
-    public (Envelope? Kept, IReadOnlyList<EnvelopeItem> Dropped) Filter(Envelope envelope, long nowNs)
-    {
-        var txLimited = envelope.Items.Any(i => i.Type == "transaction" && IsLimited(DataCategory.Transaction, nowNs));
-        var kept = new List<EnvelopeItem>();
-        var dropped = new List<EnvelopeItem>();
-        foreach (var item in envelope.Items)
-            (IsItemLimited(item.Type, txLimited, nowNs) ? dropped : kept).Add(item);
-        if (dropped.Count == 0)
-            return (envelope, dropped);
-        return (kept.Count == 0 ? null : envelope.WithItems(kept), dropped);
-    }
 }

@@ -44,13 +44,28 @@ public sealed class SerializedEnvelope
             }
             w.WriteEndObject();
         }
-        var header = text.ToString();
+        return Of(text.ToString(), envelope.Items);
+    }
+
+    /// <summary>
+    /// An event's envelope (or a transaction's), its header written by hand: what <see cref="From"/> makes
+    /// of <c>Envelope.FromItems(eventId, sdk, items, dsc)</c>, without the header's tree.
+    /// </summary>
+    public static SerializedEnvelope OfEvent(string eventId, JRaw sdk, IReadOnlyList<EnvelopeItem> items, JObject? dsc)
+    {
+        // Ids are hex; the DSC goes only where Relay will take it (trace_id and public_key), as FromItems decides.
+        var trace = dsc?["trace_id"] is not null && dsc["public_key"] is not null ? ",\"trace\":" + dsc.ToString(Newtonsoft.Json.Formatting.None) : "";
+        return Of("{\"event_id\":\"" + eventId + "\",\"sdk\":" + (string)sdk.Value! + trace + "}", items);
+    }
+
+    private static SerializedEnvelope Of(string header, IReadOnlyList<EnvelopeItem> itemList)
+    {
         // Sized first, then written once into the one array the envelope keeps.
-        var heads = new string[envelope.Items.Count];
+        var heads = new string[itemList.Count];
         var total = Utf8.GetByteCount(header) + 1;
         for (var i = 0; i < heads.Length; i++)
         {
-            var item = envelope.Items[i];
+            var item = itemList[i];
             var length = Utf8.GetByteCount(item.Payload);
             // Types and platforms are this SDK's own names: nothing to escape.
             heads[i] = item.Platform is null
@@ -67,9 +82,9 @@ public sealed class SerializedEnvelope
         {
             var start = pos;
             pos += Utf8.GetBytes(heads[i], bytes.AsSpan(pos));
-            pos += Utf8.GetBytes(envelope.Items[i].Payload, bytes.AsSpan(pos));
+            pos += Utf8.GetBytes(itemList[i].Payload, bytes.AsSpan(pos));
             bytes[pos++] = (byte)'\n';
-            items[i] = new Item(envelope.Items[i].Type, start, pos);
+            items[i] = new Item(itemList[i].Type, start, pos);
         }
         return new SerializedEnvelope(bytes, headerEnd, items);
     }
