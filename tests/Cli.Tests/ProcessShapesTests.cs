@@ -72,22 +72,29 @@ public sealed class ProcessShapesTests
         Assert.That(names, Is.EquivalentTo(new[] { "GET /work", "GET /die" }));
     }
 
-    [Test]
-    public void Hypnotoad_UnderPerlSentryRun_DaemonisedReExecutedAndStopped_EveryRequestTraced()
+    [TestCase(false, TestName = "Hypnotoad_PlainPerl_DaemonisedAndStopped_EveryRequestTraced")]
+    [TestCase(true, TestName = "Hypnotoad_UnderPerlSentryRun_DaemonisedReExecutedAndStopped_EveryRequestTraced")]
+    public void Hypnotoad(bool hosted)
     {
         using var world = new AgentWorld();
         var port = AgentWorld.FreePort();
         var pidFile = Path.Combine(world.Dir, "hypnotoad.pid");
         var app = world.Script("hyp.pl", MojoApp(port, pidFile));
         var env = world.Env(("WITH_SENTRY", "1"));
-        // hypnotoad re-runs itself through $^X (the real perl) and daemonises; the host's env lets it find the SDK.
-        env.Remove("PERL5LIB");
-        env.Remove("PERLSENTRY_AGENT_BIN");
-        var start = ProcessRunner.Run(Repo.PerlSentry, ["run", "/usr/bin/hypnotoad", app], world.Dir, env: env, timeoutMs: 60_000);
+        if (hosted)
+        {
+            // hypnotoad re-runs itself through $^X (the real perl) and daemonises; the host's env lets it find the SDK.
+            env.Remove("PERL5LIB");
+            env.Remove("PERLSENTRY_AGENT_BIN");
+        }
+        ProcessResult Hypnotoad(params string[] args) => hosted
+            ? ProcessRunner.Run(Repo.PerlSentry, ["run", "/usr/bin/hypnotoad", .. args], world.Dir, env: env, timeoutMs: 60_000)
+            : ProcessRunner.Run("/usr/bin/hypnotoad", args, world.Dir, env: env, timeoutMs: 60_000);
+        var start = Hypnotoad(app);
         Assert.That(start.ExitCode, Is.Zero, start.Stderr);
         Assert.That(BackgroundProcess.PortOpens(port, 30), Is.True, "hypnotoad listens");
         var codes = Load(port);
-        var stop = ProcessRunner.Run(Repo.PerlSentry, ["run", "/usr/bin/hypnotoad", "-s", app], world.Dir, env: env, timeoutMs: 60_000);
+        var stop = Hypnotoad("-s", app);
         Assert.That(stop.ExitCode, Is.Zero, stop.Stderr + stop.Stdout);
         Assert.That(codes, Is.EqualTo(new Dictionary<int, int> { [200] = 150, [500] = 50 }));
         AssertRequestsTraced(world);
