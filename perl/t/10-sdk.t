@@ -10,6 +10,7 @@ use PerlSentry::TestEngine;   # skips, saying why, where no engine can answer
 
 
 my $dir = tempdir(CLEANUP => 1);
+my @reports;   # client_report payloads: they ride on whichever envelope is sent next, or alone
 
 sub envelopes {
     Sentry::SDK->flush(5);
@@ -27,7 +28,9 @@ sub envelopes {
             push @items, { header => $h, payload => JSON::PP::decode_json(substr($tail, 0, $h->{length})) };
             $body = substr($tail, $h->{length} + 1);
         }
-        push @out, { header => JSON::PP::decode_json($header), items => \@items };
+        push @reports, map { $_->{payload} } grep { $_->{header}{type} eq 'client_report' } @items;
+        @items = grep { $_->{header}{type} ne 'client_report' } @items;
+        push @out, { header => JSON::PP::decode_json($header), items => \@items } if @items;
         unlink $f;
     }
     return @out;
@@ -58,6 +61,8 @@ subtest 'errors, scope and breadcrumbs' => sub {
     is(Sentry::SDK->capture_message('secret'), undef, 'before_send can drop');
     my @env = envelopes();
     is scalar @env, 2, 'two events sent';
+    my @dropped = grep { $_->{reason} eq 'before_send' } map { @{ $_->{discarded_events} } } @reports;
+    is_deeply \@dropped, [{ reason => 'before_send', category => 'error', quantity => 1 }], 'the drop is reported';
     my ($msg, $exc) = map { $_->{items}[0]{payload} } @env;
     is $msg->{level}, 'warning';
     is $msg->{tags}{inner}, 1, 'with_scope tag on the inner event';
