@@ -244,5 +244,11 @@ internal sealed partial class SdkBench(string cli)
             $"| the same, the work's wall time | {Median(wall):0.000}× |"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"| noise floor: plain `perl` against itself, CPU time, the same pairs (median; lowest–highest) | {Median(floor):0.000}× ({floor.Min():0.000}–{floor.Max():0.000}) |"));
+        // In one process, rounds alternately profiled and not: what separate processes cannot resolve here.
+        var rounds = Run("perl", [Path.Combine(_workloads, "profile_rounds.pl"), "21"], env).Out.Trim().Split(' ');
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| the same work in one plain `perl` process, 21 pairs of ~0.35 s rounds with the profiler started and stopped around every other one: the Perl process's CPU time (its sampler thread included, the agent's aggregation not), profiled ÷ not (median) | {double.Parse(rounds[0], CultureInfo.InvariantCulture):0.000}× (goal ≤ 1.01×) |"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| noise floor: unprofiled rounds against each other, the same process | {double.Parse(rounds[1], CultureInfo.InvariantCulture):0.000}× |"));
     }
 }

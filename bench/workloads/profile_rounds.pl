@@ -1,0 +1,54 @@
+# Profiling's cost in one process (bench/Sdk.Bench `agent`), where runs of separate processes are
+# too noisy to resolve 1 %: the same CPU-bound round (bench/workloads/cpu.pl's work) alternately
+# with the profiler on (continuous, manual, 101 Hz) and off, each round's CPU time taken for the
+# whole process (every thread: the sampler's and the client's flusher included; user + system;
+# the agent's aggregation runs in its own process and is not counted here).
+# Prints the median ratio of adjacent profiled/unprofiled rounds, then the same for pairs of
+# unprofiled rounds (the noise floor).
+use strict;
+use warnings;
+use Sentry::SDK;
+
+my $dir = "/tmp/perlsentry-rounds-$$";
+Sentry::SDK->init({ profile_session_sample_rate => 1.0, profile_lifecycle => 'manual', envelope_dir => $dir, cache_dir => '' });
+END { system('rm', '-rf', $dir) if defined $dir }
+
+package Shapes;
+sub area { my ($w, $h) = @_; return $w * $h }
+sub scale { my ($s, @v) = @_; return map { $_ * $s } @v }
+package Report;
+sub line { my ($k, $v) = @_; return sprintf("%-10s %8.2f", $k, $v) }
+package main;
+sub fib { my $n = shift; $n < 2 ? $n : fib($n - 1) + fib($n - 2) }
+sub crunch {
+    my $t = 0;
+    for my $i (1 .. 20_000) {
+        my @v = Shapes::scale(1.5, $i, $i + 1, $i + 2);
+        $t += Shapes::area(@v[0, 1]);
+        $t += length Report::line("k$i", $v[2]) if $i % 10 == 0;
+    }
+    return $t;
+}
+sub cpu { my ($u, $s) = times; $u + $s }
+sub round {
+    my ($profiled) = @_;
+    Sentry::SDK->start_profiler if $profiled;
+    my $c0 = cpu();
+    my $sum = 0;
+    for (1 .. 8) { $sum += fib(20); $sum += crunch() }
+    my $used = cpu() - $c0;
+    Sentry::SDK->stop_profiler if $profiled;
+    return $used;
+}
+my $med = sub { my @s = sort { $a <=> $b } @_; $s[@s / 2] };
+round(0) for 1 .. 2;   # warm
+my (@ratio, @floor);
+my $rounds = $ARGV[0] // 21;
+for my $i (1 .. $rounds) {
+    # Which goes first alternates: the second of two rounds is not always the slower.
+    my ($on, $off) = $i % 2 ? (round(1), round(0)) : reverse(round(0), round(1));
+    push @ratio, $on / $off;
+    my ($a, $b) = (round(0), round(0));
+    push @floor, $i % 2 ? $a / $b : $b / $a;
+}
+printf "%.4f %.4f\n", $med->(@ratio), $med->(@floor);
