@@ -126,6 +126,8 @@ internal sealed class AgentConnection : IDisposable
         _lastSeq = seq;
         var wantsReply = (payload[4] & 1) != 0;
         var listContext = (payload[4] & 2) != 0;
+        if ((payload[4] & 4) != 0)
+            _sampler?.TakenAhead();
         _clock.CallMonotonicNs = BinaryPrimitives.ReadInt64LittleEndian(payload.AsSpan(5));
         var (head, used) = PerlValueCodec.Read(payload.AsSpan(13), 1, MakeRef);
         var name = head[0] as string ?? "";
@@ -158,6 +160,7 @@ internal sealed class AgentConnection : IDisposable
         {
             _clock.CallMonotonicNs = null;
             _clientWaits = outerWaits;
+            _sampler?.SettleAhead();
         }
         if (!wantsReply)
         {
@@ -206,9 +209,19 @@ internal sealed class AgentConnection : IDisposable
         into.Advance(1);
         PerlValueCodec.Write(into, warnings.Take(255), Token);
         // Which calls must wait, as the session stands after this call (a profiler reconfigured, an event processor added).
-        var h = into.GetSpan(1);
-        h[0] = _session is null ? (byte)0 : (byte)SessionCalls.ClientHintBits(_session);
-        into.Advance(1);
+        var bits = _session is null ? 0 : SessionCalls.ClientHintBits(_session);
+        var h = into.GetSpan(9);
+        h[0] = (byte)bits;
+        if ((bits & SessionCalls.HintTxStartAhead) != 0)
+        {
+            // the settings the client's sampler starts with when it takes it ahead of a transaction
+            var p = _session!.ProfilingOptions;
+            BinaryPrimitives.WriteInt32LittleEndian(h[1..], p.SamplingIntervalUs);
+            BinaryPrimitives.WriteInt32LittleEndian(h[5..], p.MaxStackDepth);
+            into.Advance(9);
+        }
+        else
+            into.Advance(1);
     }
 
     /// <summary>Runs a code reference in the client, answering the calls it makes meanwhile, and returns its value.</summary>

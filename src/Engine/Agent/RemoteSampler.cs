@@ -15,6 +15,7 @@ internal sealed class RemoteSampler(ClientProcess process, long threadId, string
 {
     private readonly List<(byte Op, int IntervalUs, int Depth)> _commands = [];
     private int _users;
+    private int _ahead;
 
     public long ThreadId { get; } = threadId;
 
@@ -33,7 +34,28 @@ internal sealed class RemoteSampler(ClientProcess process, long threadId, string
         _users++;
         Store.Interval = TimeSpan.FromMicroseconds(samplingIntervalUs);
         Store.NameThread(ThreadId, ThreadName);
+        if (_ahead > 0)
+        {
+            _ahead--;   // the client took it already
+            return;
+        }
         lock (_commands) _commands.Add((AgentProtocol.CommandAcquire, samplingIntervalUs, maxStackDepth));
+    }
+
+    /// <summary>
+    /// The call about to run is a transaction start for which the client took its sampler ahead
+    /// (it does not wait for the decision): an acquire the call makes is that one.
+    /// </summary>
+    public void TakenAhead() => _ahead++;
+
+    /// <summary>After such a call: a sampler the client took that nothing here acquired goes back (in the next ACK).</summary>
+    public void SettleAhead()
+    {
+        if (_ahead == 0)
+            return;
+        lock (_commands)
+            for (; _ahead > 0; _ahead--)
+                _commands.Add((AgentProtocol.CommandRelease, 0, 0));
     }
 
     public void Release()

@@ -114,10 +114,14 @@ public static class SessionCalls
         ["transaction_finish"] = o.BeforeSendTransaction is not null ? 1L : 0L,
     };
 
+    /// <summary>Hint bit: a transaction start may start profiling, and no sampler callback decides it: the client takes its sampler ahead instead of waiting.</summary>
+    public const long HintTxStartAhead = 8;
+
     /// <summary>
-    /// The hints as the session stands now (every reply carries them): 1 capture_event, 2
-    /// transaction_start, 4 transaction_finish. A transaction start waits only when a sampler may
-    /// run or profiling may start with it under the profiler's current settings.
+    /// The hints as the session stands now (every reply carries them), the calls that must wait: 1
+    /// capture_event, 2 transaction_start, 4 transaction_finish. A transaction start waits only when
+    /// a sampler callback may run; when profiling may start with it under the profiler's current
+    /// settings, <see cref="HintTxStartAhead"/> says so instead.
     /// </summary>
     public static long ClientHintBits(EngineSession s)
     {
@@ -129,8 +133,10 @@ public static class SessionCalls
         long bits = 0;
         if (o.BeforeSend is not null || o.SampleRate < 1.0 || processors)
             bits |= 1;
-        if (o.TracesSampler is not null || p.ProfilesSampler is not null || profilingMayStart)
+        if (o.TracesSampler is not null || p.ProfilesSampler is not null)
             bits |= 2;
+        else if (profilingMayStart)
+            bits |= HintTxStartAhead;
         if (o.BeforeSendTransaction is not null || processors)
             bits |= 4;
         return bits;

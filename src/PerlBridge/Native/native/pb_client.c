@@ -53,6 +53,9 @@ struct pb_client {
     pb_buf origin;                /* HELLO's origin value: a fork's snapshot, else undef */
     pb_buf init_frame;            /* the last init call, replayed to an agent that restarted */
     int wait_capture, wait_tx_start, wait_tx_finish;
+    int tx_start_ahead;           /* a transaction start may profile: the client takes the sampler ahead, */
+    uint32_t ahead_interval_us;   /*   at these settings, instead of waiting for the agent to say so */
+    uint32_t ahead_depth;
     int sampler_users;
     int deferred_releases;   /* sampler releases an ACK brought to the flusher: applied on the owner's next call */
     SV **refs;                    /* code references handed to the agent; token = index + 1 */
@@ -422,6 +425,13 @@ static void apply_hints(pb_client *c, const uint8_t **p, const uint8_t *end)
     c->wait_capture = (bits & 1) != 0;
     c->wait_tx_start = (bits & 2) != 0;
     c->wait_tx_finish = (bits & 4) != 0;
+    c->tx_start_ahead = 0;
+    if ((bits & 8) && end - *p >= 8) {
+        memcpy(&c->ahead_interval_us, *p, 4);
+        memcpy(&c->ahead_depth, *p + 4, 4);
+        *p += 8;
+        c->tx_start_ahead = 1;
+    }
 }
 
 /* Prints the warnings the agent owes the program (its STDERR; no Perl API, any thread). */
@@ -1105,11 +1115,14 @@ int pb_client_call(pTHX_ pb_client *c, const char *name, SV **args, I32 nargs, i
         pthread_mutex_unlock(&c->lock);
         return 1;
     }
+    /* A transaction that may be profiled does not wait for the agent's decision: the sampler is
+     * taken now, and the agent keeps it (its acquire is this one) or gives it back in an ACK. */
+    int ahead = !wait && c->tx_start_ahead && c->ip && strcmp(name, "transaction_start") == 0;
     uint32_t seq = ++c->seq;
     debug_line(wait ? "call %s (waits)%.0ld" : "call %s%.0ld", name, 0);
     size_t at = frame_begin(&c->out, PB_F_CALL);
     pb_put_u32(&c->out, seq);
-    pb_put_u8(&c->out, (uint8_t)((wait ? 1 : 0) | (list ? 2 : 0)));
+    pb_put_u8(&c->out, (uint8_t)((wait ? 1 : 0) | (list ? 2 : 0) | (ahead ? 4 : 0)));
     put_u64(&c->out, mono_ns());
     put_text(&c->out, name);
     pb_put_u32(&c->out, (uint32_t)nargs);
@@ -1123,6 +1136,11 @@ int pb_client_call(pTHX_ pb_client *c, const char *name, SV **args, I32 nargs, i
         memcpy(c->init_frame.data, c->out.data + at, c->out.len - at);
         c->init_frame.len = c->out.len - at;
         c->init_frame.data[9] = 0;   /* flags: no reply wanted */
+    }
+    if (ahead) {
+        if (c->sampler_users++ == 0)
+            pb_sample_start(c->ip, (int64_t)c->ahead_interval_us * 1000, (int32_t)c->ahead_depth);
+        pb_sample_now(c->ip);   /* the profile's first sample, after the call's time */
     }
     if (!wait) {
         int was_empty = at == 0;
