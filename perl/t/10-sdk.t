@@ -113,8 +113,42 @@ subtest 'profile() returns the value in each context and rethrows' => sub {
     ok $died, 'dies';
     is $@, "inner\n", 'with the error';
     is(Sentry::SDK->get_profiler->_active_profile, undef, 'and the profile is stopped');
-    my @names = map { $_->{items}[0]{payload}{transaction} } envelopes();
-    is_deeply \@names, [qw(p1 p2 p3)], 'each sent with its own transaction';
+    my @txs = map { $_->{items}[0]{payload} } envelopes();
+    is_deeply [map { $_->{transaction} } @txs], [qw(p1 p2 p3)], 'each sent with its own transaction';
+    is_deeply [map { $_->{contexts}{trace}{status} } @txs], [qw(ok ok internal_error)], 'the one whose block died is an internal_error';
+};
+
+subtest 'what events say is readable: died-with data, levels, tags and names as Perl prints them, the trace' => sub {
+    { package Money; use overload '""' => sub { sprintf '%.2f EUR', $_[0]{cents} / 100 }, fallback => 1; }
+    my @warnings;
+    local $SIG{__WARN__} = sub { push @warnings, $_[0] };
+    eval { die { code => 42, reason => 'no stock' } };
+    Sentry::SDK->capture_exception($@);
+    Sentry::SDK->capture_message('odd level', 'loud');
+    Sentry::SDK->capture_message('odd level again', 'loud');
+    Sentry::SDK->capture_message('an alias', 'warn');
+    Sentry::Hub->get_current_hub->with_scope(sub {
+        $_[0]->set_tag(price => bless({ cents => 1250 }, 'Money'));
+        Sentry::SDK->capture_message('tagged');
+    });
+    my $tx = Sentry::SDK->start_transaction({ name => bless({ cents => 99 }, 'Money'), op => 'task' });
+    $tx->finish;
+    eval { Sentry::SDK->configure_scope(sub { $_[0]->set_level('loud') }) };
+    like $@, qr/level 'loud' is not one of fatal, error, warning, info, debug/, 'set_level refuses it, naming the levels';
+    my @p = map { $_->{items}[0]{payload} } envelopes();
+    my ($exc, $odd, $again, $alias, $tagged, $named) = @p;
+    is $exc->{exception}{values}[0]{value}, '{"code" => 42,"reason" => "no stock"}', 'a hash died with is shown as data';
+    is $odd->{level}, 'info', 'an unknown level: the default';
+    is scalar(grep { /level 'loud' is not one of/ } @warnings), 1, 'said once';
+    is $alias->{level}, 'warning', 'warn is warning';
+    is $tagged->{tags}{price}, '12.50 EUR', 'a tag uses the overloaded ""';
+    is $named->{transaction}, '0.99 EUR', 'so does a transaction name';
+    like $exc->{contexts}{trace}{trace_id}, qr/\A[0-9a-f]{32}\z/, 'an error outside a transaction joins a trace';
+    is $odd->{contexts}{trace}{trace_id}, $exc->{contexts}{trace}{trace_id}, 'the same one';
+    my $frame = $exc->{exception}{values}[0]{stacktrace}{frames}[-1];
+    like $frame->{context_line}, qr/capture_exception/, 'the frame shows its line of code';
+    is scalar @{ $frame->{pre_context} }, 5, 'with five before';
+    is scalar @{ $frame->{post_context} }, 5, 'and five after';
 };
 
 subtest 'profiler attributes are validated' => sub {

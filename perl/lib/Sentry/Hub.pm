@@ -111,7 +111,8 @@ sub start_transaction {
     my $id = Sentry::Internal::_new_id();
     {
         local ($@, $!);
-        Sentry::Engine::transaction_start($id, { %$ctx, event_id => Sentry::Internal::_event_id() }, $custom);
+        Sentry::Engine::transaction_start($id, { %$ctx, (ref $ctx->{name} ? (name => "$ctx->{name}") : ()),
+                                                  event_id => Sentry::Internal::_event_id() }, $custom);
     }
     return Sentry::Internal::_create('Sentry::Tracing::Transaction', $id);
 }

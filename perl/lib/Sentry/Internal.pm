@@ -180,12 +180,16 @@ sub _exception_payload {
     if (blessed $err) {
         $type = ref $err;
         # The object's own methods are user code: a failing one must not break the capture.
-        $text = eval { $err->can('message') ? $err->message : $err->can('as_string') ? $err->as_string : "$err" };
+        $text = eval {
+            $err->can('message') ? $err->message : $err->can('as_string') ? $err->as_string
+                : overload::Method($err, '""') ? "$err" : _dump($err);
+        };
         $text = overload::StrVal($err) unless defined $text;
+        $text = _dump($text) if ref $text;
     }
     else {
         $type = 'die';
-        $text = defined $err ? "$err" : 'undef';
+        $text = !defined $err ? 'undef' : ref $err ? _dump($err) : "$err";
     }
     my ($value, $file, $line) = _split_die_location($text);
     my $frames = _stack_frames();
@@ -204,13 +208,54 @@ sub _exception_payload {
     };
 }
 
+# A data structure a program died with, readable ({code => 42, msg => 'x'}), not HASH(0x...).
+sub _dump {
+    my ($v) = @_;
+    require Data::Dumper;
+    my $d = Data::Dumper->new([$v])->Indent(0)->Terse(1)->Sortkeys(1)->Maxdepth(4)->Useqq(1);
+    my $text = eval { $d->Dump } // overload::StrVal($v);
+    return length $text > 2048 ? substr($text, 0, 2045) . '...' : $text;
+}
+
+# A value the event shows as text (a tag, a transaction's name): as Perl prints it, overloaded "" included.
+sub _str { defined $_[0] ? "$_[0]" : undef }
+
+# Sentry's levels, and the other names its server takes for them.
+my %LEVEL = (fatal => 'fatal', critical => 'fatal', error => 'error', warning => 'warning', warn => 'warning',
+             info => 'info', log => 'info', debug => 'debug', trace => 'debug');
+my %WARNED_LEVEL;
+
+# The level as Sentry names it, or undef.
+sub _known_level { defined $_[0] ? $LEVEL{ lc "$_[0]" } : undef }
+
+# The same; undef (and a warning, once per name) when it is none of them.
+sub _level {
+    my ($level) = @_;
+    return undef unless defined $level;
+    my $known = _known_level($level);
+    return $known if $known;
+    warn "Sentry::SDK: level '$level' is not one of fatal, error, warning, info, debug; the event keeps its default level\n"
+        unless $WARNED_LEVEL{"$level"}++;
+    return undef;
+}
+
 # capture_message / capture_exception take a level or a hash of event fields.
 sub _context_fields {
     my ($context) = @_;
     return () unless defined $context;
-    return (level => $context) unless ref $context;
-    return %$context if ref $context eq 'HASH';
-    return ();
+    unless (ref $context) {
+        my $level = _level($context);
+        return defined $level ? (level => $level) : ();
+    }
+    return () unless ref $context eq 'HASH';
+    my %fields = %$context;
+    if (exists $fields{level}) {
+        my $level = _level($fields{level});
+        if (defined $level) { $fields{level} = $level } else { delete $fields{level} }
+    }
+    $fields{tags} = { map { $_ => _str($fields{tags}{$_}) } keys %{ $fields{tags} } } if ref $fields{tags} eq 'HASH';
+    $fields{transaction} = _str($fields{transaction}) if ref $fields{transaction};
+    return %fields;
 }
 
 1;

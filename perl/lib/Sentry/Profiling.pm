@@ -60,6 +60,9 @@ sub start_profiler {
 
 sub stop_profiler { Sentry::Internal::_wrap('Sentry::Profiling::Profile', $_[0]->_call('stop')) }
 
+# stop_profiler for profile(): the profile's transaction gets this status (the block died).
+sub _stop_with_status { my ($self, $status) = @_; Sentry::Internal::_wrap('Sentry::Profiling::Profile', $self->_call('stop', $status)) }
+
 sub _active_profile { Sentry::Internal::_wrap('Sentry::Profiling::Profile', $_[0]->_call('active')) }
 
 *active_profile = \&_active_profile;

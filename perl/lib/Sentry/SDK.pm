@@ -60,7 +60,7 @@ sub profile {
     my $profiler = Sentry::Profiling->_sdk;
     my $profile  = $profiler->start_profiler({ name => $name });
     my ($ok, $err, @result) = Sentry::Internal::_run_block($code, wantarray);
-    $profiler->stop_profiler if $profile;
+    if ($profile) { $ok ? $profiler->stop_profiler : $profiler->_stop_with_status('internal_error') }
     die $err unless $ok;
     $@ = $err;    # what the block left there, as a plain call of it would
     return wantarray ? @result : $result[0];
@@ -196,6 +196,17 @@ without a DSN.
 =head2 send_client_reports, http_timeout, max_spans
 
 Default on, 10 seconds, 1000.
+
+=head2 include_source_context
+
+Default on: the frames of captured errors carry the five source lines before and after theirs
+(C<pre_context>, C<context_line>, C<post_context>), read from the file, so Sentry shows the code.
+
+=head1 ERRORS OUTSIDE A TRANSACTION
+
+An error captured while no span is active still joins a trace: each hub has a propagation
+context (a trace id and a span id) that the event carries in C<contexts.trace>, with the trace's
+dynamic sampling context in its envelope. Forked children keep their parent's.
 
 =head1 METHODS
 

@@ -19,7 +19,7 @@ sub new {
     return Sentry::Internal::_create($class, $id);
 }
 
-for my $setter (qw(set_tag set_tags remove_tag set_extra set_extras set_context set_transaction_name
+for my $setter (qw(remove_tag set_extra set_extras set_context
                    add_breadcrumb clear_breadcrumbs clear)) {
     no strict 'refs';
     *$setter = sub { my $self = shift; $self->_set($setter, @_) };
@@ -32,13 +32,22 @@ sub set_user {
     return $self->_set(set_user => $user);
 }
 
-my %LEVEL = (fatal => 1, critical => 1, error => 1, warning => 1, warn => 1, info => 1, log => 1, debug => 1);
+# Tag values and names are text, as Perl prints them (an object's overloaded "" included).
+sub set_tag { my ($self, $key, $value) = @_; return $self->_set(set_tag => $key, Sentry::Internal::_str($value)) }
+
+sub set_tags {
+    my ($self, $tags) = @_;
+    return $self->_set(set_tags => ref $tags eq 'HASH' ? { map { $_ => Sentry::Internal::_str($tags->{$_}) } keys %$tags } : $tags);
+}
+
+sub set_transaction_name { my ($self, $name) = @_; return $self->_set(set_transaction_name => Sentry::Internal::_str($name)) }
 
 sub set_level {
     my ($self, $level) = @_;
-    Carp::croak("level '" . ($level // 'undef') . "' is not one of fatal, error, warning, info, debug, log")
-        unless defined $level && $LEVEL{ lc $level };
-    return $self->_set(set_level => $level);
+    my $known = Sentry::Internal::_known_level($level);
+    Carp::croak("level '" . ($level // 'undef') . "' is not one of fatal, error, warning, info, debug")
+        unless $known;
+    return $self->_set(set_level => $known);
 }
 
 sub set_fingerprint {

@@ -86,7 +86,7 @@ public static class DirectEvent
                 else if (key == "level" && scope?.Level is { } level)
                     w.WriteValue(level);
                 else if (key == "exception")
-                    WriteException(w, value, client.InApp);
+                    WriteException(w, value, client.InApp, client.Options.IncludeSourceContext ? SourceContext.Shared : null);
                 else
                     SessionValues.Write(w, value, 1);
             }
@@ -296,17 +296,17 @@ public static class DirectEvent
                 p.WriteTo(w);
                 hasTrace |= p.Name == "trace";   // even null: the tree finds it there
             }
-            if (scope.Span is { } span && !hasTrace)
+            if (!hasTrace)
             {
                 w.WritePropertyName("trace");
-                span.TraceContext().WriteTo(w);
+                scope.TraceContext().WriteTo(w);
             }
         }
         w.WriteEndObject();
     }
 
     /// <summary>The exception as the program gave it, each frame of its stack traces marked in_app unless it says.</summary>
-    private static void WriteException(JsonWriter w, object? exception, InAppRules inApp)
+    private static void WriteException(JsonWriter w, object? exception, InAppRules inApp, SourceContext? source)
     {
         if (exception is not IDictionary<string, object?> e)
         {
@@ -335,7 +335,7 @@ public static class DirectEvent
                 {
                     w.WritePropertyName(k);
                     if (k == "stacktrace" && x is IDictionary<string, object?> st)
-                        WriteStacktrace(w, st, inApp);
+                        WriteStacktrace(w, st, inApp, source);
                     else
                         SessionValues.Write(w, x, 4);
                 }
@@ -346,7 +346,7 @@ public static class DirectEvent
         w.WriteEndObject();
     }
 
-    private static void WriteStacktrace(JsonWriter w, IDictionary<string, object?> st, InAppRules inApp)
+    private static void WriteStacktrace(JsonWriter w, IDictionary<string, object?> st, InAppRules inApp, SourceContext? source)
     {
         w.WriteStartObject();
         foreach (var (key, value) in st)
@@ -377,6 +377,8 @@ public static class DirectEvent
                     w.WriteValue(inApp.IsInApp(Get(frame, "module") as string ?? "", Get(frame, "filename") as string ?? "",
                         Get(frame, "abs_path") as string));
                 }
+                if (source is not null && !frame.ContainsKey("context_line") && SessionValues.LineNumber(Get(frame, "lineno")) is { } line)
+                    source.Write(w, Get(frame, "abs_path") as string, line);
                 w.WriteEndObject();
             }
             w.WriteEndArray();

@@ -88,6 +88,7 @@ public static class OptionsReader
         "max_queue_items" => o with { MaxQueueItems = (int)Number(key, value, 1, 100_000, "an integer from 1 to 100000") },
         "envelope_dir" => o with { EnvelopeDir = Text(key, value) },
         "send_client_reports" => o with { SendClientReports = Truthy(value) },
+        "include_source_context" => o with { IncludeSourceContext = Truthy(value) },
         "http_timeout" => o with { HttpTimeout = Number(key, value, 0.1, 600, "seconds from 0.1 to 600") },
         "max_spans" => o with { MaxSpans = (int)Number(key, value, 0, 100_000, "an integer from 0 to 100000") },
         _ => null,

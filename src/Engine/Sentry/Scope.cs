@@ -34,6 +34,16 @@ public sealed class Scope
     /// <summary>The span events are attached to (a transaction, or a span of one).</summary>
     public Span? Span { get; set; }
 
+    /// <summary>The trace of events captured while no span is active.</summary>
+    public PropagationContext Propagation { get; set; } = PropagationContext.New();
+
+    /// <summary><c>contexts.trace</c> of an event: the active span's, else the propagation context's.</summary>
+    public JObject TraceContext() => Span?.TraceContext() ?? Propagation.TraceContext();
+
+    /// <summary>The DSC an event's envelope carries: the active transaction's, else the propagation context's.</summary>
+    public JObject DynamicSamplingContext(SentryOptions options) =>
+        Span?.Root is { } tx ? tx.DynamicSamplingContext(options) : Propagation.DynamicSamplingContext(options);
+
     public IEnumerable<JObject> Breadcrumbs => _breadcrumbs.Select(b => (JObject)RawJson.Parse(b));
 
     /// <summary>The breadcrumbs as written when added (oldest first).</summary>
@@ -81,6 +91,7 @@ public sealed class Scope
             Fingerprint = [.. Fingerprint],
             TransactionName = TransactionName,
             Span = Span,
+            Propagation = Propagation,
         };
         foreach (var b in _breadcrumbs)
             c._breadcrumbs.AddLast(b);   // never changed once added
@@ -104,8 +115,8 @@ public sealed class Scope
             evt["level"] = Level;
         if (TransactionName is not null && !isTransaction)
             evt["transaction"] ??= TransactionName;
-        if (Span is not null && !isTransaction && evt["contexts"]?["trace"] is null)
-            ((JObject)evt["contexts"]!)["trace"] = Span.TraceContext();
+        if (!isTransaction && evt["contexts"]?["trace"] is null)
+            ((JObject)evt["contexts"]!)["trace"] = TraceContext();
         if (Fingerprint.Count > 0 && evt["fingerprint"] is null)
             evt["fingerprint"] = new JArray(Fingerprint);
         if (_breadcrumbs.Count > 0 && !isTransaction)

@@ -54,7 +54,7 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
             evt = kept;
         }
         evt["event_id"] = id;
-        var dsc = scope?.Span?.Root is { } tx ? tx.DynamicSamplingContext(Options) : null;
+        var dsc = scope?.DynamicSamplingContext(Options);
         Send(Envelope.FromItems(id, SdkInfo.Default, [new EnvelopeItem("event", Serialize(evt))], dsc));
         return id;
     }
@@ -84,7 +84,7 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
             Drop(DiscardReason.SampleRate, DataCategory.Error, eventId);
             return true;
         }
-        var dsc = scope?.Span?.Root is { } tx ? tx.DynamicSamplingContext(Options) : null;
+        var dsc = scope?.DynamicSamplingContext(Options);
         Transport.Send(SerializedEnvelope.OfEvent(eventId, SdkJson, [new EnvelopeItem("event", payload)], dsc));
         id = eventId;
         return true;

@@ -93,6 +93,9 @@ public sealed record SentryOptions
     /// <summary><c>envelope_dir</c>: also write every envelope as a file here (what <c>perl-sentry profile</c> uses).</summary>
     public string? EnvelopeDir { get; init; }
 
+    /// <summary><c>include_source_context</c>, default on: error frames carry the source lines around them.</summary>
+    public bool IncludeSourceContext { get; init; } = true;
+
     /// <summary><c>send_client_reports</c>, default on.</summary>
     public bool SendClientReports { get; init; } = true;
 

@@ -226,10 +226,10 @@ public sealed class EngineSession : IDisposable
     /// Marks stack frames of captured exceptions as in-app or not, where the event left it open. Any
     /// other shape (a list where an object belongs, a string for a stack trace) is left as it is.
     /// </summary>
-    public JObject MarkInApp(JObject evt) => MarkInApp(evt, InApp);
+    public JObject MarkInApp(JObject evt) => MarkInApp(evt, InApp, Options.IncludeSourceContext ? SourceContext.Shared : null);
 
-    /// <summary>The same, with the given rules.</summary>
-    public static JObject MarkInApp(JObject evt, InAppRules inApp)
+    /// <summary>The same, with the given rules; frames get their source lines from <paramref name="source"/> where it is given.</summary>
+    public static JObject MarkInApp(JObject evt, InAppRules inApp, SourceContext? source = null)
     {
         // By hand: SelectTokens parses its JSONPath on every call.
         static IEnumerable<JObject> Frames(JToken? container) =>
@@ -238,9 +238,10 @@ public sealed class EngineSession : IDisposable
         static string? Text(JToken? t) => t is JValue { Value: { } v } ? Convert.ToString(v, CultureInfo.InvariantCulture) : null;
         foreach (var f in Frames(evt["exception"]).Concat(Frames(evt["threads"])))
         {
-            if (f["in_app"] is not null)
-                continue;
-            f["in_app"] = inApp.IsInApp(Text(f["module"]) ?? "", Text(f["filename"]) ?? "", Text(f["abs_path"]));
+            if (f["in_app"] is null)
+                f["in_app"] = inApp.IsInApp(Text(f["module"]) ?? "", Text(f["filename"]) ?? "", Text(f["abs_path"]));
+            if (source is not null && f["context_line"] is null && SessionValues.LineNumber((f["lineno"] as JValue)?.Value) is { } line)
+                source.AddTo(f, (f["abs_path"] as JValue)?.Value as string, line);
         }
         return evt;
     }

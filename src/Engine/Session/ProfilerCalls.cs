@@ -43,7 +43,7 @@ internal static class ProfilerCalls
                 }
                 s.Handles.Put(A(1), started);
                 return new object?[] { A(1), null };
-            case "stop": return p.StopManual() is { } stopped ? s.Handles.IdOf(stopped) : null;
+            case "stop": return p.StopManual(Text(A(1))) is { } stopped ? s.Handles.IdOf(stopped) : null;
             case "active": return p.Active is { } active ? s.Handles.IdOf(active) : null;
             case "get": return Get(p, Text(A(1)));
             case "set":

@@ -96,6 +96,7 @@ public static class SessionSnapshot
             ["contexts"] = scope.Contexts.DeepClone(),
             ["fingerprint"] = new JArray(scope.Fingerprint),
             ["transaction_name"] = scope.TransactionName,
+            ["propagation"] = new JObject { ["trace_id"] = scope.Propagation.TraceId, ["span_id"] = scope.Propagation.SpanId },
             ["breadcrumbs"] = new JArray(scope.Breadcrumbs.Select(b => b.DeepClone())),
             ["processors"] = new JArray(scope.EventProcessors.Select(p => s.CodeOf(p)).OfType<IPerlRef>().Select(tokenOf)),
         };
@@ -116,6 +117,8 @@ public static class SessionSnapshot
             scope.Contexts[p.Name] = p.Value.DeepClone();
         scope.Fingerprint.AddRange((o["fingerprint"] as JArray ?? []).Select(f => (string?)f ?? ""));
         scope.TransactionName = (string?)o["transaction_name"];
+        if (o["propagation"] is JObject { } trace && (string?)trace["trace_id"] is { } traceId && (string?)trace["span_id"] is { } traceSpan)
+            scope.Propagation = new PropagationContext(traceId, traceSpan);
         foreach (var b in (o["breadcrumbs"] as JArray ?? []).OfType<JObject>())
             scope.AddBreadcrumb(b, (double?)b["timestamp"] ?? 0);
         foreach (var token in (o["processors"] as JArray ?? []).Select(t => (long)t))

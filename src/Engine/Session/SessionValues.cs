@@ -102,6 +102,9 @@ public static class SessionValues
         _ => null,
     };
 
+    /// <summary>A line number (a whole number ≥ 1, given as a number or its text), or null.</summary>
+    public static long? LineNumber(object? v) => Number(v) is { } d && d >= 1 && d <= int.MaxValue && d == Math.Floor(d) ? (long)d : null;
+
     public static bool Truthy(object? v) => v switch
     {
         null => false,

@@ -3,6 +3,10 @@ namespace PerlSentry.Engine.Tracing;
 /// <summary>Sentry's span status for an HTTP status code (Sentry's unified tracing API).</summary>
 public static class SpanStatus
 {
+    public const string Ok = "ok";
+
+    public const string InternalError = "internal_error";
+
     public static string FromHttp(int code) => code switch
     {
         < 400 => "ok",

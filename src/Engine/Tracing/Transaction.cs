@@ -91,6 +91,7 @@ public sealed class Transaction : Span
     {
         if (!base.Finish(nowNs))
             return false;
+        Status ??= SpanStatus.Ok;   // finished without one: it went well
         _onFinish(this);
         return true;
     }

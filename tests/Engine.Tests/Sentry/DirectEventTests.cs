@@ -40,7 +40,8 @@ public sealed class DirectEventTests
         arrange?.Invoke(hub);
         Assert.That(DirectEvent.Applies(values), Is.True, "the case is one the direct path takes");
         var direct = DirectEvent.Write(values, hub.CurrentScope, hub.Client.DirectClient(InApp), clock.UnixNs, out var directId);
-        var treeId = hub.CaptureEvent(EngineSession.MarkInApp(SessionValues.ToJObject(values), InApp), owned: true);
+        var treeId = hub.CaptureEvent(EngineSession.MarkInApp(SessionValues.ToJObject(values), InApp,
+            hub.Options.IncludeSourceContext ? SourceContext.Shared : null), owned: true);
         var tree = recorded.Sent.Single().Items.Single().Payload;
         return (tree.Replace(treeId!, "ID", StringComparison.Ordinal), direct.Replace(directId, "ID", StringComparison.Ordinal));
     }
@@ -154,6 +155,65 @@ public sealed class DirectEventTests
         Same(new Dictionary<string, object?> { ["exception"] = null, ["event_id"] = Id });
         Same(new Dictionary<string, object?> { ["exception"] = new List<object?> { 1L, "x" }, ["event_id"] = Id });
         Same(new Dictionary<string, object?> { ["exception"] = new Dictionary<string, object?> { ["values"] = "all of them" } });
+    }
+
+    [Test]
+    public void ExceptionFrames_CarryTheirSourceLines_BothWays()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"perlsentry-direct-{Guid.NewGuid():N}.pl");
+        File.WriteAllLines(file, Enumerable.Range(1, 30).Select(i => $"print \"line {i}\\n\";"));
+        try
+        {
+            static Dictionary<string, object?> Frame(string? absPath, object? line, params (string, object?)[] more)
+            {
+                var f = new Dictionary<string, object?> { ["function"] = "main::work", ["module"] = "main", ["filename"] = "app.pl", ["abs_path"] = absPath, ["lineno"] = line };
+                foreach (var (k, v) in more) f[k] = v;
+                return f;
+            }
+            var values = new Dictionary<string, object?>
+            {
+                ["level"] = "error", ["event_id"] = Id,
+                ["exception"] = new Dictionary<string, object?>
+                {
+                    ["values"] = new List<object?>
+                    {
+                        new Dictionary<string, object?>
+                        {
+                            ["type"] = "die", ["value"] = "boom",
+                            ["stacktrace"] = new Dictionary<string, object?>
+                            {
+                                ["frames"] = new List<object?>
+                                {
+                                    Frame(file, 1L), Frame(file, "15"), Frame(file, 30L), Frame(file, 31L), Frame("app.pl", 3L), Frame(file, 2.5),
+                                    Frame(file, 9L, ("context_line", "given"), ("in_app", false)),
+                                },
+                            },
+                        },
+                    },
+                },
+            };
+            Same(values);
+            var (_, direct) = Both(values);
+            var frames = JObject.Parse(direct)["exception"]!["values"]![0]!["stacktrace"]!["frames"]!;
+            Assert.Multiple(() =>
+            {
+                Assert.That((string?)frames[1]!["context_line"], Is.EqualTo("print \"line 15\\n\";"));
+                Assert.That(frames[1]!["pre_context"]!.Count(), Is.EqualTo(5));
+                Assert.That(frames[0]!["pre_context"]!.Count(), Is.EqualTo(0));
+                Assert.That(frames[2]!["post_context"]!.Count(), Is.EqualTo(0));
+                Assert.That(frames[3]!["context_line"], Is.Null, "past the end of the file");
+                Assert.That(frames[4]!["context_line"], Is.Null, "no absolute path");
+                Assert.That(frames[5]!["context_line"], Is.Null, "not a line number");
+                Assert.That((string?)frames[6]!["context_line"], Is.EqualTo("given"), "the program's own is kept");
+                Assert.That(frames[6]!["pre_context"], Is.Null);
+            });
+            var (_, without) = Both(values, options: new SentryOptions { IncludeSourceContext = false });
+            Assert.That(without, Does.Not.Contain("pre_context"), "include_source_context => 0");
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 
     [Test]

@@ -30,7 +30,7 @@ sub start_child {
 
 sub finish { my ($self, $timestamp) = @_; return $self->_set(finish => $timestamp) }
 
-sub set_tag { my ($self, $k, $v) = @_; return $self->_set(set_tag => $k, $v) }
+sub set_tag { my ($self, $k, $v) = @_; return $self->_set(set_tag => $k, Sentry::Internal::_str($v)) }
 
 sub set_data { my ($self, $k, $v) = @_; return $self->_set(set_data => $k, $v) }
 

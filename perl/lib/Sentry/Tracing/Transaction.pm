@@ -8,11 +8,11 @@ our $VERSION = '0.1.0';
 
 sub name {
     my $self = shift;
-    return $self->_set(set_name => $_[0]) if @_;
+    return $self->_set(set_name => Sentry::Internal::_str($_[0])) if @_;
     return $self->_get('get')->{name};
 }
 
-sub set_name { my ($self, $name) = @_; return $self->_set(set_name => $name) }
+sub set_name { my ($self, $name) = @_; return $self->_set(set_name => Sentry::Internal::_str($name)) }
 
 sub set_source { my ($self, $s) = @_; return $self->_set(set_source => $s) }
 

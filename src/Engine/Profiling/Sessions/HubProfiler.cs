@@ -175,8 +175,11 @@ public sealed class HubProfiler : ITransactionProfiler, IDisposable
         return _transactions.Start(tx, name);
     }
 
-    /// <summary><c>stop_profiler</c>: ends the manual profile (and sends it); null when none runs.</summary>
-    public ProfileHandle? StopManual()
+    /// <summary>
+    /// <c>stop_profiler</c>: ends the manual profile (and sends it); null when none runs. <paramref name="status"/>:
+    /// the status of its transaction when it has one (<c>internal_error</c> when the profiled code died).
+    /// </summary>
+    public ProfileHandle? StopManual(string? status = null)
     {
         ProfileHandle? h;
         lock (_gate)
@@ -193,7 +196,12 @@ public sealed class HubProfiler : ITransactionProfiler, IDisposable
             }
         }
         // Outside the lock: finishing the transaction comes back through OnTransactionFinished.
-        h.Transaction?.Finish(_hub.Clock.UnixNs);
+        if (h.Transaction is { } tx)
+        {
+            if (status is not null)
+                tx.Status ??= status;
+            tx.Finish(_hub.Clock.UnixNs);
+        }
         return h;
     }
 

@@ -1,0 +1,111 @@
+using System.Collections.Concurrent;
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
+
+namespace PerlSentry.Engine.Sentry;
+
+/// <summary>
+/// The source lines around a stack frame (<c>pre_context</c>, <c>context_line</c>, <c>post_context</c>,
+/// five each way), read from the frame's <c>abs_path</c>, so Sentry shows the code. Files are read once
+/// and kept (up to <see cref="MaxFiles"/>, each up to <see cref="MaxFileBytes"/>), looked at again
+/// when their modification time changed (checked at most every two seconds). Thread-safe; a file that
+/// cannot be read gives no lines, never an error.
+/// </summary>
+public sealed class SourceContext
+{
+    public const int Lines = 5;
+    public const int MaxFiles = 200;
+    public const long MaxFileBytes = 4 << 20;
+    public const int MaxLineLength = 400;
+    private static readonly long RecheckTicks = TimeSpan.FromSeconds(2).Ticks;
+
+    public static SourceContext Shared { get; } = new();
+
+    private sealed record Cached(string[]? Lines, DateTime ModifiedUtc, long CheckedTicks);
+
+    private readonly ConcurrentDictionary<string, Cached> _files = new(StringComparer.Ordinal);
+
+    /// <summary>The lines of <paramref name="absPath"/>, or null when it cannot be read (not a file, too big, gone).</summary>
+    public string[]? LinesOf(string absPath)
+    {
+        var now = DateTime.UtcNow.Ticks;
+        if (_files.TryGetValue(absPath, out var c) && now - c.CheckedTicks < RecheckTicks)
+            return c.Lines;
+        DateTime modified;
+        try
+        {
+            var info = new FileInfo(absPath);
+            if (!info.Exists || info.Length > MaxFileBytes)
+                return Remember(absPath, null, default, now);
+            modified = info.LastWriteTimeUtc;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            return Remember(absPath, null, default, now);
+        }
+        if (c is not null && c.ModifiedUtc == modified)
+            return Remember(absPath, c.Lines, modified, now);
+        string[]? lines;
+        try
+        {
+            lines = File.ReadAllLines(absPath);   // UTF-8, invalid bytes replaced
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            lines = null;
+        }
+        return Remember(absPath, lines, modified, now);
+    }
+
+    private string[]? Remember(string path, string[]? lines, DateTime modified, long now)
+    {
+        if (_files.Count >= MaxFiles && !_files.ContainsKey(path))
+            _files.Clear();   // a program with that many files in its errors: start again rather than grow
+        _files[path] = new Cached(lines, modified, now);
+        return lines;
+    }
+
+    /// <summary>The context of line <paramref name="lineno"/> (1-based), or false when the file or line is not there.</summary>
+    public bool TryGet(string? absPath, long lineno, out ArraySegment<string> pre, out string line, out ArraySegment<string> post)
+    {
+        pre = post = default;
+        line = "";
+        if (string.IsNullOrEmpty(absPath) || !Path.IsPathRooted(absPath) || lineno < 1 || LinesOf(absPath) is not { } lines || lineno > lines.Length)
+            return false;
+        var i = (int)lineno - 1;
+        var from = Math.Max(0, i - Lines);
+        pre = new ArraySegment<string>(lines, from, i - from);
+        line = lines[i];
+        post = new ArraySegment<string>(lines, i + 1, Math.Min(Lines, lines.Length - i - 1));
+        return true;
+    }
+
+    private static string Cut(string s) => s.Length <= MaxLineLength ? s : s[..(MaxLineLength - 3)] + "...";
+
+    /// <summary>Writes the three keys of a frame's context (nothing when there is none).</summary>
+    public void Write(JsonWriter w, string? absPath, long lineno)
+    {
+        if (!TryGet(absPath, lineno, out var pre, out var line, out var post))
+            return;
+        w.WritePropertyName("pre_context");
+        w.WriteStartArray();
+        foreach (var l in pre) w.WriteValue(Cut(l));
+        w.WriteEndArray();
+        w.WritePropertyName("context_line");
+        w.WriteValue(Cut(line));
+        w.WritePropertyName("post_context");
+        w.WriteStartArray();
+        foreach (var l in post) w.WriteValue(Cut(l));
+        w.WriteEndArray();
+    }
+
+    /// <summary>Adds the three keys to a frame of an event tree (the same as <see cref="Write"/>).</summary>
+    public void AddTo(JObject frame, string? absPath, long lineno)
+    {
+        if (!TryGet(absPath, lineno, out var pre, out var line, out var post))
+            return;
+        frame["pre_context"] = new JArray(pre.Select(Cut));
+        frame["context_line"] = Cut(line);
+        frame["post_context"] = new JArray(post.Select(Cut));
+    }
+}

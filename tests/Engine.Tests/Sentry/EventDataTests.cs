@@ -1,0 +1,125 @@
+using Newtonsoft.Json.Linq;
+using NUnit.Framework;
+using PerlSentry.Engine.Profiling;
+using PerlSentry.Engine.Sentry;
+using PerlSentry.Engine.Session;
+using PerlSentry.Engine.Tests.Sentry.Transport;
+using PerlSentry.Engine.Tests.Session;
+using PerlSentry.Engine.Tracing;
+
+namespace PerlSentry.Engine.Tests.Sentry;
+
+/// <summary>What events and transactions say, as Sentry shows it: their trace, their status, their code.</summary>
+[TestFixture]
+public sealed class EventDataTests
+{
+    private static (Hub Hub, RecordingTransport Sent) NewHub(SentryOptions? options = null)
+    {
+        var sent = new RecordingTransport();
+        var hub = new Hub(options ?? new SentryOptions { Dsn = Dsn.Parse("https://key@example.com/42"), Release = "app@1", TracesSampleRate = 1.0 },
+            sent, new TransportFixture.ManualClock { UnixNs = 1_764_489_600_000_000_000 });
+        return (hub, sent);
+    }
+
+    private static JObject Payload(Envelope e) => JObject.Parse(e.Items[0].Payload);
+
+    [Test]
+    public void AnErrorOutsideASpan_JoinsTheScopesTrace_ItsEnvelopeCarriesTheDsc()
+    {
+        var (hub, sent) = NewHub();
+        var trace = hub.CurrentScope.Propagation;
+        hub.CaptureMessage("tree path");
+        Assert.That(hub.Client.TryCaptureDirect(new Dictionary<string, object?> { ["message"] = "direct path" }, hub.CurrentScope, new InAppRules([]), out _), Is.True);
+        hub.PushScope();
+        hub.CaptureMessage("a pushed scope");
+        Assert.That(sent.Sent, Has.Count.EqualTo(3));
+        foreach (var e in sent.Sent)
+        {
+            var context = Payload(e)["contexts"]!["trace"]!;
+            Assert.Multiple(() =>
+            {
+                Assert.That((string?)context["trace_id"], Is.EqualTo(trace.TraceId));
+                Assert.That((string?)context["span_id"], Is.EqualTo(trace.SpanId));
+                Assert.That(e.Header["trace"], Is.EqualTo(new JObject
+                {
+                    ["trace_id"] = trace.TraceId, ["public_key"] = "key", ["release"] = "app@1", ["environment"] = "production",
+                }));
+            });
+        }
+        Assert.That(trace.TraceId, Does.Match("^[0-9a-f]{32}$"));
+        Assert.That(NewHub().Hub.CurrentScope.Propagation.TraceId, Is.Not.EqualTo(trace.TraceId), "each hub a trace of its own");
+    }
+
+    [Test]
+    public void AnErrorInsideATransaction_JoinsTheTransactionsTraceInstead()
+    {
+        var (hub, sent) = NewHub();
+        var tx = hub.StartTransaction(new TransactionContext { Name = "job", Op = "task" });
+        hub.CurrentScope.Span = tx;
+        hub.CaptureMessage("inside");
+        var evt = sent.Sent.Single();
+        Assert.That((string?)Payload(evt)["contexts"]!["trace"]!["trace_id"], Is.EqualTo(tx.TraceId));
+        Assert.That((string?)evt.Header["trace"]!["transaction"], Is.EqualTo("job"));
+        Assert.That(tx.TraceId, Is.Not.EqualTo(hub.CurrentScope.Propagation.TraceId));
+    }
+
+    [Test]
+    public void ATransactionFinishedWithoutAStatus_IsOk_OneWithAStatusKeepsIt()
+    {
+        var (hub, sent) = NewHub();
+        var plain = hub.StartTransaction(new TransactionContext { Name = "fine" });
+        plain.Finish(hub.Clock.UnixNs + 1000);
+        var failed = hub.StartTransaction(new TransactionContext { Name = "failed" });
+        failed.Status = "internal_error";
+        failed.Finish(hub.Clock.UnixNs + 1000);
+        var statuses = sent.Sent.Select(e => (string?)Payload(e)["contexts"]!["trace"]!["status"]).ToList();
+        Assert.That(statuses, Is.EqualTo(new[] { "ok", "internal_error" }));
+    }
+
+    [Test]
+    public void SourceContext_FiveLinesEachWay_CutAtTheFilesEnds_NothingForWhatCannotBeRead()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"perlsentry-source-{Guid.NewGuid():N}.pl");
+        File.WriteAllLines(file, Enumerable.Range(1, 12).Select(i => $"line {i};"));
+        try
+        {
+            var source = new SourceContext();
+            Assert.Multiple(() =>
+            {
+                Assert.That(source.TryGet(file, 7, out var pre, out var line, out var post), Is.True);
+                Assert.That(pre, Is.EqualTo(new[] { "line 2;", "line 3;", "line 4;", "line 5;", "line 6;" }));
+                Assert.That(line, Is.EqualTo("line 7;"));
+                Assert.That(post, Is.EqualTo(new[] { "line 8;", "line 9;", "line 10;", "line 11;", "line 12;" }));
+                Assert.That(source.TryGet(file, 1, out pre, out line, out post) && pre.Count == 0 && post.Count == 5 && line == "line 1;");
+                Assert.That(source.TryGet(file, 12, out pre, out line, out post) && pre.Count == 5 && post.Count == 0);
+                Assert.That(source.TryGet(file, 13, out _, out _, out _), Is.False, "past the end");
+                Assert.That(source.TryGet(file, 0, out _, out _, out _), Is.False);
+                Assert.That(source.TryGet("relative.pl", 1, out _, out _, out _), Is.False);
+                Assert.That(source.TryGet(file + ".gone", 1, out _, out _, out _), Is.False);
+                Assert.That(source.TryGet(Path.GetTempPath(), 1, out _, out _, out _), Is.False, "a folder");
+            });
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Test]
+    public void SourceContext_ALongLineIsCut()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"perlsentry-source-{Guid.NewGuid():N}.pl");
+        File.WriteAllText(file, "my $x = '" + new string('a', 5000) + "';\n");
+        try
+        {
+            var frame = new JObject();
+            new SourceContext().AddTo(frame, file, 1);
+            Assert.That(((string?)frame["context_line"])!.Length, Is.EqualTo(SourceContext.MaxLineLength));
+            Assert.That((string?)frame["context_line"], Does.EndWith("..."));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+}
