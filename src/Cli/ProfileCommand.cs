@@ -12,7 +12,7 @@ internal static class ProfileCommand
     {
         var outDir = request.ResolveOutputDir(DateTime.Now);   // refuse before running, not after
         var perl = RunCommand.CreateHostedInterpreter();
-        PerlInterpreter.SampleXsCalls();   // before perl_parse: XS time belongs to its caller
+        // XS time belongs to its caller: the runtime's start wraps XS calls unless PERLSENTRY_XS_SAMPLES=0.
         var bundled = RunCommand.BundledLib();
         // The interpreter's one sampler, shared with the SDK's own profiles if the program makes any;
         // this run keeps every sample (the SDK only trims what no one needs).

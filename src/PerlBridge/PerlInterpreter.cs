@@ -53,8 +53,8 @@ public sealed unsafe class PerlInterpreter : IDisposable
     /// <summary>
     /// Makes samples taken while an XS sub runs land on the Perl sub that called it (by wrapping
     /// perl's entersub op). Affects code compiled afterwards, so call it before creating the
-    /// interpreters to profile; it costs every sub call a little, profiled or not. Also set by
-    /// <c>PERLSENTRY_XS_SAMPLES=1</c>.
+    /// interpreters to profile. On by default (the runtime's start does it unless
+    /// <c>PERLSENTRY_XS_SAMPLES=0</c>); its cost is one more indirect call per sub call.
     /// </summary>
     public static void SampleXsCalls() => PerlRuntime.Api->sample_wrap_xs();
 

@@ -70,6 +70,37 @@ public sealed class SentryProfileExportTests
     }
 
     [Test]
+    public void ASampleThatStandsForSeveralTicks_IsWrittenAsOnePerTick_AtTheTicksTimes_InBothFormats()
+    {
+        // a busy tick, then 30 ticks blocked in one call (one sample of weight 30), then a busy tick
+        var store = new ProfileStore { Interval = TimeSpan.FromMilliseconds(10) };
+        store.NameThread(7, "main");
+        var start = (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 10_000) * 1_000_000;
+        store.Add([StoreFixtureFrames.Work, StoreFixtureFrames.Main], 7, start + 10_000_000, 1);
+        store.Add([StoreFixtureFrames.Leaf(1), StoreFixtureFrames.Main], 7, start + 20_000_000, 30);
+        store.Add([StoreFixtureFrames.Work, StoreFixtureFrames.Main], 7, start + 330_000_000, 1);
+        var snap = store.Snapshot();
+
+        var ctx = new SentryProfileV1Exporter.Context(Guid.NewGuid().ToString("N"), Guid.NewGuid().ToString("N"), Guid.NewGuid().ToString("N"),
+            "blocked", start, start + 400_000_000, 7, Host);
+        var v1 = JObject.Parse(SentryProfileV1Exporter.Export(snap, ctx)!)["profile"]!;
+        var v1Times = v1["samples"]!.Select(x => long.Parse((string)x["elapsed_since_start_ns"]!)).ToList();
+        Assert.That(v1Times, Has.Count.EqualTo(32));
+        Assert.That(v1Times.Skip(1).Take(30), Is.EqualTo(Enumerable.Range(0, 30).Select(k => 20_000_000L + k * 10_000_000L)));
+        Assert.That(v1Times, Is.Ordered);
+        Assert.That(v1["samples"]!.Skip(1).Take(30).Select(x => (int)x["stack_id"]!).Distinct().Count(), Is.EqualTo(1), "the blocked stack each time");
+
+        var chunk = JObject.Parse(SentryChunkExporter.Export(snap, new SentryChunkExporter.Context("p", Sdk)).Single())["profile"]!;
+        var v2Times = chunk["samples"]!.Select(x => (double)x["timestamp"]!).ToList();
+        Assert.That(v2Times, Has.Count.EqualTo(32));
+        Assert.That(v2Times[30] - v2Times[1], Is.EqualTo(0.29).Within(1e-6));
+
+        // a transaction that ends while the call still blocks keeps only the ticks inside it
+        var cut = ctx with { EndNs = start + 100_000_000 };
+        Assert.That(JObject.Parse(SentryProfileV1Exporter.Export(snap, cut)!)["profile"]!["samples"]!.Count(), Is.EqualTo(1 + 9));
+    }
+
+    [Test]
     public void V1_UnderTwoSamples_IsNotProduced()
     {
         var store = new ProfileStore();

@@ -18,7 +18,7 @@ public static class SentryChunkExporter
     public static IReadOnlyList<string> Export(ProfileSnapshot p, Context ctx)
     {
         var chunks = new List<string>();
-        var samples = p.Samples.OrderBy(s => s.TimestampNs).ToList();
+        var samples = SentryProfileWriter.PerTick(p.Samples, p.Interval);   // one per tick, in time order
         var i = 0;
         while (i < samples.Count)
         {

@@ -25,11 +25,14 @@ public static class SentryProfileV1Exporter
         string? Release = null,
         string? Environment = null);
 
-    /// <summary>The samples a profile of this transaction keeps: inside it, and no later than 30 s after its start.</summary>
+    /// <summary>
+    /// The samples a profile of this transaction keeps, one per sampler tick (<see cref="SentryProfileWriter.PerTick"/>):
+    /// inside it, and no later than 30 s after its start.
+    /// </summary>
     public static IReadOnlyList<ProfileSample> SamplesOf(ProfileSnapshot p, Context ctx)
     {
         var end = Math.Min(ctx.EndNs, ctx.StartNs + (long)MaxDuration.TotalNanoseconds);
-        return p.Samples.Where(s => s.TimestampNs >= ctx.StartNs && s.TimestampNs <= end).OrderBy(s => s.TimestampNs).ToList();
+        return SentryProfileWriter.PerTick(p.Samples.Where(s => s.TimestampNs >= ctx.StartNs && s.TimestampNs <= end), p.Interval, end);
     }
 
     /// <summary>The payload, or null when fewer than 2 samples remain (the caller reports insufficient_data).</summary>

@@ -15,6 +15,30 @@ internal static class SentryProfileWriter
         w.WriteValue(value);
     }
 
+    /// <summary>
+    /// One sample per sampler tick, in time order: a sample that stands for N ticks (the program sat in
+    /// a blocking call or an op with no safe point) becomes N samples at its ticks' times (it is stamped
+    /// at the first), so tools that count samples weigh that time right. Ticks after
+    /// <paramref name="untilNs"/> are left out.
+    /// </summary>
+    public static List<ProfileSample> PerTick(IEnumerable<ProfileSample> samples, TimeSpan interval, long untilNs = long.MaxValue)
+    {
+        var step = Math.Max(1L, (long)interval.TotalNanoseconds);
+        var ticks = new List<ProfileSample>();
+        foreach (var s in samples)
+        {
+            ticks.Add(s.Weight == 1 ? s : s with { Weight = 1 });
+            for (var k = 1; k < s.Weight; k++)
+            {
+                var t = s.TimestampNs + k * step;
+                if (t > untilNs)
+                    break;
+                ticks.Add(s with { TimestampNs = t, Weight = 1 });
+            }
+        }
+        return [.. ticks.OrderBy(s => s.TimestampNs)];   // stable: samples of one instant keep their order
+    }
+
     public static void WriteProfileBody(JsonWriter w, ProfileSnapshot p, IReadOnlyList<ProfileSample> samples,
         Action<JsonWriter, ProfileSample> writeTime)
     {

@@ -386,8 +386,9 @@ WRAP(w_accept, OP_ACCEPT)
 WRAP(w_connect, OP_CONNECT)
 WRAP(w_entersub, OP_ENTERSUB)
 
-/* XS subs have no safe point either, but every sub call passes through entersub, so
- * wrapping it costs all code a little (bench/RESULTS.md): opt-in, for ops compiled after. */
+/* XS subs have no safe point either, but every sub call passes through entersub, so wrapping it
+ * costs every sub call one more indirect call (bench/RESULTS.md: within the noise). On by default
+ * (PERLSENTRY_XS_SAMPLES=0 turns it off); it affects ops compiled after it. */
 void pb_sample_wrap_xs(void)
 {
     if (!g_orig[OP_ENTERSUB]) {
@@ -406,7 +407,7 @@ void pb_sample_wrap_ops(void)
         { OP_RECV, w_recv }, { OP_ACCEPT, w_accept }, { OP_CONNECT, w_connect },
     };
     const char *xs = getenv("PERLSENTRY_XS_SAMPLES");
-    if (xs && *xs == '1')
+    if (!(xs && *xs == '0'))
         pb_sample_wrap_xs();
     for (size_t i = 0; i < sizeof wraps / sizeof wraps[0]; i++) {
         int op = wraps[i].op;

@@ -2,6 +2,7 @@
  * pb_client.c. PerlSentry::Client::install(\@names, $agent_command) defines Sentry::Engine::NAME
  * for each name; the Perl modules call those as they call the host's subs under perl-sentry run. */
 #include "pb_client.h"
+#include "pb_sample.h"
 #include <string.h>
 
 static XSPROTO(pb_xs_engine_call)
@@ -64,5 +65,8 @@ XS_EXTERNAL(boot_PerlSentry__Client)
     newXS("PerlSentry::Client::install", pb_xs_install, __FILE__);
     newXS("PerlSentry::Client::default_agent", pb_xs_default_agent, __FILE__);
     pb_client_define_subs(aTHX);
+    /* Ops that block or call XS get a safe point at their end, so their time lands on the Perl sub
+     * that ran them: for code compiled from here on (the program after its use Sentry::SDK). */
+    pb_sample_wrap_ops();
     Perl_xs_boot_epilog(aTHX_ ax);
 }
