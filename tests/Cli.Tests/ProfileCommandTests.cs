@@ -102,4 +102,35 @@ public sealed class ProfileCommandTests
             Directory.Delete(dir, true);
         }
     }
+    [Test]
+    public void Profile_EndBlocksAndStringEvals_HaveStableNamesAndRealPlaces()
+    {
+        var dir = Directory.CreateTempSubdirectory("ps-prof").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "ev.pl"), """
+                sub spin { my $t = 0; $t += $_ % 7 for 1 .. 400_000; $t }
+                my @made = map { eval 'sub { spin() for 1 .. 3 }' } 1 .. 2;
+                $_->() for @made;
+                eval q{ spin() for 1 .. 3 };
+                END { spin() for 1 .. 3 }
+                """);
+            var r = ProcessRunner.Run(Repo.PerlSentry, ["profile", "-o", Path.Combine(dir, "out"), "--format", "collapsed", "ev.pl"], dir, timeoutMs: 60_000);
+            Assert.That(r.ExitCode, Is.Zero, r.Stderr);
+            var stacks = File.ReadAllLines(Path.Combine(dir, "out", "profile.collapsed.txt")).Select(l => l[..l.LastIndexOf(' ')]).ToList();
+            Assert.Multiple(() =>
+            {
+                Assert.That(stacks, Has.Some.EqualTo("main;main::__ANON__[ev.pl:2];main::spin"), "a sub a string eval made: named by the eval's place");
+                Assert.That(stacks.Where(s => s.Contains("__ANON__")).Select(s => s.Split(';')[1]).Distinct().Count(), Is.EqualTo(1), "the same name for both");
+                Assert.That(stacks, Has.Some.EqualTo("main;(eval)[ev.pl:4];main::spin"));
+                Assert.That(stacks, Has.None.Contains("(eval "), "no eval numbers");
+                Assert.That(stacks, Has.Some.StartsWith("main::END;main::spin"), "an END block is a root of its own");
+                Assert.That(stacks, Has.None.Contains("main;main::END"));
+            });
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
 }

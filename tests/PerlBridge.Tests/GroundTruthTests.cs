@@ -67,6 +67,29 @@ public sealed class GroundTruthTests
         Assert.That(sampled.Frames[^1].Name, Is.EqualTo("main"), "main at the bottom");
     }
 
+    [Test]
+    public void StringEvalCode_IsPlacedWhereTheEvalRan_WithTheSameNameEveryTime()
+    {
+        using var perl = PerlInterpreter.Start();
+        perl.Eval(Setup);
+        perl.Eval("#line 40 \"/srv/app/Maker.pm\"\npackage Maker; sub make { eval 'sub { Truth::busy() }' or die $@ }\n" +
+                  "package main; our @made = (Maker::make(), Maker::make()); 1");
+        perl.StartSampling(TimeSpan.FromMicroseconds(500), 100);
+        perl.Eval("$_->() for @main::made; 1");
+        perl.StopSampling();
+        var samples = new List<PerlSample>();
+        perl.DrainSamples(samples);
+        var made = samples.Where(s => s.Frames.Length > 1 && s.Frames[0].Name == "Truth::busy").Select(s => s.Frames[1]).ToList();
+        Assert.That(made, Is.Not.Empty, "samples landed in the eval-made subs");
+        Assert.Multiple(() =>
+        {
+            Assert.That(made.Select(f => f.Name).Distinct(), Is.EqualTo(new[] { "Maker::__ANON__[/srv/app/Maker.pm:40]" }),
+                "both subs one name, the eval's place, not (eval N)");
+            Assert.That(made.Select(f => (f.File, f.Line)).Distinct(), Is.EqualTo(new[] { ("/srv/app/Maker.pm", 40) }),
+                "its code is placed where the eval ran (this test's own calls, evals from C, keep perl's names)");
+        });
+    }
+
     /// <summary>Sampled anon subs carry [file:line]; caller() says only __ANON__.</summary>
     private static string Bare(string name) => name.Contains('[') ? name[..name.IndexOf('[')] : name;
 }

@@ -7,8 +7,22 @@
 #include <string.h>
 #include <time.h>
 
+/* Where each string eval was compiled from: perl names its code "(eval N)", a number that changes
+ * from run to run and request to request, so frames take the file and line of the code that ran
+ * the eval instead. Recorded by the entereval wrapper, read by the hook: both on the interpreter's
+ * own thread. A ring of the last PB_EVAL_SITES evals; file names interned (at most PB_EVAL_FILES). */
+#define PB_EVAL_SITES 4096
+#define PB_EVAL_FILES 256
+typedef struct { uint32_t seq; uint32_t line; int16_t file; } pb_eval_site;
+typedef struct {
+    pb_eval_site sites[PB_EVAL_SITES];
+    char *files[PB_EVAL_FILES];
+    int nfiles;
+} pb_evals;
+
 typedef struct pb_sampler {
-    pthread_mutex_t lock;          /* guards everything below but `pending` */
+    pthread_mutex_t lock;          /* guards everything below but `pending` and `evals` */
+    pb_evals *evals;               /* the interpreter's string evals (owner thread only) */
     volatile uint32_t pending;     /* ticks not yet sampled */
     uint64_t first_tick_ns;        /* monotonic time of the first pending tick */
     int active;
@@ -185,8 +199,51 @@ static void put_bytes(pb_buf *b, const char *s, size_t n)
     b->len += n;
 }
 
+/* The eval number of a file name perl gave string-eval code: "(eval N)" or "(eval N)[file:line]". */
+static uint32_t eval_seq_of(const char *f)
+{
+    if (!f || f[0] != '(' || strncmp(f, "(eval ", 6) != 0)
+        return 0;
+    char *end;
+    unsigned long n = strtoul(f + 6, &end, 10);
+    return *end == ')' && n <= UINT32_MAX ? (uint32_t)n : 0;
+}
+
+/* The file and line that ran eval `seq`, if it is still known. */
+static const pb_eval_site *eval_site(pb_evals *e, uint32_t seq)
+{
+    if (!e || !seq)
+        return NULL;
+    const pb_eval_site *site = &e->sites[seq % PB_EVAL_SITES];
+    return site->seq == seq && site->file >= 0 ? site : NULL;
+}
+
+/* The file and line a frame shows for `file`:`line`: for string-eval code, where the eval ran. */
+static const char *real_place(pb_evals *e, const char *file, uint32_t *line)
+{
+    const pb_eval_site *site = eval_site(e, eval_seq_of(file));
+    if (!site)
+        return file;
+    *line = site->line;
+    return e->files[site->file];
+}
+
+static int16_t intern_file(pb_evals *e, const char *f)
+{
+    for (int i = 0; i < e->nfiles; i++)
+        if (strcmp(e->files[i], f) == 0)
+            return (int16_t)i;
+    if (e->nfiles == PB_EVAL_FILES)
+        return -1;
+    char *copy = strdup(f);
+    if (!copy)
+        return -1;
+    e->files[e->nfiles] = copy;
+    return (int16_t)e->nfiles++;
+}
+
 /* Writes the u16-length-prefixed name of the sub `cv` runs. */
-static void put_cv_name(pTHX_ pb_buf *b, CV *cv)
+static void put_cv_name(pTHX_ pb_buf *b, CV *cv, pb_evals *evals)
 {
     size_t at = b->len;
     put_u16(b, 0);
@@ -221,10 +278,11 @@ static void put_cv_name(pTHX_ pb_buf *b, CV *cv)
         char tail[64];
         if (start && (start->op_type == OP_NEXTSTATE || start->op_type == OP_DBSTATE)) {
             const COP *c = (const COP *)start;
-            const char *f = CopFILE(c);
+            uint32_t line = (uint32_t)CopLINE(c);
+            const char *f = real_place(evals, CopFILE(c), &line);   /* a sub a string eval made: where the eval ran */
             put_bytes(b, "[", 1);
             put_bytes(b, f ? f : "?", f ? strlen(f) : 1);
-            int n = snprintf(tail, sizeof tail, ":%u]", (unsigned)CopLINE(c));
+            int n = snprintf(tail, sizeof tail, ":%u]", (unsigned)line);
             put_bytes(b, tail, (size_t)n);
         } else if (CvFILE(cv)) {
             put_bytes(b, "[", 1);
@@ -244,17 +302,17 @@ static void put_str16(pb_buf *b, const char *s)
     put_bytes(b, s, n);
 }
 
-static void put_frame_tail(pb_buf *b, const COP *cop)
+static void put_frame_tail(pb_buf *b, const COP *cop, pb_evals *evals)
 {
-    put_str16(b, cop ? CopFILE(cop) : NULL);
     uint32_t line = cop ? (uint32_t)CopLINE(cop) : 0;
+    put_str16(b, cop ? real_place(evals, CopFILE(cop), &line) : NULL);
     pb_buf_reserve(b, 4);
     memcpy(b->data + b->len, &line, 4);
     b->len += 4;
 }
 
 /* Appends frames innermost first; returns how many, and sets *truncated. */
-static int walk(pTHX_ pb_buf *b, int max_depth, int *truncated)
+static int walk(pTHX_ pb_buf *b, int max_depth, int *truncated, pb_evals *evals)
 {
     const COP *cop = PL_curcop;
     int n = 0;
@@ -267,8 +325,8 @@ static int walk(pTHX_ pb_buf *b, int max_depth, int *truncated)
                 if (CxMULTICALL(cx) && type == CXt_SUB && !cx->blk_sub.cv)
                     continue;
                 if (n == max_depth) { *truncated = 1; return n; }
-                put_cv_name(aTHX_ b, cx->blk_sub.cv);
-                put_frame_tail(b, cop);
+                put_cv_name(aTHX_ b, cx->blk_sub.cv, evals);
+                put_frame_tail(b, cop, evals);
                 n++;
                 cop = cx->blk_oldcop;
             } else if (type == CXt_EVAL && !CxTRYBLOCK(cx)) {
@@ -281,24 +339,29 @@ static int walk(pTHX_ pb_buf *b, int max_depth, int *truncated)
                 if (CxOLD_OP_TYPE(cx) == OP_ENTEREVAL) {
                     int k = snprintf(head, sizeof head, "(eval)[");
                     put_bytes(b, head, (size_t)k);
-                    const char *f = site ? CopFILE(site) : "?";
+                    uint32_t line = site ? (uint32_t)CopLINE(site) : 0;
+                    const char *f = site ? real_place(evals, CopFILE(site), &line) : "?";
                     put_bytes(b, f, strlen(f));
-                    k = snprintf(head, sizeof head, ":%u]", site ? (unsigned)CopLINE(site) : 0);
+                    k = snprintf(head, sizeof head, ":%u]", (unsigned)line);
                     put_bytes(b, head, (size_t)k);
                 } else {
                     put_bytes(b, "(require)", 9);
                 }
                 uint16_t len = (uint16_t)(b->len - at - 2);
                 memcpy(b->data + at, &len, 2);
-                put_frame_tail(b, cop);
+                put_frame_tail(b, cop, evals);
                 n++;
                 cop = site;
             }
         }
     }
+    /* Subs perl itself calls once the program is done (END blocks, DESTROY at global destruction)
+     * have no top-level code under them: no "main" frame at line 0. */
+    if (n > 0 && (PL_phase == PERL_PHASE_END || PL_phase == PERL_PHASE_DESTRUCT) && (!cop || CopLINE(cop) == 0))
+        return n;
     if (n == max_depth) { *truncated = 1; return n; }
     put_str16(b, "main");   /* top-level code of the program */
-    put_frame_tail(b, cop);
+    put_frame_tail(b, cop, evals);
     return n + 1;
 }
 
@@ -318,7 +381,7 @@ static void take_sample(pTHX_ pb_sampler *s, uint16_t extra_flags)
     memcpy(b->data + head + 8, &weight, 4);
     b->len += 16;
     int truncated;
-    int n = walk(aTHX_ b, s->max_depth, &truncated);
+    int n = walk(aTHX_ b, s->max_depth, &truncated, s->evals);
     uint16_t n16 = (uint16_t)n, flags = (uint16_t)((truncated ? PB_SAMPLE_TRUNCATED : 0) | extra_flags);
     memcpy(b->data + head + 12, &n16, 2);
     memcpy(b->data + head + 14, &flags, 2);
@@ -386,6 +449,30 @@ WRAP(w_accept, OP_ACCEPT)
 WRAP(w_connect, OP_CONNECT)
 WRAP(w_entersub, OP_ENTERSUB)
 
+static pb_sampler *sampler_new(pb_interp *ip);
+
+/* A string eval is about to be compiled as "(eval PL_evalseq+1)": remember where it runs from. */
+static OP *w_entereval(pTHX)
+{
+    pb_interp *ip = pb_interp_of(aTHX);
+    pb_sampler *s = ip ? (ip->sampler ? ip->sampler : sampler_new(ip)) : NULL;
+    if (s && !s->evals)
+        s->evals = calloc(1, sizeof *s->evals);
+    /* PL_op->op_next: an eval in the program's code (eval_sv from C has no place in it) */
+    if (s && s->evals && PL_curcop && PL_op && PL_op->op_next) {
+        pb_evals *e = s->evals;
+        uint32_t line = (uint32_t)CopLINE(PL_curcop);
+        const char *f = real_place(e, CopFILE(PL_curcop), &line);   /* an eval inside an eval: the outer one's place */
+        int16_t file = f ? intern_file(e, f) : -1;
+        uint32_t seq = (uint32_t)(PL_evalseq + 1);
+        pb_eval_site *site = &e->sites[seq % PB_EVAL_SITES];
+        site->seq = seq;
+        site->line = line;
+        site->file = file;
+    }
+    return g_orig[OP_ENTEREVAL](aTHX);
+}
+
 /* XS subs have no safe point either, but every sub call passes through entersub, so wrapping it
  * costs every sub call one more indirect call (bench/RESULTS.md: within the noise). On by default
  * (PERLSENTRY_XS_SAMPLES=0 turns it off); it affects ops compiled after it. */
@@ -405,6 +492,7 @@ void pb_sample_wrap_ops(void)
         { OP_BACKTICK, w_backtick }, { OP_WAIT, w_wait }, { OP_WAITPID, w_waitpid },
         { OP_SORT, w_sort }, { OP_JOIN, w_join }, { OP_FLOCK, w_flock },
         { OP_RECV, w_recv }, { OP_ACCEPT, w_accept }, { OP_CONNECT, w_connect },
+        { OP_ENTEREVAL, w_entereval },
     };
     const char *xs = getenv("PERLSENTRY_XS_SAMPLES");
     if (!(xs && *xs == '0'))
@@ -420,18 +508,26 @@ void pb_sample_wrap_ops(void)
 
 /* ---- control, from C# on the owner thread ---- */
 
+/* The interpreter's sampler state, made on first use (not sampling yet). */
+static pb_sampler *sampler_new(pb_interp *ip)
+{
+    pb_sampler *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_lock(&g_lock);   /* the sampler thread reads ip->sampler under g_lock */
+    ip->sampler = s;
+    pthread_mutex_unlock(&g_lock);
+    return s;
+}
+
 int32_t pb_sample_start(pb_interp *ip, int64_t interval_ns, int32_t max_depth)
 {
     pthread_once(&g_atfork_once, install_atfork);
     dTHXa(ip->perl);
-    pb_sampler *s = ip->sampler;
-    if (!s) {
-        s = calloc(1, sizeof *s);
-        if (!s)
-            return -1;
-        pthread_mutex_init(&s->lock, NULL);
-        ip->sampler = s;
-    }
+    pb_sampler *s = ip->sampler ? ip->sampler : sampler_new(ip);
+    if (!s)
+        return -1;
     pthread_mutex_lock(&g_lock);
     if (interval_ns > 0)
         g_interval_ns = interval_ns;
@@ -519,6 +615,11 @@ void pb_sample_forget(pb_interp *ip)
     ip->sampler = NULL;
     pthread_mutex_unlock(&g_lock);
     pb_buf_release(&s->buf);
+    if (s->evals) {
+        for (int i = 0; i < s->evals->nfiles; i++)
+            free(s->evals->files[i]);
+        free(s->evals);
+    }
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
