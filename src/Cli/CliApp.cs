@@ -15,7 +15,10 @@ internal static class CliApp
                   [-I dir] [-M module] [-e code] script.pl [args…]
                     run it sampled and write a flame graph, speedscope, collapsed stacks and Sentry
                     profile_chunk envelopes to dir
-                    (default: a new folder under ./perl-sentry-profile); prints the top functions
+                    (default: a new folder under ./perl-sentry-profile); prints the top functions.
+                    --hz: samples per second (default 101); --max-depth N: keep the innermost N
+                    frames of deeper stacks (default 100). What was sampled is written also when
+                    the program is stopped by TERM or Ctrl-C or ends in exec.
           agent [--socket PATH] [--foreground | --daemon] [--idle-timeout SECONDS]
                     the engine for Perl processes that have none of their own (plain perl,
                     forked children); clients start it when they need it

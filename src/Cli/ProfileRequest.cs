@@ -45,19 +45,46 @@ internal sealed record ProfileRequest(string? OutputDir, int Hz, int MaxDepth, I
             : throw new UsageException($"perl-sentry profile: {flag} takes a whole number from {min} to {max}, not '{s}'.");
 
     /// <summary>The folder to write: -o (refused when it has files, unless --force), else a new one under ./perl-sentry-profile.</summary>
+    /// <summary>
+    /// The output folder as an absolute path (the program may chdir), made and checked writable now,
+    /// before the program runs, not after.
+    /// </summary>
     public string ResolveOutputDir(DateTime now)
     {
+        string dir;
         if (OutputDir is not null)
         {
             if (Directory.Exists(OutputDir) && Directory.EnumerateFileSystemEntries(OutputDir).Any() && !Force)
                 throw new UsageException($"perl-sentry profile: {OutputDir} exists and is not empty; choose another -o, or add --force to overwrite.");
-            return OutputDir;
+            dir = OutputDir;
         }
-        var name = Run.Script is null ? "e" : Path.GetFileNameWithoutExtension(Run.Script);
-        var baseDir = Path.Combine("perl-sentry-profile", $"{name}-{now:yyyyMMdd-HHmmss}");
-        var dir = baseDir;
-        for (var n = 2; Directory.Exists(dir); n++)
-            dir = $"{baseDir}-{n}";
+        else
+        {
+            var name = Run.Script is null ? "e" : Path.GetFileNameWithoutExtension(Run.Script);
+            var baseDir = Path.Combine("perl-sentry-profile", $"{name}-{now:yyyyMMdd-HHmmss}");
+            dir = baseDir;
+            for (var n = 2; Directory.Exists(dir); n++)
+                dir = $"{baseDir}-{n}";
+        }
+        dir = Path.GetFullPath(dir);
+        var probe = Path.Combine(dir, $".perl-sentry-probe-{Environment.ProcessId}");
+        try
+        {
+            Directory.CreateDirectory(dir);
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            var why = e switch
+            {
+                UnauthorizedAccessException => "permission denied",
+                DirectoryNotFoundException or FileNotFoundException => "the folder cannot be made there",
+                _ when e.HResult == 30 || e.Message.Contains("Read-only", StringComparison.OrdinalIgnoreCase) => "read-only file system",
+                _ => e.Message,
+            };
+            throw new UsageException($"perl-sentry profile: cannot write the profile to {dir} ({why}); choose another -o.");
+        }
         return dir;
     }
 }

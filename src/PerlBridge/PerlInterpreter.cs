@@ -95,6 +95,32 @@ public sealed unsafe class PerlInterpreter : IDisposable
         }
     }
 
+    private static Action? _beforeExec;
+
+    /// <summary>
+    /// Runs <paramref name="hook"/> on the interpreter's thread just before the program's <c>exec</c>
+    /// replaces the process (for code compiled after this call; null stops it). Exceptions it throws
+    /// are swallowed: the exec goes on.
+    /// </summary>
+    public static void BeforeExec(Action? hook)
+    {
+        _beforeExec = hook;
+        PerlRuntime.Api->sample_on_exec(hook is null ? null : &OnExec);
+    }
+
+    [System.Runtime.InteropServices.UnmanagedCallersOnly]
+    private static void OnExec()
+    {
+        try
+        {
+            _beforeExec?.Invoke();
+        }
+        catch
+        {
+            // the program's exec must happen whatever the hook did
+        }
+    }
+
     /// <summary>The number a forked child's agent client knows the code reference <paramref name="code"/> by (the client holds it).</summary>
     public long ClientToken(PerlRef code) => (long)PerlRuntime.Api->client_token(_ip, code.Handle);
 

@@ -133,4 +133,74 @@ public sealed class ProfileCommandTests
             Directory.Delete(dir, true);
         }
     }
+    [Test]
+    public void Profile_StoppedByTerm_KeepsWhatWasSampled_AndEndsAsTheSignalWould()
+    {
+        var dir = Directory.CreateTempSubdirectory("ps-prof").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "forever.pl"), """
+                sub spin { my $t = 0; $t += $_ % 7 for 1 .. 10_000; $t }
+                open my $fh, '>', 'ready' or die; close $fh;
+                spin() while 1;
+                """);
+            using var p = new BackgroundProcess(Repo.PerlSentry, ["profile", "-o", "out", "--format", "collapsed", "forever.pl"], dir,
+                new Dictionary<string, string>(), Path.Combine(dir, "log"));
+            var until = DateTime.UtcNow.AddSeconds(30);
+            while (!File.Exists(Path.Combine(dir, "ready")) && DateTime.UtcNow < until && !p.HasExited)
+                Thread.Sleep(50);
+            Thread.Sleep(1000);   // a second of samples
+            var status = p.Stop();
+            Assert.That(status, Is.EqualTo(128 + 15), "killed by TERM, as plain perl would be: " + File.ReadAllText(p.Stderr));
+            var collapsed = File.ReadAllLines(Path.Combine(dir, "out", "profile.collapsed.txt"));
+            Assert.That(collapsed, Has.Some.StartsWith("main;main::spin "), "what was sampled until the signal");
+            Assert.That(File.ReadAllText(p.Stderr), Does.Contain("stopped by SIGTERM"));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Test]
+    public void Profile_ProgramEndingInExec_AfterChdir_WritesWhereOWasMeant_KeepsTheStatus()
+    {
+        var dir = Directory.CreateTempSubdirectory("ps-prof").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "ex.pl"), """
+                sub spin { my $t = 0; $t += $_ % 7 for 1 .. 3_000_000; $t }
+                spin();
+                chdir '/' or die;
+                exec '/bin/sh', '-c', 'exit 5';
+                """);
+            var r = ProcessRunner.Run(Repo.PerlSentry, ["profile", "-o", "out", "--format", "collapsed", "ex.pl"], dir, timeoutMs: 60_000);
+            Assert.That(r.ExitCode, Is.EqualTo(5), r.Stderr);
+            Assert.That(File.ReadAllLines(Path.Combine(dir, "out", "profile.collapsed.txt")), Has.Some.StartsWith("main;main::spin "));
+            Assert.That(r.Stderr, Does.Contain("the program called exec"));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Test]
+    public void Profile_OutputThatCannotBeWritten_IsRefusedBeforeTheProgramRuns()
+    {
+        var dir = Directory.CreateTempSubdirectory("ps-prof").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "ran.pl"), "open my $fh, '>', 'ran' or die; exit 5;\n");
+            File.WriteAllText(Path.Combine(dir, "a-file"), "");
+            var r = ProcessRunner.Run(Repo.PerlSentry, ["profile", "-o", "a-file/out", "ran.pl"], dir, timeoutMs: 60_000);
+            Assert.That(r.ExitCode, Is.EqualTo(2), r.Stderr);
+            Assert.That(r.Stderr, Does.Contain("cannot write the profile to " + Path.Combine(dir, "a-file", "out")).And.Contain("choose another -o"));
+            Assert.That(File.Exists(Path.Combine(dir, "ran")), Is.False, "the program did not run");
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
 }

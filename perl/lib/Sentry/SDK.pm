@@ -2,6 +2,7 @@ package Sentry::SDK;
 use strict;
 use warnings;
 use Carp ();
+use File::Spec ();
 use Sentry::Internal;
 use Sentry::Hub;
 use Sentry::Severity;
@@ -19,6 +20,14 @@ sub init {
     $options = {} unless defined $options;
     Carp::croak('Sentry::SDK->init takes a hash reference of options') unless ref $options eq 'HASH';
     my %env = map { defined $ENV{$_} ? ($_ => $ENV{$_}) : () } @ENV_OPTIONS;
+    # Folders are where the program meant them when it called init, whatever it chdirs to later
+    # (and whatever the agent's own directory is). The caller's hash is left as it was.
+    {
+        local ($@, $!);
+        my $abs = sub { my ($d) = @_; defined $d && !ref $d && length $d && !File::Spec->file_name_is_absolute($d) ? File::Spec->rel2abs($d) : $d };
+        $options = { %$options, map { exists $options->{$_} ? ($_ => $abs->($options->{$_})) : () } qw(envelope_dir cache_dir) };
+        $env{$_} = $abs->($env{$_}) for grep { exists $env{$_} } qw(PERLSENTRY_ENVELOPE_DIR XDG_CACHE_HOME);
+    }
     my ($ok, $err);
     {
         local ($@, $!);

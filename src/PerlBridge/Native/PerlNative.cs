@@ -58,6 +58,7 @@ internal unsafe struct pb_api
 
     public delegate* unmanaged<byte*, delegate* unmanaged<nint, pb_buf*, int>, void> client_configure;
     public delegate* unmanaged<nint, nint, ulong> client_token;
+    public delegate* unmanaged<delegate* unmanaged<void>, void> sample_on_exec;
 }
 
 internal static unsafe class PerlNative

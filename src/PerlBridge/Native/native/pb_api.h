@@ -100,6 +100,9 @@ typedef struct pb_api {
     /* the agent client of forked children (pb_client.h) */
     void (*client_configure)(const char *agent_cmd, int32_t (*snapshot)(pb_interp *ip, pb_buf *out));
     uint64_t (*client_token)(pb_interp *ip, void *sv);   /* a code ref's token in this interpreter's client */
+
+    /* called on the interpreter's thread just before the program's exec (ops compiled after) */
+    void (*sample_on_exec)(void (*hook)(void));
 } pb_api;
 
 #ifndef PB_EXPORT

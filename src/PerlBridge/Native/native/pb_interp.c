@@ -270,6 +270,7 @@ static const pb_api g_api = {
     .clock = pb_clock,
     .sample_wrap_xs = pb_sample_wrap_xs,
     .client_configure = client_configure,
+    .sample_on_exec = pb_sample_on_exec,
     .client_token = client_token,
 };
 

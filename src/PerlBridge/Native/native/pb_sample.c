@@ -473,6 +473,25 @@ static OP *w_entereval(pTHX)
     return g_orig[OP_ENTEREVAL](aTHX);
 }
 
+static void (*volatile g_exec_hook)(void);
+
+static OP *w_exec(pTHX)
+{
+    void (*hook)(void) = g_exec_hook;
+    if (hook)
+        hook();   /* what the process has gathered, before exec replaces it */
+    return g_orig[OP_EXEC](aTHX);
+}
+
+void pb_sample_on_exec(void (*hook)(void))
+{
+    g_exec_hook = hook;
+    if (hook && !g_orig[OP_EXEC]) {
+        g_orig[OP_EXEC] = PL_ppaddr[OP_EXEC];
+        PL_ppaddr[OP_EXEC] = w_exec;
+    }
+}
+
 /* XS subs have no safe point either, but every sub call passes through entersub, so wrapping it
  * costs every sub call one more indirect call (bench/RESULTS.md: within the noise). On by default
  * (PERLSENTRY_XS_SAMPLES=0 turns it off); it affects ops compiled after it. */

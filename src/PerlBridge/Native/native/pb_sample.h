@@ -9,6 +9,9 @@
 /* Installs the wrappers on ops that block or run long without a safe point.
  * Process-wide; must run before any interpreter compiles code. */
 void pb_sample_wrap_ops(void);
+/* Calls hook (on the interpreter's thread) just before the program's exec replaces the process:
+ * for ops compiled after this. NULL stops calling it. */
+void pb_sample_on_exec(void (*hook)(void));
 /* Also wraps entersub, so time inside XS subs lands on their caller's frame, not the next one. */
 void pb_sample_wrap_xs(void);
 
