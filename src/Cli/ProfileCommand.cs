@@ -76,6 +76,7 @@ internal static class ProfileCommand
                 written.Add(path);
             }
             Write("flamegraph", "flamegraph.html", () => FlameGraphExporter.Export(snapshot, title));
+            Write("flamegraph", "lines.html", () => LinesExporter.Export(snapshot, title));   // time per line, with the code
             Write("speedscope", "profile.speedscope.json", () => SpeedscopeExporter.Export(snapshot, title));
             Write("collapsed", "profile.collapsed.txt", () => CollapsedExporter.Export(snapshot));
             if (request.Formats.Contains("sentry"))
@@ -95,6 +96,8 @@ internal static class ProfileCommand
             report.WriteLine($"perl-sentry profile: {snapshot.Samples.Count} samples ({snapshot.TotalWeight} ticks, {seconds:F2} s at {request.Hz} Hz) of {title}"
                 + (why is null ? "" : $" ({why}: what was sampled until then)"));
             report.Write(FunctionStats.Table(snapshot));
+            report.WriteLine();
+            report.Write(LinesExporter.Top(snapshot, 5));
             foreach (var path in written)
                 report.WriteLine($"wrote {path}");
             report.Flush();

@@ -31,7 +31,7 @@ public sealed class ProfileCommandTests
             Assert.That(r.ExitCode, Is.EqualTo(3), r.Stderr);
             Assert.That(r.Stdout, Is.EqualTo("out\n"), "the program's stdout is its own");
             Assert.That(r.Stderr, Does.Match(@"main::heavy\s").And.Contain("main::wait_io").And.Contain("self %"));
-            foreach (var f in new[] { "flamegraph.html", "profile.speedscope.json", "profile.collapsed.txt", "profile_chunk-1.envelope" })
+            foreach (var f in new[] { "flamegraph.html", "lines.html", "profile.speedscope.json", "profile.collapsed.txt", "profile_chunk-1.envelope" })
                 Assert.That(File.Exists(Path.Combine(outDir, f)), f);
             Assert.That(EnvelopeConformance.Check(File.ReadAllBytes(Path.Combine(outDir, "profile_chunk-1.envelope"))), Is.Empty);
             var collapsed = File.ReadAllLines(Path.Combine(outDir, "profile.collapsed.txt"))

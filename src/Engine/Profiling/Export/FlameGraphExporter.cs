@@ -15,12 +15,16 @@ public static class FlameGraphExporter
         public long Value;
         public long Self;
         public bool InApp = true;
-        public string? Location;
+        public string? File;
+        public int FileIndex = -1;
+        public Dictionary<int, long> Lines { get; } = [];   // the lines it ran here, by ticks
         public Dictionary<string, Node> Children { get; } = new(StringComparer.Ordinal);
     }
 
-    public static string Export(ProfileSnapshot p, string title)
+    /// <summary>The flame graph; frames link to <c>lines.html</c> (<see cref="LinesExporter"/>) when <paramref name="linesFile"/> is given.</summary>
+    public static string Export(ProfileSnapshot p, string title, string? linesFile = "lines.html")
     {
+        var files = LineStats.Files(p).Select((f, i) => (f, i)).ToDictionary(x => x.f, x => x.i, StringComparer.Ordinal);
         var root = new Node("all");
         foreach (var s in p.Samples)
         {
@@ -32,10 +36,12 @@ public static class FlameGraphExporter
                 var f = p.Frames[stack[k]];
                 if (!node.Children.TryGetValue(f.Function, out var child))
                 {
-                    child = new Node(f.Function) { InApp = f.InApp, Location = f.FileName };
+                    child = new Node(f.Function) { InApp = f.InApp, File = f.FileName, FileIndex = files.GetValueOrDefault(f.FileName, -1) };
                     node.Children[f.Function] = child;
                 }
                 child.Value += s.Weight;
+                if (f.Line > 0 && f.FileName == child.File)
+                    child.Lines[f.Line] = child.Lines.GetValueOrDefault(f.Line) + s.Weight;
                 node = child;
             }
             node.Self += s.Weight;
@@ -50,6 +56,11 @@ public static class FlameGraphExporter
             w.WriteValue(root.Value);
             w.WritePropertyName("intervalMs");
             w.WriteValue(p.Interval.TotalMilliseconds);
+            if (linesFile is not null)
+            {
+                w.WritePropertyName("lines");
+                w.WriteValue(linesFile);
+            }
             w.WritePropertyName("root");
             Write(w, root);
             w.WriteEndObject();
@@ -67,7 +78,22 @@ public static class FlameGraphExporter
         w.WritePropertyName("v"); w.WriteValue(n.Value);
         w.WritePropertyName("s"); w.WriteValue(n.Self);
         if (!n.InApp) { w.WritePropertyName("a"); w.WriteValue(0); }
-        if (n.Location is not null) { w.WritePropertyName("l"); w.WriteValue(n.Location); }
+        if (n.File is not null) { w.WritePropertyName("l"); w.WriteValue(n.File); }
+        if (n.FileIndex >= 0) { w.WritePropertyName("fi"); w.WriteValue(n.FileIndex); }
+        if (n.Lines.Count > 0)
+        {
+            // its lines, hottest first: [line, ticks] pairs (the tooltip shows the first few)
+            w.WritePropertyName("ln");
+            w.WriteStartArray();
+            foreach (var (line, ticks) in n.Lines.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key).Take(12))
+            {
+                w.WriteStartArray();
+                w.WriteValue(line);
+                w.WriteValue(ticks);
+                w.WriteEndArray();
+            }
+            w.WriteEndArray();
+        }
         if (n.Children.Count > 0)
         {
             w.WritePropertyName("c");

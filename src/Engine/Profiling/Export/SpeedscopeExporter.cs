@@ -25,17 +25,37 @@ public static class SpeedscopeExporter
             w.WriteValue(0);
             w.WritePropertyName("shared");
             w.WriteStartObject();
+            // One speedscope frame per function and file, so Sandwich and Left Heavy see a sub once,
+            // not once per line it ran; its line is the lowest sampled (nearest the sub's start).
+            var index = new Dictionary<(string, string), int>();
+            var frameOf = new int[p.Frames.Count];
+            var shown = new List<(string Function, string File, int Line)>();
+            for (var i = 0; i < p.Frames.Count; i++)
+            {
+                var f = p.Frames[i];
+                if (!index.TryGetValue((f.Function, f.FileName), out var k))
+                {
+                    index[(f.Function, f.FileName)] = k = shown.Count;
+                    shown.Add((f.Function, f.FileName, f.Line));
+                }
+                else if (f.Line > 0 && (shown[k].Line <= 0 || f.Line < shown[k].Line))
+                    shown[k] = shown[k] with { Line = f.Line };
+                frameOf[i] = k;
+            }
             w.WritePropertyName("frames");
             w.WriteStartArray();
-            foreach (var f in p.Frames)
+            foreach (var (function, file, line) in shown)
             {
                 w.WriteStartObject();
                 w.WritePropertyName("name");
-                w.WriteValue(f.Function);
+                w.WriteValue(function);
                 w.WritePropertyName("file");
-                w.WriteValue(f.FileName);
-                w.WritePropertyName("line");
-                w.WriteValue(f.Line);
+                w.WriteValue(file);
+                if (line > 0)
+                {
+                    w.WritePropertyName("line");
+                    w.WriteValue(line);
+                }
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -63,7 +83,7 @@ public static class SpeedscopeExporter
                 {
                     w.WriteStartArray();
                     foreach (var i in p.Stacks[s.StackId].Reverse())
-                        w.WriteValue(i);
+                        w.WriteValue(frameOf[i]);
                     w.WriteEndArray();
                 }
                 w.WriteEndArray();
