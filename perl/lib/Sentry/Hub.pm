@@ -72,7 +72,7 @@ sub capture_message {
     return _capture({
         level => 'info',
         Sentry::Internal::_context_fields($context),
-        message => { formatted => defined $message ? "$message" : '' },
+        message => { formatted => defined $message ? Sentry::Internal::_cut("$message") : '' },
     });
 }
 

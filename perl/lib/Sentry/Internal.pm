@@ -191,6 +191,7 @@ sub _exception_payload {
         $type = 'die';
         $text = !defined $err ? 'undef' : ref $err ? _dump($err) : "$err";
     }
+    $text = _cut($text);
     my ($value, $file, $line) = _split_die_location($text);
     my $frames = _stack_frames();
     if (defined $file && !(@$frames && $frames->[-1]{filename} eq $file && $frames->[-1]{lineno} == $line)) {
@@ -216,6 +217,10 @@ sub _dump {
     my $text = eval { $d->Dump } // overload::StrVal($v);
     return length $text > 2048 ? substr($text, 0, 2045) . '...' : $text;
 }
+
+# Sentry keeps 8192 characters of a message or an error; the engine cuts every string there too, but
+# the two that can be huge are cut here, before they are copied to the engine or sent to the agent.
+sub _cut { my ($s) = @_; defined $s && length $s > 8192 ? substr($s, 0, 8189) . '...' : $s }
 
 # A value the event shows as text (a tag, a transaction's name): as Perl prints it, overloaded "" included.
 sub _str { defined $_[0] ? "$_[0]" : undef }

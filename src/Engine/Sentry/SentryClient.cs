@@ -19,6 +19,9 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
 
     public ITransport? Transport { get; } = transport;
 
+    /// <summary>What the program must see once, not only under <c>debug</c> (an event too large to send); default: the debug log.</summary>
+    public Action<string>? Warn { get; set; }
+
     public ClientReports Reports { get; } = reports;
 
     private readonly Dictionary<string, JRaw> _defaultContexts = new(StringComparer.Ordinal);
@@ -54,8 +57,10 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
             evt = kept;
         }
         evt["event_id"] = id;
+        if (EventSize.Fit(Serialize(evt)) is not { } payload)
+            return TooLarge(id);
         var dsc = scope?.DynamicSamplingContext(Options);
-        Send(Envelope.FromItems(id, SdkInfo.Default, [new EnvelopeItem("event", Serialize(evt))], dsc));
+        Send(Envelope.FromItems(id, SdkInfo.Default, [new EnvelopeItem("event", payload)], dsc));
         return id;
     }
 
@@ -84,8 +89,13 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
             Drop(DiscardReason.SampleRate, DataCategory.Error, eventId);
             return true;
         }
+        if (EventSize.Fit(payload) is not { } fitted)
+        {
+            TooLarge(eventId);
+            return true;
+        }
         var dsc = scope?.DynamicSamplingContext(Options);
-        Transport.Send(SerializedEnvelope.OfEvent(eventId, SdkJson, [new EnvelopeItem("event", payload)], dsc));
+        Transport.Send(SerializedEnvelope.OfEvent(eventId, SdkJson, [new EnvelopeItem("event", fitted)], dsc));
         id = eventId;
         return true;
     }
@@ -148,6 +158,16 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
             return;
         }
         _ = Transport.SendEnvelopeAsync(envelope);
+    }
+
+    private int _warnedTooLarge;
+
+    /// <summary>An event that cannot be made to fit Sentry's size limit: dropped, counted, said once.</summary>
+    private string? TooLarge(string id)
+    {
+        if (Interlocked.Exchange(ref _warnedTooLarge, 1) == 0)
+            (Warn ?? log)?.Invoke($"Sentry::SDK: event {id} is larger than Sentry accepts (1 MiB) even without its breadcrumbs and extra; it was dropped (further ones are counted, not said)");
+        return Drop(DiscardReason.SendError, DataCategory.Error, id);
     }
 
     private string? Drop(string reason, string category, string id)

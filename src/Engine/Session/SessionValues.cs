@@ -37,7 +37,7 @@ public static class SessionValues
         switch (v)
         {
             case null: w.WriteNull(); break;
-            case string s: w.WriteValue(s); break;
+            case string s: w.WriteValue(EventSize.Cut(s)); break;   // Sentry's limit for a string
             case bool b: w.WriteValue(b); break;
             case long l: w.WriteValue(l); break;
             case int i: w.WriteValue((long)i); break;

@@ -122,4 +122,43 @@ public sealed class EventDataTests
             File.Delete(file);
         }
     }
+    [Test]
+    public void LongStrings_AreCutToSentrysLimit_NeverMidCharacter()
+    {
+        var cut = EventSize.Cut(new string('a', 10_000_000));
+        Assert.That(cut, Has.Length.EqualTo(EventSize.MaxStringLength));
+        Assert.That(cut, Does.EndWith("..."));
+        var emoji = new string('a', EventSize.MaxStringLength - 4) + "\U0001F600" + new string('b', 100);
+        Assert.That(char.IsHighSurrogate(EventSize.Cut(emoji)[^4]), Is.False, "no half of a surrogate pair before the ...");
+        Assert.That(EventSize.Cut("short"), Is.EqualTo("short"));
+    }
+
+    [Test]
+    public void AnEventTooBigForSentry_LosesOldBreadcrumbsFirst_ThenExtra_AndIsDroppedOnlyWhenNothingHelps()
+    {
+        var big = new string('x', 8000);
+        var evt = new JObject
+        {
+            ["message"] = new JObject { ["formatted"] = "kept" },
+            ["breadcrumbs"] = new JObject { ["values"] = new JArray(Enumerable.Range(0, 200).Select(i => new JObject { ["message"] = $"{i} {big}" })) },
+            ["extra"] = new JObject { ["small"] = 1 },
+        };
+        var fitted = EventSize.Fit(evt.ToString(Newtonsoft.Json.Formatting.None));
+        Assert.That(fitted, Is.Not.Null);
+        Assert.That(System.Text.Encoding.UTF8.GetByteCount(fitted!), Is.LessThanOrEqualTo(EventSize.MaxEventBytes));
+        var kept = JObject.Parse(fitted!);
+        var crumbs = (JArray)kept["breadcrumbs"]!["values"]!;
+        Assert.That((string?)crumbs.Last!["message"], Does.StartWith("199 "), "the newest breadcrumbs stay");
+        Assert.That(crumbs.Count, Is.LessThan(200).And.GreaterThan(50));
+        Assert.That((int?)kept["extra"]!["small"], Is.EqualTo(1));
+
+        var hopeless = new JObject { ["tags"] = new JObject(Enumerable.Range(0, 200).Select(i => new JProperty($"t{i}", big))) };
+        Assert.That(EventSize.Fit(hopeless.ToString(Newtonsoft.Json.Formatting.None)), Is.Null);
+
+        var (hub, sent) = NewHub();
+        hub.CurrentScope.Tags["one"] = "1";
+        Assert.That(hub.CaptureEvent(hopeless), Is.Null, "dropped");
+        Assert.That(sent.Sent, Is.Empty);
+        Assert.That(hub.Client.Reports.TakeItem(0)!.Payload, Does.Contain("send_error"), "and counted");
+    }
 }
