@@ -5,6 +5,7 @@ use Carp ();
 use Sentry::Internal;
 use Sentry::Scope;
 use Sentry::Tracing::Transaction;
+use Sentry::Integration;
 
 our $VERSION = '0.1.0';
 
@@ -32,13 +33,14 @@ sub push_scope {
 sub pop_scope {
     return 0 if @STACK <= 1;
     my $id = pop @STACK;
+    delete $Sentry::Scope::SPAN_OF{$id};
     Sentry::Engine::scope_pop();
     Sentry::Engine::release($id) unless Sentry::Internal::_live($id);   # no handle of it is left in Perl
     return 1;
 }
 
 # A new hub (init) starts with a root scope of its own.
-sub _reset { @STACK = (1) }
+sub _reset { @STACK = (1); %Sentry::Scope::SPAN_OF = () }
 
 sub with_scope {
     my ($self, $cb) = @_;
@@ -108,6 +110,7 @@ sub start_transaction {
     Carp::croak('start_transaction: the custom sampling context must be a hash reference') if defined $custom && ref $custom ne 'HASH';
     Carp::croak("start_transaction: source '$ctx->{source}' is not one of custom, url, route, view, component, task")
         if defined $ctx->{source} && $ctx->{source} !~ /\A(?:custom|url|route|view|component|task)\z/;
+    Sentry::Integration::_check_loaded();   # libraries loaded ahead of the integrations' @INC hook
     my $id = Sentry::Internal::_new_id();
     {
         local ($@, $!);

@@ -11,6 +11,8 @@ our $VERSION = '0.1.0';
 # host) Sentry::Internal::Null stands in: every call returns normally and losses are counted.
 our $HOSTED = defined &Sentry::Engine::available ? 1 : 0;
 our $IN_CLONE = 0;        # set in an ithread clone of this interpreter
+our $UNHANDLED;          # set while the DieHandler captures an uncaught die
+our $DSN_HOSTPORT;       # host[:port] of the DSN: requests there are Sentry's own, not traced
 our $INITIALISED = 0;     # init succeeded in this interpreter (or the one it continues)
 our ($CLONE_SNAPSHOT, $CLONE_PARENT);
 
@@ -203,7 +205,7 @@ sub _exception_payload {
             type       => $type,
             value      => $value,
             (blessed $err ? (module => ref $err) : ()),
-            mechanism  => { type => 'generic', handled => !!1 },
+            mechanism  => $UNHANDLED ? { type => 'die', handled => !!0 } : { type => 'generic', handled => !!1 },
             stacktrace => { frames => $frames },
         } ],
     };

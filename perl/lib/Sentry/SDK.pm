@@ -7,6 +7,7 @@ use Sentry::Internal;
 use Sentry::Hub;
 use Sentry::Severity;
 use Sentry::Profiling;
+use Sentry::Integration;
 
 our $VERSION = '0.1.0';
 
@@ -19,6 +20,7 @@ sub init {
     my ($class, $options) = @_;
     $options = {} unless defined $options;
     Carp::croak('Sentry::SDK->init takes a hash reference of options') unless ref $options eq 'HASH';
+    my $given = $options;
     my %env = map { defined $ENV{$_} ? ($_ => $ENV{$_}) : () } @ENV_OPTIONS;
     # Folders are where the program meant them when it called init, whatever it chdirs to later
     # (and whatever the agent's own directory is). The caller's hash is left as it was.
@@ -26,6 +28,7 @@ sub init {
         local ($@, $!);
         my $abs = sub { my ($d) = @_; defined $d && !ref $d && length $d && !File::Spec->file_name_is_absolute($d) ? File::Spec->rel2abs($d) : $d };
         $options = { %$options, map { exists $options->{$_} ? ($_ => $abs->($options->{$_})) : () } qw(envelope_dir cache_dir) };
+        delete $options->{integrations};   # Perl objects the Perl side sets up (Sentry::Integration)
         $env{$_} = $abs->($env{$_}) for grep { exists $env{$_} } qw(PERLSENTRY_ENVELOPE_DIR XDG_CACHE_HOME);
     }
     my ($ok, $err);
@@ -37,6 +40,9 @@ sub init {
     if ($ok) {
         Sentry::Hub::_reset();
         $Sentry::Internal::INITIALISED = 1;
+        my $dsn = $options->{dsn} // $env{SENTRY_DSN};
+        $Sentry::Internal::DSN_HOSTPORT = defined $dsn && !ref $dsn && $dsn =~ m{\A\w+://[^@/]*@([^/?#]+)} ? $1 : undef;
+        Sentry::Integration->setup({ %$given, default_integrations => $given->{default_integrations} // 1 });
     }
     Carp::croak('Sentry::SDK->init: ' . ($err =~ s/\n\z//r)) unless $ok;
     return $Sentry::Internal::HOSTED ? 1 : undef;
@@ -205,6 +211,15 @@ without a DSN.
 =head2 send_client_reports, http_timeout, max_spans
 
 Default on, 10 seconds, 1000.
+
+=head2 integrations, default_integrations
+
+The libraries the SDK records on its own (L<Sentry::Integration>): an uncaught C<die> as a fatal
+event; outgoing requests of L<LWP::UserAgent>, L<HTTP::Tiny> and L<Mojo::UserAgent> as spans and
+breadcrumbs, with the C<sentry-trace> and C<baggage> headers (never to the DSN's host); L<DBI>
+statements as spans and breadcrumbs, also when DBI is loaded after C<init>.
+C<< default_integrations => 0 >> turns them off; C<< integrations => [...] >> adds more (names
+under C<Sentry::Integration::>, or objects with a C<setup_once> method).
 
 =head2 include_source_context
 

@@ -20,7 +20,7 @@ sub new {
 }
 
 for my $setter (qw(remove_tag set_extra set_extras set_context
-                   add_breadcrumb clear_breadcrumbs clear)) {
+                   add_breadcrumb clear_breadcrumbs)) {
     no strict 'refs';
     *$setter = sub { my $self = shift; $self->_set($setter, @_) };
 }
@@ -55,9 +55,24 @@ sub set_fingerprint {
     return $self->_set(set_fingerprint => ref $fp eq 'ARRAY' ? $fp : [$fp]);
 }
 
+# The span set on each scope, as Perl set it: the integrations read it on every statement or request
+# without asking the engine (a round trip to the agent).
+our %SPAN_OF;
+
 sub set_span {
     my ($self, $span) = @_;
+    $SPAN_OF{ $self->{id} } = $span;
     return $self->_set(set_span => defined $span ? $span->{id} : undef);
+}
+
+sub clear { my ($self) = @_; $SPAN_OF{ $self->{id} } = undef; return $self->_set('clear') }
+
+# The span of the innermost scope that has one set (a pushed scope has its parent's), without asking the engine.
+sub _current_span {
+    for my $id (reverse @Sentry::Hub::STACK) {
+        return $SPAN_OF{$id} if exists $SPAN_OF{$id};
+    }
+    return undef;
 }
 
 sub get_span {

@@ -63,6 +63,9 @@ internal static class ScopeCalls
             "fingerprint" => s.Fingerprint.Cast<object?>().ToList(),
             "transaction_name" => s.TransactionName,
             "breadcrumbs" => s.Breadcrumbs.Select(c => ToPerl(c)).ToList(),
+            // the headers an outgoing request carries: the active span's trace, else the scope's propagation context
+            "traceparent" => s.Span?.ToTraceParent() ?? TraceHeaders.FormatTraceParent(s.Propagation.TraceId, s.Propagation.SpanId, null),
+            "baggage" => TraceHeaders.FormatBaggage(s.DynamicSamplingContext(session.Options)),
             _ => throw new SessionCallException($"Sentry::Scope has no field '{method}'"),
         };
     }
