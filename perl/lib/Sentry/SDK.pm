@@ -174,7 +174,11 @@ files under perl's library directories are not in-app, everything else is.
 
 Profiles on transactions (Sentry's profile format v1, sent with the transaction). A rate or sampler
 turns profiling on; C<enable_profiling =E<gt> 1> alone profiles 1% of sampled transactions.
-Only sampled transactions are profiled.
+With tracing configured (C<traces_sample_rate> or C<traces_sampler>), Sentry's rule holds: only
+sampled transactions are profiled. With profiling configured and tracing not, a transaction is kept
+exactly when it is profiled: the profile decision decides both (so C<profiles_sample_rate =E<gt> 1>
+alone traces and profiles every transaction, as the plan's own test expects). An incoming trace's
+decision still wins.
 
 =head2 profile_session_sample_rate, profile_lifecycle
 

@@ -135,11 +135,12 @@ public sealed class Hub : IDisposable
                 sampling.Merge(customSamplingContext);
             return sampling;
         });
-        var (sampled, rate) = Decider.DecideTransaction(ctx, samplingContext);
+        var (sampled, rate, profiled) = Decider.DecideTransaction(ctx, samplingContext);
         var tx = new Transaction(ctx, sampled, rate, Clock.UnixNs, Options.MaxSpans, FinishTransaction)
         {
             ThreadId = ThreadId,
             ThreadName = ThreadName,
+            ProfileDecision = profiled,
         };
         if (sampled && !_closed)
             Profiler?.OnTransactionStarted(tx, samplingContext);

@@ -29,29 +29,61 @@ public sealed class SamplingDecider(SentryOptions options, Action<string>? log =
 
     /// <summary>
     /// A transaction's decision and the rate it was made at: an explicit <c>sampled</c>, else
-    /// <c>traces_sampler</c>, else the parent's decision, else <c>traces_sample_rate</c>; with none of
-    /// them tracing is off (not sampled, no rate).
+    /// <c>traces_sampler</c>, else the parent's decision, else <c>traces_sample_rate</c>, else the
+    /// profile decision when profiling is configured (<see cref="ProfilingDecides"/>; then
+    /// <c>Profiled</c> is that decision, for the profiler to take); with none of them tracing is off.
     /// </summary>
-    public (bool Sampled, double? Rate) DecideTransaction(TransactionContext ctx, SamplingContext sampling)
+    public (bool Sampled, double? Rate, bool? Profiled) DecideTransaction(TransactionContext ctx, SamplingContext sampling)
     {
         if (ctx.Sampled is { } forced)
-            return (forced, ctx.SampleRate ?? (forced ? 1.0 : 0.0));
+            return (forced, ctx.SampleRate ?? (forced ? 1.0 : 0.0), null);
         double? rate;
         if (Options.TracesSampler is { } sampler)
         {
             rate = Ask("traces_sampler", sampler, sampling);
             if (rate is null)
-                return (false, 0.0);
+                return (false, 0.0, null);
         }
         else if (ctx.Parent?.Sampled is { } parent)
         {
-            return (parent, parent ? 1.0 : 0.0);
+            return (parent, parent ? 1.0 : 0.0, null);
+        }
+        else if (Options.TracesSampleRate is null && ProfilingDecides(sampling, out var profiled, out var profileRate))
+        {
+            return (profiled, profileRate, profiled);
         }
         else
         {
             rate = Options.TracesSampleRate;
         }
-        return rate is null ? (false, null) : (Roll() < rate.Value, rate);
+        return rate is null ? (false, null, null) : (Roll() < rate.Value, rate, null);
+    }
+
+    /// <summary>
+    /// With profiling configured on transactions (lifecycle trace) and tracing not (no
+    /// traces_sample_rate, no traces_sampler, no parent decision), a transaction is kept exactly when
+    /// it is profiled: the profile decision decides both (the plan's own test relies on it). Sentry's
+    /// rule stands whenever tracing is configured: only sampled transactions are profiled.
+    /// </summary>
+    private bool ProfilingDecides(SamplingContext sampling, out bool profiled, out double? rate)
+    {
+        profiled = false;
+        rate = null;
+        if (Options.ProfileLifecycle != ProfileLifecycle.Trace)
+            return false;
+        if (Options.TransactionProfiling)
+        {
+            rate = Options.ProfilesSampler is { } sampler ? Ask("profiles_sampler", sampler, sampling) ?? 0.0 : Options.ProfilesSampleRate ?? 0.0;
+            profiled = rate > 0 && Roll() < rate.Value;
+            return true;
+        }
+        if (Options.ContinuousProfiling)
+        {
+            profiled = SessionSampled;
+            rate = profiled ? 1.0 : 0.0;
+            return true;
+        }
+        return false;
     }
 
     /// <summary>Whether a sampled transaction (or a manual profile) gets a v1 profile.</summary>

@@ -80,6 +80,9 @@ public sealed class Transaction : Span
     /// <summary>Set by the profiler when this transaction carries a v1 profile.</summary>
     public object? ProfileState { get; set; }
 
+    /// <summary>The profile decision, when it was made with the transaction's own (profiling configured, tracing not).</summary>
+    public bool? ProfileDecision { get; init; }
+
     internal void Register(Span child)
     {
         // Spans past max_spans still time their work; they are just not sent.

@@ -82,6 +82,28 @@ public sealed class OptionsAndHubTests
         Assert.That((int?)seen["custom"], Is.EqualTo(1));
     }
 
+    [TestCase(null, 1.0, true, TestName = "ProfilingWithoutTracing_KeepsWhatItProfiles")]
+    [TestCase(null, 0.0, false, TestName = "ProfilingWithoutTracing_DropsWhatItDoesNotProfile")]
+    [TestCase(0.0, 1.0, false, TestName = "WithTracing_SentrysRuleStands_OnlySampledTransactionsAreProfiled")]
+    public void StartTransaction_ProfilingConfiguredTracingNot_TheProfileDecisionDecidesBoth(double? tracesRate, double profilesRate, bool kept)
+    {
+        var o = OptionsReader.Read(new Dictionary<string, object?>
+        {
+            ["enable_profiling"] = 1L, ["profiles_sample_rate"] = profilesRate, ["traces_sample_rate"] = tracesRate,
+        }, _ => null);
+        var hub = new Hub(o, new Recording());
+        for (var i = 0; i < 20; i++)
+        {
+            var tx = hub.StartTransaction(new TransactionContext { Name = "t" });
+            Assert.That(tx.IsSampled, Is.EqualTo(kept));
+            Assert.That(tx.ProfileDecision, Is.EqualTo(tracesRate is null ? kept : null), "the decision the profiler takes as made");
+        }
+        var half = new Hub(OptionsReader.Read(new Dictionary<string, object?> { ["profiles_sample_rate"] = 0.5 }, _ => null), new Recording());
+        var decisions = Enumerable.Range(0, 400).Select(_ => half.StartTransaction(new TransactionContext()).ProfileDecision).ToList();
+        Assert.That(decisions.Count(d => d == true), Is.InRange(120, 280), "the profile rate rolls for both");
+        Assert.That(decisions, Has.None.Null);
+    }
+
     [Test]
     public void Capture_ScopeProcessorsAndBeforeSend_DropsAreCounted()
     {

@@ -77,7 +77,7 @@ public sealed class HubProfiler : ITransactionProfiler, IDisposable
             }
             if (O.TransactionProfiling)
             {
-                if (_decider.DecideProfile(context))
+                if (tx.ProfileDecision ?? _decider.DecideProfile(context))
                     _transactions.Start(tx, tx.Name);
                 else
                     _ctx.Reports.Record(DiscardReason.SampleRate, DataCategory.Profile);

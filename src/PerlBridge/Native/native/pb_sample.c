@@ -597,6 +597,10 @@ int32_t pb_sample_now(pb_interp *ip)
     if (!s || !s->active)
         return 0;
     dTHXa(ip->perl);
+    /* Ticks still waiting for a safe point are recorded at their own time first: the marker is
+     * stamped now (a profile's first sample must not fall before the profile's start). */
+    if (__atomic_load_n(&s->pending, __ATOMIC_ACQUIRE))
+        take_sample(aTHX_ s, 0);
     pthread_mutex_lock(&s->lock);
     if (s->pending == 0)
         s->first_tick_ns = mono_ns();
