@@ -8,28 +8,17 @@ namespace PerlSentry.Engine.Agent;
 /// </summary>
 internal sealed class ClientProcess(int pid, IEnumerable<string> libraryDirs, string cwd)
 {
-    private readonly Dictionary<object, IReadOnlyList<(long From, long To)>> _needs = new(ReferenceEqualityComparer.Instance);
-
     public int Pid { get; } = pid;
 
     public int Sessions { get; set; }
 
     public ProfileStore Store { get; } = new();
 
+    private SampleNeeds? _needs;
+
     public FrameResolver Frames { get; } = new(libraryDirs, cwd);
 
     /// <summary>Keeps the samples some session's profiler still needs (see <see cref="Profiling.Sessions.ISampler.Retain"/>).</summary>
-    public void Retain(object owner, IReadOnlyList<(long From, long To)> windows)
-    {
-        (long From, long To)[] all;
-        lock (_needs)
-        {
-            if (windows.Count == 0)
-                _needs.Remove(owner);
-            else
-                _needs[owner] = windows;
-            all = [.. _needs.Values.SelectMany(w => w)];
-        }
-        Store.Retain(s => all.Any(w => s.TimestampNs >= w.From && s.TimestampNs <= w.To));
-    }
+    public void Retain(object owner, IReadOnlyList<(long From, long To)> windows) =>
+        LazyInitializer.EnsureInitialized(ref _needs, () => new SampleNeeds(Store)).Set(owner, windows);
 }

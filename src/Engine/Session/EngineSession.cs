@@ -129,6 +129,7 @@ public sealed class EngineSession : IDisposable
         Given = given;
         Environment = env;
         _hub = NewHub(options);
+        Warmup.Start(options, _host.Host);   // the first transaction's JIT work, done beside the program (once per process)
         if (options.EnableProfiling)
         {
             _profiling = NewProfiler(_hub);

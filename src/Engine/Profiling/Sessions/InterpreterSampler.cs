@@ -14,7 +14,6 @@ public sealed class InterpreterSampler : ISampler, IDisposable
     private static readonly ConditionalWeakTable<PerlInterpreter, InterpreterSampler> PerInterpreter = [];
     private readonly PerlInterpreter _perl;
     private readonly Profiler _profiler;
-    private readonly Dictionary<object, IReadOnlyList<(long From, long To)>> _needs = new(ReferenceEqualityComparer.Instance);
     private readonly Lock _gate = new();
     private Timer? _drain;
     private int _users;
@@ -84,16 +83,10 @@ public sealed class InterpreterSampler : ISampler, IDisposable
 
     public void Drain() => _profiler.Flush();
 
-    public void Retain(object owner, IReadOnlyList<(long From, long To)> windows)
-    {
-        (long From, long To)[] all;
-        lock (_needs)
-        {
-            _needs[owner] = windows;
-            all = [.. _needs.Values.SelectMany(w => w)];
-        }
-        _profiler.Store.Retain(s => all.Any(w => s.TimestampNs >= w.From && s.TimestampNs <= w.To));
-    }
+    private SampleNeeds? _needs;
+
+    public void Retain(object owner, IReadOnlyList<(long From, long To)> windows) =>
+        LazyInitializer.EnsureInitialized(ref _needs, () => new SampleNeeds(_profiler.Store)).Set(owner, windows);
 
     public void Dispose()
     {

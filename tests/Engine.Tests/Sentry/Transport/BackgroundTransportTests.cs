@@ -278,6 +278,29 @@ public sealed class BackgroundTransportTests
     }
 
     [Test]
+    public void JournalChecksum_IsCrc32C_AndRecordsOfTheOlderChecksumAreStillRead()
+    {
+        Assert.That(EnvelopeJournal.Checksum("123456789"u8), Is.EqualTo(0xE3069283u), "CRC-32C's check value");
+        Assert.That(EnvelopeJournal.Checksum("a longer input than eight bytes, not a multiple of eight"u8),
+            Is.Not.EqualTo(EnvelopeJournal.Checksum("a longer input than eight bytes, not a multiple of eight!"u8)));
+        // a record as 0.1.0 wrote it: magic, length, FNV-1a of the payload, payload
+        using (var q = new EnvelopeJournal(_cache, 10))
+            q.Add(SerializedEnvelope.From(Event()));
+        var segment = Directory.GetFiles(_cache).Single(f => !f.EndsWith(".done", StringComparison.Ordinal));
+        var bytes = File.ReadAllBytes(segment);
+        var n = BitConverter.ToInt32(bytes, 4);
+        var fnv = 2166136261u;
+        foreach (var b in bytes.AsSpan(12, n))
+            fnv = (fnv ^ b) * 16777619u;
+        BitConverter.TryWriteBytes(bytes.AsSpan(8), fnv);
+        File.WriteAllBytes(segment, bytes);
+        Assert.That(CachedCount(), Is.EqualTo(1), "an older cache is sent after an upgrade, not dropped");
+        bytes[20] ^= 0xff;
+        File.WriteAllBytes(segment, bytes);
+        Assert.That(CachedCount(), Is.Zero, "a record that matches neither checksum is skipped");
+    }
+
+    [Test]
     public async Task RepeatedFailures_OpenTheCircuit_SoNoRequestIsMade()
     {
         _server.Answer = _ => FakeSentryServer.Reply.Drop;

@@ -1,0 +1,25 @@
+namespace PerlSentry.Engine.Profiling;
+
+/// <summary>
+/// Which time windows (Unix ns, inclusive) of one store's samples each profiler still needs
+/// (<see cref="Sessions.ISampler.Retain"/>): the samples no window holds are forgotten. Thread-safe.
+/// </summary>
+public sealed class SampleNeeds(ProfileStore store)
+{
+    private readonly Dictionary<object, IReadOnlyList<(long From, long To)>> _needs = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>Says what <paramref name="owner"/> needs now (none: it is forgotten) and trims the store.</summary>
+    public void Set(object owner, IReadOnlyList<(long From, long To)> windows)
+    {
+        (long From, long To)[] all;
+        lock (_needs)
+        {
+            if (windows.Count == 0)
+                _needs.Remove(owner);
+            else
+                _needs[owner] = windows;
+            all = [.. _needs.Values.SelectMany(w => w)];
+        }
+        store.Retain(s => all.Any(w => s.TimestampNs >= w.From && s.TimestampNs <= w.To));
+    }
+}
