@@ -70,7 +70,7 @@ public sealed class PreforkTests
         {
             Assert.That(world.WaitFor("transaction", 200), Is.EqualTo(200), () => "one transaction per request; dropped: " + world.Discarded()
                 + "; agent log: " + (File.Exists(world.Socket + ".log") ? File.ReadAllText(world.Socket + ".log") : "none"));
-            Assert.That(world.WaitFor("profile", 200), Is.EqualTo(200), "each with its profile");
+            Assert.That(world.WaitFor("profile", 200), Is.EqualTo(200), () => "each with its profile; dropped: " + world.Discarded());
             Assert.That(world.WaitFor("event", 50), Is.EqualTo(50), "one event per die");
         });
         var items = world.Items();

@@ -38,7 +38,7 @@ public sealed class ProcessShapesTests
         Assert.Multiple(() =>
         {
             Assert.That(world.WaitFor("transaction", 200), Is.EqualTo(200), () => "one transaction per request; dropped: " + world.Discarded());
-            Assert.That(world.WaitFor("profile", 200), Is.EqualTo(200), "each with its profile");
+            Assert.That(world.WaitFor("profile", 200), Is.EqualTo(200), () => "each with its profile; dropped: " + world.Discarded());
             Assert.That(world.WaitFor("event", 50), Is.EqualTo(50), "one event per die");
         });
         world.AssertAllConform();
@@ -222,7 +222,7 @@ public sealed class ProcessShapesTests
         Assert.That(r.ExitCode, Is.Zero, r.Stderr);
         Assert.That(r.Stdout, Is.EqualTo("1,2,3,4\n"));
         Assert.That(world.WaitFor("transaction", 4), Is.EqualTo(4), () => "dropped: " + world.Discarded());
-        Assert.That(world.WaitFor("profile", 4), Is.EqualTo(4));
+        Assert.That(world.WaitFor("profile", 4), Is.EqualTo(4), () => "dropped: " + world.Discarded());
         var items = world.Items();
         var events = items.Where(i => i.Type == "event").Select(i => i.Payload).ToList();
         Assert.That(events.Select(e => (string?)e["tags"]!["tid"]), Is.EquivalentTo(new[] { "1", "2", "3", "4" }), "each thread's before_send ran in that thread");

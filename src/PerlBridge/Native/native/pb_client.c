@@ -932,7 +932,7 @@ static int must_wait(pb_client *c, const char *name, SV **args, I32 nargs)
     case 'p': return strcmp(name, "profiler_call") == 0;
     case 't':
         if (strcmp(name, "transaction_start") == 0)
-            return c->wait_tx_start;
+            return c->wait_tx_start || (c->tx_start_ahead && !c->ip);   /* no sampler to take ahead: ask */
         if (strcmp(name, "transaction_finish") == 0)
             return c->wait_tx_finish;   /* a profile's end needs no answer: its release comes in an ACK */
         return 0;
