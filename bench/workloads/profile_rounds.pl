@@ -13,29 +13,17 @@ my $dir = "/tmp/perlsentry-rounds-$$";
 Sentry::SDK->init({ profile_session_sample_rate => 1.0, profile_lifecycle => 'manual', envelope_dir => $dir, cache_dir => '' });
 END { system('rm', '-rf', $dir) if defined $dir }
 
-package Shapes;
-sub area { my ($w, $h) = @_; return $w * $h }
-sub scale { my ($s, @v) = @_; return map { $_ * $s } @v }
-package Report;
-sub line { my ($k, $v) = @_; return sprintf("%-10s %8.2f", $k, $v) }
-package main;
-sub fib { my $n = shift; $n < 2 ? $n : fib($n - 1) + fib($n - 2) }
-sub crunch {
-    my $t = 0;
-    for my $i (1 .. 20_000) {
-        my @v = Shapes::scale(1.5, $i, $i + 1, $i + 2);
-        $t += Shapes::area(@v[0, 1]);
-        $t += length Report::line("k$i", $v[2]) if $i % 10 == 0;
-    }
-    return $t;
-}
+use FindBin;
+use lib $FindBin::Bin;
+use CpuWork;
+
 sub cpu { my ($u, $s) = times; $u + $s }
 sub round {
     my ($profiled) = @_;
     Sentry::SDK->start_profiler if $profiled;
     my $c0 = cpu();
     my $sum = 0;
-    for (1 .. 8) { $sum += fib(20); $sum += crunch() }
+    $sum += CpuWork::unit() for 1 .. 8;
     my $used = cpu() - $c0;
     Sentry::SDK->stop_profiler if $profiled;
     return $used;

@@ -2,7 +2,6 @@ package Sentry::Integration;
 use strict;
 use warnings;
 use Scalar::Util ();
-use Sub::Util ();
 
 our $VERSION = '0.1.0';
 
@@ -13,6 +12,10 @@ our $VERSION = '0.1.0';
 # program did and gives back what it gave; the SDK's own work around it cannot make it fail.
 
 our @DEFAULTS = qw(DieHandler LwpUserAgent HttpTiny MojoUserAgent DBI);
+
+# The library each default patches: its integration is loaded only once the library is (a process
+# that never loads DBI never loads Sentry::Integration::DBI either).
+our %LIBRARY_OF = (LwpUserAgent => 'LWP::UserAgent', HttpTiny => 'HTTP::Tiny', MojoUserAgent => 'Mojo::UserAgent', DBI => 'DBI');
 
 my %PENDING;     # 'DBI.pm' => [ callbacks to run once it is loaded ]
 my %WRAPPED;     # 'Pkg::method' => 1
@@ -27,11 +30,22 @@ sub setup {
     push @chosen, @{ $options->{integrations} } if ref $options->{integrations} eq 'ARRAY';
     my %seen;
     for my $i (@chosen) {
+        next if !ref $i && defined $i && $seen{$i}++;
+        if (!ref $i && defined $i && $LIBRARY_OF{$i}) {
+            when_loaded($LIBRARY_OF{$i}, sub { my $object = _object($i); _setup($object) if $object });
+            next;
+        }
         my $object = _object($i) or next;
         next if $seen{ ref $object }++;
-        my $ok = eval { $object->setup_once; 1 };
-        warn "Sentry::SDK: the integration " . ref($object) . " could not be set up: $@" unless $ok;
+        _setup($object);
     }
+    return;
+}
+
+sub _setup {
+    my ($object) = @_;
+    my $ok = eval { $object->setup_once; 1 };
+    warn "Sentry::SDK: the integration " . ref($object) . " could not be set up: $@" unless $ok;
     return;
 }
 
@@ -105,6 +119,7 @@ sub wrap {
     no strict 'refs';
     no warnings 'redefine';
     my $orig = defined &{$name} ? \&{$name} : return 0;
+    require Sub::Util;
     my $wrapper = sub { unshift @_, $orig; goto &$around };
     Sub::Util::set_prototype(prototype($orig), $wrapper) if defined prototype($orig);
     *{$name} = Sub::Util::set_subname($name, $wrapper);

@@ -2,7 +2,6 @@ package Sentry::SDK;
 use strict;
 use warnings;
 use Carp ();
-use File::Spec ();
 use Sentry::Internal;
 use Sentry::Hub;
 use Sentry::Severity;
@@ -26,7 +25,13 @@ sub init {
     # (and whatever the agent's own directory is). The caller's hash is left as it was.
     {
         local ($@, $!);
-        my $abs = sub { my ($d) = @_; defined $d && !ref $d && length $d && !File::Spec->file_name_is_absolute($d) ? File::Spec->rel2abs($d) : $d };
+        my $abs = sub {
+            my ($d) = @_;
+            return $d unless defined $d && !ref $d && length $d && $d !~ m{\A/};
+            require Cwd;   # only for a relative folder: loading it costs every process memory
+            my $cwd = Cwd::getcwd();
+            return defined $cwd ? "$cwd/$d" : $d;
+        };
         $options = { %$options, map { exists $options->{$_} ? ($_ => $abs->($options->{$_})) : () } qw(envelope_dir cache_dir) };
         delete $options->{integrations};   # Perl objects the Perl side sets up (Sentry::Integration)
         $env{$_} = $abs->($env{$_}) for grep { exists $env{$_} } qw(PERLSENTRY_ENVELOPE_DIR XDG_CACHE_HOME);
