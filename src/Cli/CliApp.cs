@@ -30,6 +30,11 @@ internal static class CliApp
           PERLSENTRY_SHIM      path of libperlbridge.so (default: next to perl-sentry)
         """;
 
+    /// <summary>The product version as packed (<c>0.1.0</c>), without the build metadata the SDK appends after a '+'.</summary>
+    public static string ProductVersion =>
+        (System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(typeof(CliApp).Assembly)
+            ?.InformationalVersion ?? "0.0.0").Split('+')[0];
+
     public static int Run(string[] args, TextWriter stderr)
     {
         if (args.Length == 0)
@@ -51,7 +56,7 @@ internal static class CliApp
                     Console.Out.WriteLine(Usage);
                     return 0;
                 case "version" or "--version":
-                    Console.Out.WriteLine($"perl-sentry {typeof(CliApp).Assembly.GetName().Version} (perl {PerlInterpreter.PerlVersion})");
+                    Console.Out.WriteLine($"perl-sentry {ProductVersion} (perl {PerlInterpreter.PerlVersion})");
                     return 0;
                 default:
                     stderr.WriteLine($"perl-sentry: unknown command '{args[0]}'.");

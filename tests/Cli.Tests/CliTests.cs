@@ -54,10 +54,43 @@ public sealed class CliTests
     }
 
     [Test]
-    public void Version_NamesPerl()
+    public void Version_IsTheProductVersion_AndNamesPerl()
     {
-        var r = Host("version");
-        Assert.That(r.Stdout, Does.Match(@"perl-sentry \S+ \(perl 5\.\d+\.\d+\)"));
+        foreach (var how in new[] { "version", "--version" })
+        {
+            var r = Host(how);
+            Assert.That(r.Stdout, Does.Match(@"^perl-sentry \d+\.\d+\.\d+ \(perl 5\.\d+\.\d+\)\n\z"), "0.1.0 as packed, not 0.1.0.0 nor +commit");
+        }
+    }
+
+    [Test]
+    public void Pack_TheToolPackageKeepsTheModulesTree_AndInstallsAndRuns()
+    {
+        var dir = Directory.CreateTempSubdirectory("ps-pack").FullName;
+        try
+        {
+            var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+            var pack = ProcessRunner.Run("dotnet", ["pack", Path.Combine(Repo.Root, "src", "Cli", "Cli.csproj"), "--no-build", "-c", configuration, "-o", dir, "--nologo"],
+                Repo.Root, timeoutMs: 180_000);
+            Assert.That(pack.ExitCode, Is.Zero, pack.Stdout + pack.Stderr);
+            var nupkg = Directory.GetFiles(dir, "PerlSentry.Cli.*.nupkg").Single();
+            using (var zip = System.IO.Compression.ZipFile.OpenRead(nupkg))
+            {
+                var names = zip.Entries.Select(e => e.FullName).ToList();
+                Assert.That(names, Has.Some.EndsWith("/perl/lib/Sentry/Scope.pm").And.Some.EndsWith("/perl/lib/Sentry/Hub/Scope.pm"),
+                    "both Scope.pm, each in its folder (NU5118 when they were flattened)");
+                Assert.That(names, Has.None.StartsWith("content"), "no flattened content files");
+            }
+            var install = ProcessRunner.Run("dotnet", ["tool", "install", "--tool-path", Path.Combine(dir, "tools"), "--add-source", dir, "PerlSentry.Cli"],
+                dir, timeoutMs: 180_000);
+            Assert.That(install.ExitCode, Is.Zero, install.Stdout + install.Stderr);
+            var run = ProcessRunner.Run(Path.Combine(dir, "tools", "perl-sentry"), ["run", "-e", "use Sentry::SDK; print qq{ok\n}"], dir, timeoutMs: 60_000);
+            Assert.That(run.Stdout, Is.EqualTo("ok\n"), run.Stderr);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
     }
 
     [Test]
