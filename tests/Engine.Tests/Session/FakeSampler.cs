@@ -14,7 +14,7 @@ internal sealed class FakeSampler : ISampler, IClock
     public static readonly ProfileFrame Work = new("main::work", "main", "app.pl", "/srv/app.pl", 9, true);
     public static readonly ProfileFrame Lib = new("List::Util::sum", "List::Util", "/usr/lib/List/Util.pm", "/usr/lib/List/Util.pm", 1, false);
 
-    private readonly Dictionary<object, IReadOnlyList<(long From, long To)>> _needs = new(ReferenceEqualityComparer.Instance);
+    private SampleNeeds? _needs;
 
     public long Now { get; private set; } = 1_800_000_000_000_000_000;
 
@@ -62,12 +62,8 @@ internal sealed class FakeSampler : ISampler, IClock
 
     public void Drain() { }
 
-    public void Retain(object owner, IReadOnlyList<(long From, long To)> windows)
-    {
-        _needs[owner] = windows;
-        var all = _needs.Values.SelectMany(w => w).ToList();
-        Store.Retain(s => all.Any(w => s.TimestampNs >= w.From && s.TimestampNs <= w.To));
-    }
+    public void Retain(object owner, IReadOnlyList<(long From, long To)> windows) =>
+        LazyInitializer.EnsureInitialized(ref _needs, () => new SampleNeeds(Store)).Set(owner, windows);
 
     /// <summary>Time passes: a sample every 10 ms while sampling, and a drain every second crossed.</summary>
     public void Advance(TimeSpan t)

@@ -87,6 +87,7 @@ public sealed class HubProfiler : ITransactionProfiler, IDisposable
                 tx.ProfileState = TraceUser;
                 _continuous.Join(tx.Name);
             }
+            Trim();   // the new profile's window, said at once (it only grows: the store is not walked)
             LinkSession(tx);
         }
     }
@@ -132,12 +133,16 @@ public sealed class HubProfiler : ITransactionProfiler, IDisposable
             if (whyNot is not null)
                 return null;
             if (O.TransactionProfiling)
-                return _manual = StartManualTransaction(name, out whyNot);
-            if (O.ProfileLifecycle == ProfileLifecycle.Trace)
+                _manual = StartManualTransaction(name, out whyNot);
+            else if (O.ProfileLifecycle == ProfileLifecycle.Trace)
                 whyNot = "profile_lifecycle is 'trace': the continuous profiler runs while transactions do";
             else if (!_decider.SessionSampled)
                 whyNot = "this process's profiling session was not sampled (profile_session_sample_rate)";
-            return whyNot is null ? _manual = _continuous.Start(name) : null;
+            else
+                _manual = _continuous.Start(name);
+            if (_manual is not null)
+                Trim();   // its window, said at once
+            return _manual;
         }
     }
 
