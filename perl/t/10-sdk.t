@@ -134,10 +134,16 @@ subtest 'what events say is readable: died-with data, levels, tags and names as 
     my $tx = Sentry::SDK->start_transaction({ name => bless({ cents => 99 }, 'Money'), op => 'task' });
     $tx->finish;
     Sentry::SDK->capture_exception('x' x 10_000_000);
+    my $eval_line = __LINE__ + 1;
+    my $made = eval 'sub { Sentry::SDK->capture_exception("from eval code") }' or die $@;
+    $made->();
     eval { Sentry::SDK->configure_scope(sub { $_[0]->set_level('loud') }) };
     like $@, qr/level 'loud' is not one of fatal, error, warning, info, debug/, 'set_level refuses it, naming the levels';
     my @p = map { $_->{items}[0]{payload} } envelopes();
-    my ($exc, $odd, $again, $alias, $tagged, $named, $huge) = @p;
+    my ($exc, $odd, $again, $alias, $tagged, $named, $huge, $from_eval) = @p;
+    my @eval_frames = @{ $from_eval->{exception}{values}[0]{stacktrace}{frames} };
+    is scalar(grep { $_->{filename} =~ /\(eval/ } @eval_frames), 0, 'no frame names perl\'s eval number';
+    is scalar(grep { $_->{filename} eq $0 && $_->{lineno} == $eval_line } @eval_frames), 1, 'the eval-made sub is placed where the eval ran';
     is length $huge->{exception}{values}[0]{value}, 8192, 'a 10 MB error is cut to the 8192 characters Sentry keeps';
     is $exc->{exception}{values}[0]{value}, '{"code" => 42,"reason" => "no stock"}', 'a hash died with is shown as data';
     is $odd->{level}, 'info', 'an unknown level: the default';

@@ -167,6 +167,12 @@ sub _stack_frames {
 
 sub _frame {
     my ($function, $module, $file, $line) = @_;
+    # Code a string eval compiled: the file and line of the code that ran the eval, not perl's
+    # run-dependent "(eval 46)" (the same place profiles give it).
+    if (defined $file && $file =~ /\A\(eval (\d+)\)/ && defined &PerlSentry::Client::_eval_site) {
+        my ($site, $site_line) = PerlSentry::Client::_eval_site($1);
+        ($file, $line) = ($site, $site_line) if defined $site;
+    }
     my %f = (function => $function, module => $module, filename => $file, lineno => 0 + ($line || 0));
     if (defined $file && $file !~ /\A\(/) {
         require File::Spec;

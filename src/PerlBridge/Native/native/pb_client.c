@@ -1377,8 +1377,24 @@ XS(pb_xs_sampler_users)
     XSRETURN(1);
 }
 
+/* PerlSentry::Client::_eval_site($n): the file and line that ran string eval $n (the code perl
+ * names "(eval $n)"), or the empty list; for stack frames of events, as profiles place them. */
+XS(pb_xs_eval_site);
+XS(pb_xs_eval_site)
+{
+    dXSARGS;
+    const char *file;
+    uint32_t line;
+    if (items != 1 || !pb_sample_eval_site(pb_interp_of(aTHX), (uint32_t)SvUV(ST(0)), &file, &line))
+        XSRETURN_EMPTY;
+    ST(0) = sv_2mortal(newSVpv(file, 0));
+    ST(1) = sv_2mortal(newSVuv(line));
+    XSRETURN(2);
+}
+
 void pb_client_define_subs(pTHX)
 {
+    newXS("PerlSentry::Client::_eval_site", pb_xs_eval_site, __FILE__);
     newXS("PerlSentry::Client::_clone", pb_xs_clone, __FILE__);
     newXS("PerlSentry::Client::_interp_id", pb_xs_interp_id, __FILE__);
     newXS("PerlSentry::Client::_sampler_users", pb_xs_sampler_users, __FILE__);

@@ -416,6 +416,18 @@ static void sample_hook(pTHX)
         PL_sig_pending = 1;
 }
 
+/* Where eval `seq` of this interpreter ran (the file and line that compiled its code); 0 when not known. */
+int pb_sample_eval_site(pb_interp *ip, uint32_t seq, const char **file, uint32_t *line)
+{
+    pb_sampler *s = ip ? ip->sampler : NULL;
+    const pb_eval_site *site = eval_site(s ? s->evals : NULL, seq);
+    if (!site)
+        return 0;
+    *file = s->evals->files[site->file];
+    *line = site->line;
+    return 1;
+}
+
 /* ---- op wrappers: ops with no safe point while they block or run ---- */
 
 static Perl_ppaddr_t g_orig[MAXO];

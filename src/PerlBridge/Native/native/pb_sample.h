@@ -9,6 +9,8 @@
 /* Installs the wrappers on ops that block or run long without a safe point.
  * Process-wide; must run before any interpreter compiles code. */
 void pb_sample_wrap_ops(void);
+/* Where string eval number `seq` of this interpreter ran: 1 and its file and line, or 0. Owner thread. */
+int pb_sample_eval_site(pb_interp *ip, uint32_t seq, const char **file, uint32_t *line);
 /* Calls hook (on the interpreter's thread) just before the program's exec replaces the process:
  * for ops compiled after this. NULL stops calling it. */
 void pb_sample_on_exec(void (*hook)(void));
