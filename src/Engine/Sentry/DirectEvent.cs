@@ -313,76 +313,67 @@ public static class DirectEvent
             SessionValues.Write(w, exception, 1);
             return;
         }
+        WriteWithList(w, e, "values", 2, one =>
+        {
+            w.WriteStartObject();
+            foreach (var (k, x) in one)
+            {
+                w.WritePropertyName(k);
+                if (k == "stacktrace" && x is IDictionary<string, object?> st)
+                    WriteWithList(w, st, "frames", 5, frame => WriteFrame(w, frame, inApp, source));
+                else
+                    SessionValues.Write(w, x, 4);
+            }
+            w.WriteEndObject();
+        });
+    }
+
+    /// <summary>
+    /// An object as given, but for the list under <paramref name="listKey"/>: each element that is an
+    /// object is written by <paramref name="writeElement"/>, anything else as given.
+    /// </summary>
+    private static void WriteWithList(JsonWriter w, IDictionary<string, object?> o, string listKey, int depth,
+        Action<IDictionary<string, object?>> writeElement)
+    {
         w.WriteStartObject();
-        foreach (var (key, value) in e)
+        foreach (var (key, value) in o)
         {
             w.WritePropertyName(key);
-            if (key != "values" || value is not IEnumerable<object?> list || value is string)
+            if (key != listKey || value is not IEnumerable<object?> list || value is string)
             {
-                SessionValues.Write(w, value, 2);
+                SessionValues.Write(w, value, depth);
                 continue;
             }
             w.WriteStartArray();
             foreach (var v in list)
             {
-                if (v is not IDictionary<string, object?> one)
-                {
-                    SessionValues.Write(w, v, 3);
-                    continue;
-                }
-                w.WriteStartObject();
-                foreach (var (k, x) in one)
-                {
-                    w.WritePropertyName(k);
-                    if (k == "stacktrace" && x is IDictionary<string, object?> st)
-                        WriteStacktrace(w, st, inApp, source);
-                    else
-                        SessionValues.Write(w, x, 4);
-                }
-                w.WriteEndObject();
+                if (v is IDictionary<string, object?> element)
+                    writeElement(element);
+                else
+                    SessionValues.Write(w, v, depth + 1);
             }
             w.WriteEndArray();
         }
         w.WriteEndObject();
     }
 
-    private static void WriteStacktrace(JsonWriter w, IDictionary<string, object?> st, InAppRules inApp, SourceContext? source)
+    /// <summary>A stack frame as given, with in_app where it says nothing and its source lines where it has none.</summary>
+    private static void WriteFrame(JsonWriter w, IDictionary<string, object?> frame, InAppRules inApp, SourceContext? source)
     {
         w.WriteStartObject();
-        foreach (var (key, value) in st)
+        foreach (var (k, x) in frame)
         {
-            w.WritePropertyName(key);
-            if (key != "frames" || value is not IEnumerable<object?> frames || value is string)
-            {
-                SessionValues.Write(w, value, 5);
-                continue;
-            }
-            w.WriteStartArray();
-            foreach (var f in frames)
-            {
-                if (f is not IDictionary<string, object?> frame)
-                {
-                    SessionValues.Write(w, f, 6);
-                    continue;
-                }
-                w.WriteStartObject();
-                foreach (var (k, x) in frame)
-                {
-                    w.WritePropertyName(k);
-                    SessionValues.Write(w, x, 7);
-                }
-                if (!frame.ContainsKey("in_app"))
-                {
-                    w.WritePropertyName("in_app");
-                    w.WriteValue(inApp.IsInApp(Get(frame, "module") as string ?? "", Get(frame, "filename") as string ?? "",
-                        Get(frame, "abs_path") as string));
-                }
-                if (source is not null && !frame.ContainsKey("context_line") && SessionValues.LineNumber(Get(frame, "lineno")) is { } line)
-                    source.Write(w, Get(frame, "abs_path") as string, line);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
+            w.WritePropertyName(k);
+            SessionValues.Write(w, x, 7);
         }
+        if (!frame.ContainsKey("in_app"))
+        {
+            w.WritePropertyName("in_app");
+            w.WriteValue(inApp.IsInApp(Get(frame, "module") as string ?? "", Get(frame, "filename") as string ?? "",
+                Get(frame, "abs_path") as string));
+        }
+        if (source is not null && !frame.ContainsKey("context_line") && SessionValues.LineNumber(Get(frame, "lineno")) is { } line)
+            source.Write(w, Get(frame, "abs_path") as string, line);
         w.WriteEndObject();
     }
 
