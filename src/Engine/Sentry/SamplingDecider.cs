@@ -73,8 +73,8 @@ public sealed class SamplingDecider(SentryOptions options, Action<string>? log =
             return false;
         if (Options.TransactionProfiling)
         {
-            rate = Options.ProfilesSampler is { } sampler ? Ask("profiles_sampler", sampler, sampling) ?? 0.0 : Options.ProfilesSampleRate ?? 0.0;
-            profiled = rate > 0 && Roll() < rate.Value;
+            rate = ProfileRate(sampling) ?? 0.0;
+            profiled = Rolls(rate);
             return true;
         }
         if (Options.ContinuousProfiling)
@@ -87,11 +87,13 @@ public sealed class SamplingDecider(SentryOptions options, Action<string>? log =
     }
 
     /// <summary>Whether a sampled transaction (or a manual profile) gets a v1 profile.</summary>
-    public bool DecideProfile(SamplingContext sampling)
-    {
-        var rate = Options.ProfilesSampler is { } sampler ? Ask("profiles_sampler", sampler, sampling) : Options.ProfilesSampleRate;
-        return rate is > 0 && Roll() < rate.Value;
-    }
+    public bool DecideProfile(SamplingContext sampling) => Rolls(ProfileRate(sampling));
+
+    /// <summary><c>profiles_sampler</c>'s rate, else <c>profiles_sample_rate</c>.</summary>
+    private double? ProfileRate(SamplingContext sampling) =>
+        Options.ProfilesSampler is { } sampler ? Ask("profiles_sampler", sampler, sampling) : Options.ProfilesSampleRate;
+
+    private bool Rolls(double? rate) => rate is > 0 && Roll() < rate.Value;
 
     /// <summary>Whether this process's continuous profiling session is sampled: rolled once, then kept.</summary>
     public bool SessionSampled

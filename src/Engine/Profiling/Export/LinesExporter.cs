@@ -24,12 +24,16 @@ public static class LinesExporter
         sb.AppendLine(" self %  hottest lines");
         foreach (var l in LineStats.Of(p).Where(l => l.Self > 0).Take(count))
         {
-            var code = l.AbsPath is not null && source.LinesOf(l.AbsPath) is { } text && l.Line <= text.Length ? text[l.Line - 1].Trim() : "";
+            var code = CodeOf(l, source);
             if (code.Length > 60) code = code[..57] + "...";
             sb.AppendLine(inv, $"{100.0 * l.Self / all,6:F1}%  {$"{l.File}:{l.Line}",-40} {code}");
         }
         return sb.ToString();
     }
+
+    /// <summary>The code of a line, trimmed; empty when its file cannot be read.</summary>
+    private static string CodeOf(LineStats l, SourceContext source) =>
+        l.AbsPath is not null && source.LinesOf(l.AbsPath) is { } text && l.Line <= text.Length ? text[l.Line - 1].Trim() : "";
 
     public static string Export(ProfileSnapshot p, string title, SourceContext? source = null)
     {
@@ -38,8 +42,7 @@ public static class LinesExporter
         var all = Math.Max(1, p.TotalWeight);
         var files = LineStats.Files(p);
         string Pct(long v) => (100.0 * v / all).ToString("F1", CultureInfo.InvariantCulture) + "%";
-        string Text(LineStats l) =>
-            l.AbsPath is not null && source.LinesOf(l.AbsPath) is { } text && l.Line <= text.Length ? text[l.Line - 1].Trim() : "";
+        string Text(LineStats l) => CodeOf(l, source);
         string H(string s) => WebUtility.HtmlEncode(s);
         string Anchor(LineStats l) => $"L{l.FileIndex}-{l.Line}";
 
