@@ -59,7 +59,7 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
         evt["event_id"] = id;
         if (EventSize.Fit(Serialize(evt)) is not { } payload)
             return TooLarge(id);
-        var dsc = scope?.DynamicSamplingContext(Options);
+        var dsc = EventDsc(scope);
         Send(Envelope.FromItems(id, SdkInfo.Default, [new EnvelopeItem("event", payload)], dsc));
         return id;
     }
@@ -94,7 +94,7 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
             TooLarge(eventId);
             return true;
         }
-        var dsc = scope?.DynamicSamplingContext(Options);
+        var dsc = EventDsc(scope);
         Transport.Send(SerializedEnvelope.OfEvent(eventId, SdkJson, [new EnvelopeItem("event", fitted)], dsc));
         id = eventId;
         return true;
@@ -159,6 +159,12 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
         }
         _ = Transport.SendEnvelopeAsync(envelope);
     }
+
+    /// <summary>
+    /// The DSC an event's envelope carries (the scope's trace), or null without a DSN: Relay needs the
+    /// public key, so no envelope would carry it and it is not built.
+    /// </summary>
+    private JObject? EventDsc(Scope? scope) => Options.Dsn is null ? null : scope?.DynamicSamplingContext(Options);
 
     private int _warnedTooLarge;
 
