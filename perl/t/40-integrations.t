@@ -47,16 +47,22 @@ my $envelopes = "$dir/envelopes";
 Sentry::SDK->init({ dsn => "http://key\@localhost:$port/1", envelope_dir => $envelopes, cache_dir => '',
                     traces_sample_rate => 1.0 });
 
-sub payloads {
-    Sentry::SDK->flush(10);
+# The first item's payload of each envelope file in $folder, in file order; the files go with $take.
+sub first_payloads {
+    my ($folder, $take) = @_;
     my @out;
-    for my $f (sort glob "$envelopes/*.envelope") {
+    for my $f (sort glob "$folder/*.envelope") {
         open my $fh, '<:raw', $f or die $!;
-        my (undef, $ih, $p) = split /\n/, do { local $/; <$fh> };
+        my (undef, undef, $p) = split /\n/, do { local $/; <$fh> };
         push @out, JSON::PP::decode_json($p);
-        unlink $f;
+        unlink $f if $take;
     }
     return @out;
+}
+
+sub payloads {
+    Sentry::SDK->flush(10);
+    return first_payloads($envelopes, 1);
 }
 
 sub requests {
@@ -162,12 +168,7 @@ print STDERR "after eval: \$@";
 die "boom at the top\\n";
 PERL
         is $status, 255, "$name: exit status 255, as perl";
-        my @events;
-        for my $f (glob "$out/*.envelope") {
-            open my $fh, '<:raw', $f or die $!;
-            my (undef, undef, $p) = split /\n/, do { local $/; <$fh> };
-            push @events, JSON::PP::decode_json($p);
-        }
+        my @events = first_payloads($out);
         is scalar @events, 1, "$name: one event, the uncaught die only";
         is $events[0]{level}, 'fatal', "$name: fatal";
         is $events[0]{exception}{values}[0]{value}, 'boom at the top';
@@ -193,10 +194,7 @@ PERL
     ok $off, 'the request went out';
     unlike $off // '', qr/^sentry-trace:/mi, 'without trace headers';
     my @types;
-    for my $f (glob "$dir/off/*.envelope") {
-        open my $fh, '<:raw', $f or die $!;
-        my (undef, undef, $p) = split /\n/, do { local $/; <$fh> };
-        my $e = JSON::PP::decode_json($p);
+    for my $e (first_payloads("$dir/off")) {
         push @types, $e->{type} // 'event';
         is scalar(grep { $_->{op} eq 'http.client' } @{ $e->{spans} // [] }), 0, 'no http span' if $e->{type};
     }
