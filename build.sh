@@ -11,10 +11,10 @@ shift || true
 # Debian packages the build, the tests and the benchmarks need: the compiler, Devel::NYTProf (compared
 # against), and the servers and job runners whose process shapes the tests run (Starman, Plack,
 # Mojolicious prefork/hypnotoad, Minion with its SQLite backend, Parallel::ForkManager), wrk for load,
-# and the libraries the integrations patch (DBI with SQLite, LWP, HTTP::Daemon for their tests).
+# and the libraries the integrations patch (DBI with SQLite, LWP) for their tests.
 packages=(gcc make perl libdevel-nytprof-perl libtest-exception-perl libmojolicious-perl
   starman libplack-perl libminion-perl libminion-backend-sqlite-perl libparallel-forkmanager-perl wrk
-  libdbd-sqlite3-perl libwww-perl libhttp-daemon-perl)
+  libdbd-sqlite3-perl libwww-perl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
