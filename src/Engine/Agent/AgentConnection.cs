@@ -331,13 +331,30 @@ internal sealed class AgentConnection : IDisposable
         _ackedSeq = _lastSeq;
     }
 
+    private bool _peerGone;
+
+    /// <summary>
+    /// Writes a frame to the client. A client that has gone (killed by a prefork server's TERM right
+    /// after its request) cannot take an ACK any more, but what it wrote before it went is still in
+    /// this end's buffer: writing stops, reading goes on to the end, so none of it is lost.
+    /// </summary>
     private void Send(byte kind, ReadOnlySpan<byte> payload)
     {
+        if (_peerGone)
+            return;
         var frame = new byte[5 + payload.Length];
         BinaryPrimitives.WriteInt32LittleEndian(frame, payload.Length + 1);
         frame[4] = kind;
         payload.CopyTo(frame.AsSpan(5));
-        _socket.Send(frame);
+        try
+        {
+            _socket.Send(frame);
+        }
+        catch (SocketException e)
+        {
+            _peerGone = true;
+            _log($"{Name}: the client takes no more ({e.SocketErrorCode}); reading what it sent");
+        }
     }
 
     /// <summary>The client went away: what its session holds is sent (or cached), then it is forgotten.</summary>
