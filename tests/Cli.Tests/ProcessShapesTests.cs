@@ -275,25 +275,6 @@ public sealed class ProcessShapesTests
             "an event sent twice keeps its id, so Sentry keeps one");
     }
     [Test]
-    public void ClientKilledRightAfterItsCalls_EverythingItWroteArrives()
-    {
-        // A prefork server's TERM kills a worker the moment its request is done: what it wrote is in
-        // the socket, and the agent's ACKs to it cannot be delivered any more.
-        using var world = new AgentWorld();
-        var script = world.Script("killed.pl", """
-            use strict; use warnings; use Sentry::SDK;
-            Sentry::SDK->init({});
-            Sentry::SDK->capture_message("warm");
-            Sentry::SDK->flush(10);
-            Sentry::SDK->capture_message("message $_") for 1 .. 300;
-            kill 'KILL', $$;
-            """);
-        var r = world.Perl(script);
-        Assert.That(r.ExitCode, Is.Not.Zero, "killed");
-        Assert.That(world.WaitFor("event", 301), Is.EqualTo(301), () => "dropped: " + world.Discarded());
-    }
-
-    [Test]
     public void AgentSurvivesGarbageOversizeFramesAndHalfFrames_OtherClientsGoOn()
     {
         using var world = new AgentWorld();
