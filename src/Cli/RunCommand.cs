@@ -1,4 +1,6 @@
+using System.Runtime.InteropServices;
 using PerlSentry.Engine.PerlApi;
+using PerlSentry.Engine.Sentry;
 using PerlSentry.PerlBridge;
 
 namespace PerlSentry.Cli;
@@ -21,7 +23,26 @@ internal static class RunCommand
         // The main thread owns the interpreter: process-directed signals land on it first.
         var perl = PerlInterpreter.CreateOnCurrentThread();
         HostApi.Install(perl);
+        WriteCapturesOnSignals();
         return perl;
+    }
+
+    private static readonly List<PosixSignalRegistration> OnSignals = [];
+
+    /// <summary>
+    /// Events are written to envelopes off the program's thread (<see cref="CaptureWriter"/>): a TERM,
+    /// INT or HUP the program does not handle itself (which would end the process at once) first lets
+    /// the writer finish what the program captured (up to 2 s), then does what it would have done.
+    /// A program that sets its own handler, or <c>IGNORE</c>, gets perl's behaviour unchanged.
+    /// </summary>
+    private static void WriteCapturesOnSignals()
+    {
+        foreach (var signal in (PosixSignal[])[PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP])
+            OnSignals.Add(PosixSignalRegistration.Create(signal, _ =>
+            {
+                if (CaptureWriter.SharedStarted)
+                    CaptureWriter.Shared.Drain(TimeSpan.FromSeconds(2));
+            }));
     }
 
     /// <summary>

@@ -150,35 +150,51 @@ sub _split_die_location {
 
 # Stack frames of the caller of the SDK, oldest first as Sentry wants them. SDK frames are left
 # out by position (the innermost ones, up to the first frame outside Sentry::), not by name.
+# caller() is asked once per level: frame i's function is what caller(i + 1) names.
 sub _stack_frames {
     my @frames;
     my $i = 0;
-    $i++ while (caller($i))[0] && (caller($i))[0] =~ /\ASentry(?:::|\z)/;
-    for (; my @c = caller($i); $i++) {
-        my $sub = (caller($i + 1))[3];
-        my $function = defined $sub ? $sub : 'main';
-        (my $module = $function) =~ s/::[^:]+\z//;
-        $module = 'main' if $function eq 'main' || $module eq $function;
+    my @c = caller($i);
+    @c = caller(++$i) while @c && $c[0] =~ /\ASentry(?:::|\z)/;
+    while (@c) {
+        my @up = caller(++$i);
+        my $function = @up ? $up[3] : 'main';
+        my $module = $function;
+        $module = 'main' unless $function ne 'main' && $module =~ s/::[^:]+\z//;
         push @frames, _frame($function, $module, $c[1], $c[2]);
         last if @frames >= 100;
+        @c = @up;
     }
     return [ reverse @frames ];
 }
 
+# A file's absolute path, worked out once per file name: perl's names are relative to the directory
+# the program was in when it loaded the file, so the first answer is also the right one after a chdir.
+my %ABS_PATH;
+
 sub _frame {
     my ($function, $module, $file, $line) = @_;
-    # Code a string eval compiled: the file and line of the code that ran the eval, not perl's
-    # run-dependent "(eval 46)" (the same place profiles give it).
-    if (defined $file && $file =~ /\A\(eval (\d+)\)/ && defined &PerlSentry::Client::_eval_site) {
-        my ($site, $site_line) = PerlSentry::Client::_eval_site($1);
-        ($file, $line) = ($site, $site_line) if defined $site;
+    return { function => $function, module => $module, filename => $file, lineno => 0 + ($line || 0) }
+        unless defined $file;
+    if (ord $file == 40) {   # "(": code a string eval compiled, or "(unknown)"
+        # The file and line of the code that ran the eval, not perl's run-dependent "(eval 46)"
+        # (the same place profiles give it).
+        if ($file =~ /\A\(eval (\d+)\)/ && defined &PerlSentry::Client::_eval_site) {
+            my ($site, $site_line) = PerlSentry::Client::_eval_site($1);
+            ($file, $line) = ($site, $site_line) if defined $site;
+        }
+        return { function => $function, module => $module, filename => $file, lineno => 0 + ($line || 0) }
+            if ord $file == 40;
     }
-    my %f = (function => $function, module => $module, filename => $file, lineno => 0 + ($line || 0));
-    if (defined $file && $file !~ /\A\(/) {
-        require File::Spec;
-        $f{abs_path} = File::Spec->rel2abs($file);
-    }
-    return \%f;
+    return { function => $function, module => $module, filename => $file, lineno => 0 + ($line || 0),
+             abs_path => $ABS_PATH{$file} //= _abs_path($file) };
+}
+
+sub _abs_path {
+    my ($file) = @_;
+    %ABS_PATH = () if keys %ABS_PATH > 10_000;   # names made up by #line directives: bounded
+    require File::Spec;
+    return File::Spec->rel2abs($file);
 }
 
 # The `exception` payload for an error: a string from die, or an object.

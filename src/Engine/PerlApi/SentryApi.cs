@@ -90,7 +90,11 @@ public static class SentryApi
             perl.OsThreadId.ToString(CultureInfo.InvariantCulture),
             "main",
             [.. PerlInterpreter.LibraryDirs, .. BundledLibDirs()],
-            m => Console.Error.WriteLine(m)))
+            m => Console.Error.WriteLine(m))
+        {
+            // Envelopes are written off the program's thread (PERLSENTRY_WRITER=0: on it).
+            Writer = Environment.GetEnvironmentVariable("PERLSENTRY_WRITER") == "0" ? null : CaptureWriter.Shared,
+        })
         {
             TokenOf = r => r is PerlRef p ? perl.ClientToken(p) : 0,
         };

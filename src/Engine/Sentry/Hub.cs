@@ -158,7 +158,7 @@ public sealed class Hub : IDisposable
         }
         if (_closed)
             return;
-        Client.CaptureTransaction(tx, CurrentScope, profile);
+        Client.CaptureFinished(tx, CurrentScope, profile);
     }
 
     public bool Flush(TimeSpan timeout) => Client.Flush(timeout);

@@ -38,7 +38,23 @@ public sealed class Scope
     public PropagationContext Propagation { get; set; } = PropagationContext.New();
 
     /// <summary><c>contexts.trace</c> of an event: the active span's, else the propagation context's.</summary>
-    public JObject TraceContext() => Span?.TraceContext() ?? Propagation.TraceContext();
+    public JObject TraceContext() => _fixedTrace is { } t ? (JObject)t.DeepClone() : Span?.TraceContext() ?? Propagation.TraceContext();
+
+    private JObject? _fixedTrace;   // a copy for writing: the span as it was at the capture
+
+    /// <summary>
+    /// A copy of the scope as it is now, for writing an event on another thread: what the program
+    /// changes later (its tags, its active span) is not in it. No event processors (an event that has
+    /// any is written on the program's thread).
+    /// </summary>
+    public Scope ForWriting()
+    {
+        var c = Clone();
+        c._processors.Clear();
+        c._fixedTrace = TraceContext();
+        c.Span = null;
+        return c;
+    }
 
     /// <summary>The DSC an event's envelope carries: the active transaction's, else the propagation context's.</summary>
     public JObject DynamicSamplingContext(SentryOptions options) =>

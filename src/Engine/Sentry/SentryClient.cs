@@ -1,6 +1,7 @@
 using Newtonsoft.Json.Linq;
 using PerlSentry.Engine.Profiling;
 using PerlSentry.Engine.Sentry.Transport;
+using PerlSentry.Engine.Session;
 using PerlSentry.Engine.Tracing;
 
 namespace PerlSentry.Engine.Sentry;
@@ -83,32 +84,85 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
         id = null;
         if (Transport is null || Options.BeforeSend is not null || scope is { EventProcessors.Count: > 0 } || !DirectEvent.Applies(values))
             return false;
-        var payload = DirectEvent.Write(values, scope, DirectClient(inApp), clock.UnixNs, out var eventId);
+        if (Writer is { } writer && !SessionValues.HasPerlRefs(values))
+        {
+            // The program's part: the id, the sample roll, the time, a copy of the scope; the writer does the rest.
+            var eventId = values.TryGetValue("event_id", out var given) && SentryIds.IsHex(given as string, 32) ? (string)given! : SentryIds.NewEventId();
+            values["event_id"] = eventId;
+            if (!_decider.SampleError())
+            {
+                Drop(DiscardReason.SampleRate, DataCategory.Error, eventId);
+                return true;
+            }
+            var now = clock.UnixNs;
+            var frozen = scope?.ForWriting();
+            var dsc = EventDsc(scope);
+            var direct = DirectClient(inApp);
+            writer.Post(() => SendEvent(DirectEvent.Write(values, frozen, direct, now, out _), eventId, dsc));
+            id = eventId;
+            return true;
+        }
+        var payload = DirectEvent.Write(values, scope, DirectClient(inApp), clock.UnixNs, out var written);
         if (!_decider.SampleError())
         {
-            Drop(DiscardReason.SampleRate, DataCategory.Error, eventId);
+            Drop(DiscardReason.SampleRate, DataCategory.Error, written);
             return true;
         }
-        if (EventSize.Fit(payload) is not { } fitted)
-        {
-            TooLarge(eventId);
-            return true;
-        }
-        var dsc = EventDsc(scope);
-        Transport.Send(SerializedEnvelope.OfEvent(eventId, SdkJson, [new EnvelopeItem("event", fitted)], dsc));
-        id = eventId;
+        id = SendEvent(payload, written, EventDsc(scope));
         return true;
     }
 
-    public void CaptureTransaction(Transaction tx, Scope? scope, EnvelopeItem? profile)
+    /// <summary>An event's envelope to the transport, cut to fit Sentry's size limit; its id, or null when it cannot fit.</summary>
+    private string? SendEvent(string payload, string eventId, JObject? dsc)
+    {
+        if (EventSize.Fit(payload) is not { } fitted)
+            return TooLarge(eventId);
+        Transport!.Send(SerializedEnvelope.OfEvent(eventId, SdkJson, [new EnvelopeItem("event", fitted)], dsc));
+        return eventId;
+    }
+
+    /// <summary>
+    /// Where envelopes are written when the program's thread is not to wait for it (in the host the
+    /// interpreters are in); null: on the calling thread.
+    /// </summary>
+    public CaptureWriter? Writer { get; set; }
+
+    /// <summary>
+    /// Sends a finished transaction with its profile (made by <paramref name="profile"/>, which may run
+    /// on the writer: it must only read what the finish fixed).
+    /// </summary>
+    public void CaptureFinished(Transaction tx, Scope? scope, Func<EnvelopeItem?>? profile)
     {
         if (Transport is not null && Options.BeforeSendTransaction is null && scope is not { EventProcessors.Count: > 0 })
         {
             // Nothing is to see it on the way: written straight to its envelope (DirectEvent).
-            var payload = DirectEvent.WriteTransaction(tx, scope, DirectClient(null));
-            Transport.Send(SerializedEnvelope.OfEvent(tx.EventId, SdkJson,
-                profile is null ? [new EnvelopeItem("transaction", payload)] : [new EnvelopeItem("transaction", payload), profile],
-                tx.DynamicSamplingContext(Options)));
+            if (Writer is { } writer)
+            {
+                var frozen = scope?.ForWriting();
+                var direct = DirectClient(null);
+                writer.Post(() => SendTransaction(tx, frozen, profile?.Invoke(), direct));
+            }
+            else
+                SendTransaction(tx, scope, profile?.Invoke(), DirectClient(null));
+            return;
+        }
+        CaptureTransaction(tx, scope, profile?.Invoke());
+    }
+
+    private void SendTransaction(Transaction tx, Scope? scope, EnvelopeItem? profile, DirectEvent.Client direct)
+    {
+        var payload = DirectEvent.WriteTransaction(tx, scope, direct);
+        Transport!.Send(SerializedEnvelope.OfEvent(tx.EventId, SdkJson,
+            profile is null ? [new EnvelopeItem("transaction", payload)] : [new EnvelopeItem("transaction", payload), profile],
+            tx.DynamicSamplingContext(Options)));
+    }
+
+    /// <summary>A transaction through the tree: its scope's processors and <c>before_send_transaction</c> see it.</summary>
+    public void CaptureTransaction(Transaction tx, Scope? scope, EnvelopeItem? profile)
+    {
+        if (Transport is not null && Options.BeforeSendTransaction is null && scope is not { EventProcessors.Count: > 0 })
+        {
+            SendTransaction(tx, scope, profile, DirectClient(null));
             return;
         }
         var evt = tx.ToEvent();
@@ -221,10 +275,25 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
 
     private static string Serialize(JObject evt) => evt.ToString(Newtonsoft.Json.Formatting.None);
 
-    public bool Flush(TimeSpan timeout) => Transport is null || Transport.FlushAsync(timeout).GetAwaiter().GetResult();
+    public bool Flush(TimeSpan timeout)
+    {
+        var started = DateTime.UtcNow;
+        if (Writer is { } writer && !writer.Drain(timeout))
+            return false;
+        return Transport is null || Transport.FlushAsync(Left(timeout, started)).GetAwaiter().GetResult();
+    }
+
+    private static TimeSpan Left(TimeSpan timeout, DateTime started)
+    {
+        var left = timeout - (DateTime.UtcNow - started);
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+    }
 
     public void Close(TimeSpan timeout)
     {
+        var started = DateTime.UtcNow;
+        Writer?.Drain(timeout);
+        timeout = Left(timeout, started);
         if (Transport is null)
             return;
         Transport.CloseAsync(timeout).GetAwaiter().GetResult();

@@ -21,7 +21,11 @@ public sealed class SourceContext
 
     public static SourceContext Shared { get; } = new();
 
-    private sealed record Cached(string[]? Lines, DateTime ModifiedUtc, long CheckedTicks);
+    private sealed record Cached(string[]? Lines, DateTime ModifiedUtc, long CheckedTicks)
+    {
+        /// <summary>Per line, its three keys as written (after the first name), made on first use.</summary>
+        public string?[]? Written;
+    }
 
     private readonly ConcurrentDictionary<string, Cached> _files = new(StringComparer.Ordinal);
 
@@ -44,7 +48,7 @@ public sealed class SourceContext
             return Remember(absPath, null, default, now);
         }
         if (c is not null && c.ModifiedUtc == modified)
-            return Remember(absPath, c.Lines, modified, now);
+            return Remember(absPath, c.Lines, modified, now, c.Written);
         string[]? lines;
         try
         {
@@ -57,11 +61,11 @@ public sealed class SourceContext
         return Remember(absPath, lines, modified, now);
     }
 
-    private string[]? Remember(string path, string[]? lines, DateTime modified, long now)
+    private string[]? Remember(string path, string[]? lines, DateTime modified, long now, string?[]? written = null)
     {
         if (_files.Count >= MaxFiles && !_files.ContainsKey(path))
             _files.Clear();   // a program with that many files in its errors: start again rather than grow
-        _files[path] = new Cached(lines, modified, now);
+        _files[path] = new Cached(lines, modified, now) { Written = written };
         return lines;
     }
 
@@ -82,21 +86,46 @@ public sealed class SourceContext
 
     private static string Cut(string s) => s.Length <= MaxLineLength ? s : s[..(MaxLineLength - 3)] + "...";
 
-    /// <summary>Writes the three keys of a frame's context (nothing when there is none).</summary>
+    /// <summary>
+    /// Writes the three keys of a frame's context (nothing when there is none). A line's keys are
+    /// written once per file version and kept as text: the next error at that line copies them.
+    /// </summary>
     public void Write(JsonWriter w, string? absPath, long lineno)
     {
         if (!TryGet(absPath, lineno, out var pre, out var line, out var post))
             return;
         w.WritePropertyName("pre_context");
-        w.WriteStartArray();
-        foreach (var l in pre) w.WriteValue(Cut(l));
-        w.WriteEndArray();
-        w.WritePropertyName("context_line");
-        w.WriteValue(Cut(line));
-        w.WritePropertyName("post_context");
-        w.WriteStartArray();
-        foreach (var l in post) w.WriteValue(Cut(l));
-        w.WriteEndArray();
+        if (_files.TryGetValue(absPath!, out var c) && ReferenceEquals(c.Lines, pre.Array))
+        {
+            var written = c.Written ??= new string?[c.Lines!.Length];
+            w.WriteRawValue(written[lineno - 1] ??= Render(pre, line, post));
+        }
+        else
+            w.WriteRawValue(Render(pre, line, post));
+    }
+
+    /// <summary>The keys' text after <c>"pre_context":</c>, as a JSON writer without indentation writes them.</summary>
+    private static string Render(ArraySegment<string> pre, string line, ArraySegment<string> post)
+    {
+        var text = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
+        using (var w = new JsonTextWriter(text) { Formatting = Formatting.None })
+        {
+            w.WriteStartObject();
+            w.WritePropertyName("pre_context");
+            w.WriteStartArray();
+            foreach (var l in pre) w.WriteValue(Cut(l));
+            w.WriteEndArray();
+            w.WritePropertyName("context_line");
+            w.WriteValue(Cut(line));
+            w.WritePropertyName("post_context");
+            w.WriteStartArray();
+            foreach (var l in post) w.WriteValue(Cut(l));
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        var sb = text.GetStringBuilder();
+        const int head = 15;   // {"pre_context":
+        return sb.ToString(head, sb.Length - head - 1);
     }
 
     /// <summary>Adds the three keys to a frame of an event tree (the same as <see cref="Write"/>).</summary>

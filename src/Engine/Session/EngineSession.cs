@@ -97,6 +97,7 @@ public sealed class EngineSession : IDisposable
         hub.ThreadId = _host.ThreadId;
         hub.ThreadName = _host.ThreadName;
         hub.Client.Warn = _host.Warn;
+        hub.Client.Writer = _host.Writer;
         hub.Client.SetDefaultContext("runtime", new JObject { ["name"] = "perl", ["version"] = _host.Host.PerlVersion });
         hub.Client.SetDefaultContext("os", new JObject { ["name"] = _host.Host.OsName, ["version"] = _host.Host.OsVersion });
         InApp = new InAppRules(_host.LibraryDirs, options.InAppInclude, options.InAppExclude);

@@ -35,4 +35,7 @@ public sealed record SessionHost(
             var reports = new ClientReports();
             return (TransportFactory.Create(options, clock, reports, log, warn), reports);
         };
+
+    /// <summary>Where events and transactions are written to envelopes off the program's thread; null: on it.</summary>
+    public CaptureWriter? Writer { get; init; }
 }

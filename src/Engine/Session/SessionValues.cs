@@ -67,6 +67,17 @@ public static class SessionValues
         }
     }
 
+    /// <summary>Whether <paramref name="v"/> holds a Perl reference anywhere (reading one needs the interpreter's thread).</summary>
+    public static bool HasPerlRefs(object? v, int depth = 0) => v switch
+    {
+        IPerlRef => true,
+        _ when depth > 64 => false,   // written as "[too deep]": not read
+        string => false,
+        IDictionary<string, object?> d => d.Values.Any(x => HasPerlRefs(x, depth + 1)),
+        IEnumerable<object?> list => list.Any(x => HasPerlRefs(x, depth + 1)),
+        _ => false,
+    };
+
     public static JObject ToJObject(object? v) => ToJson(v) as JObject ?? [];
 
     /// <summary>JSON as Perl data: hashes, arrays and scalars (booleans as 1 and "").</summary>

@@ -50,9 +50,11 @@ internal static class Warmup
         // own that goes afterwards, toward a sink that drops what it is given.
         var folder = Directory.CreateTempSubdirectory("perl-sentry-warm-up-");
         var transport = new BackgroundTransport(new Discard(), new EnvelopeJournal(folder.FullName, 100), sampler);
+        using var writer = new CaptureWriter("perl-sentry warm-up");   // as the host writes: off the calling thread
         var session = new EngineSession(new SessionHost(() => sampler, sampler, host, "1", "main", [], _ => { })
         {
             Transports = (_, _, _, _) => (transport, new ClientReports()),
+            Writer = writer,
         });
         try
         {
@@ -61,6 +63,7 @@ internal static class Warmup
             File.WriteAllLines(source, ["use strict;", "sub work { die \"warm-up\" }", "work();"]);
             _source = source;
             Exercise(session, sampler, given);
+            writer.Drain(TimeSpan.FromSeconds(2));
             transport.FlushAsync(TimeSpan.FromSeconds(2)).Wait();
         }
         finally

@@ -7,6 +7,9 @@ public interface ITransactionProfiler
 {
     void OnTransactionStarted(Transaction transaction, SamplingContext context);
 
-    /// <summary>The transaction's profile item, if it has one worth sending; also called for unsampled ones (to clean up).</summary>
-    EnvelopeItem? OnTransactionFinished(Transaction transaction);
+    /// <summary>
+    /// What makes the transaction's profile item, if it has one worth sending (it may run on another
+    /// thread); also called for unsampled ones (to clean up).
+    /// </summary>
+    Func<EnvelopeItem?>? OnTransactionFinished(Transaction transaction);
 }

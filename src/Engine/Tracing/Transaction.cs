@@ -85,8 +85,9 @@ public sealed class Transaction : Span
 
     internal void Register(Span child)
     {
-        // Spans past max_spans still time their work; they are just not sent.
-        if (_spans.Count < _maxSpans)
+        // Spans past max_spans still time their work; they are just not sent. Nor are those started
+        // after the transaction finished (it may be being written on another thread).
+        if (_spans.Count < _maxSpans && !IsFinished)
             _spans.Add(child);
     }
 

@@ -106,6 +106,52 @@ public sealed class EventDataTests
     }
 
     [Test]
+    public void SourceContext_WrittenText_IsTheTreesText_AlsoWhenCopiedFromTheFirstTime()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"perlsentry-source-{Guid.NewGuid():N}.pl");
+        File.WriteAllLines(file, ["my $q = \"a\\tb\";", "\tindented();", "print \"\u00e9t\u00e9 \u2603\\n\";", "x();"]);
+        try
+        {
+            var source = new SourceContext();
+            string Written(long line)
+            {
+                var text = new StringWriter();
+                using (var w = new Newtonsoft.Json.JsonTextWriter(text))
+                {
+                    w.WriteStartObject();
+                    w.WritePropertyName("lineno");
+                    w.WriteValue(line);
+                    source.Write(w, file, line);
+                    w.WritePropertyName("in_app");
+                    w.WriteValue(true);
+                    w.WriteEndObject();
+                }
+                return text.ToString();
+            }
+            string Tree(long line)
+            {
+                var frame = new JObject { ["lineno"] = line };
+                source.AddTo(frame, file, line);
+                frame["in_app"] = true;
+                return frame.ToString(Newtonsoft.Json.Formatting.None);
+            }
+            Assert.Multiple(() =>
+            {
+                foreach (var line in new long[] { 1, 2, 3, 4 })
+                {
+                    Assert.That(Written(line), Is.EqualTo(Tree(line)), $"line {line}, first time");
+                    Assert.That(Written(line), Is.EqualTo(Tree(line)), $"line {line}, copied");
+                }
+                Assert.That(Written(5), Is.EqualTo("{\"lineno\":5,\"in_app\":true}"), "past the end: no keys");
+            });
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Test]
     public void SourceContext_ALongLineIsCut()
     {
         var file = Path.Combine(Path.GetTempPath(), $"perlsentry-source-{Guid.NewGuid():N}.pl");

@@ -39,8 +39,12 @@ public static class SentryProfileV1Exporter
     public static string? Export(ProfileSnapshot p, Context ctx)
     {
         var samples = SamplesOf(p, ctx);
-        if (samples.Count < 2)
-            return null;
+        return samples.Count < 2 ? null : Export(p, ctx, samples);
+    }
+
+    /// <summary>The payload with the samples <see cref="SamplesOf"/> gave (at least 2).</summary>
+    public static string Export(ProfileSnapshot p, Context ctx, IReadOnlyList<ProfileSample> samples)
+    {
         var duration = Math.Min(ctx.EndNs, ctx.StartNs + (long)MaxDuration.TotalNanoseconds) - ctx.StartNs;
         using var sw = new StringWriter(CultureInfo.InvariantCulture);
         using (var w = new JsonTextWriter(sw))

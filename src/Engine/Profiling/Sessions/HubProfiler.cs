@@ -98,7 +98,7 @@ public sealed class HubProfiler : ITransactionProfiler, IDisposable
             tx.Contexts["profile"] = new JObject { ["profiler_id"] = session.Id };
     }
 
-    public EnvelopeItem? OnTransactionFinished(Transaction tx)
+    public Func<EnvelopeItem?>? OnTransactionFinished(Transaction tx)
     {
         lock (_gate)
         {

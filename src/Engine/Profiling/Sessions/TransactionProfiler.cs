@@ -34,8 +34,11 @@ internal sealed class TransactionProfiler(ProfilerContext ctx)
         return h;
     }
 
-    /// <summary>Ends the profile of a finishing transaction: its envelope item, or null (dropped and counted).</summary>
-    public EnvelopeItem? Finish(Transaction tx, ProfileHandle h)
+    /// <summary>
+    /// Ends the profile of a finishing transaction: what writes its envelope item (it reads only what
+    /// is fixed here, so it may run on another thread), or null (dropped and counted).
+    /// </summary>
+    public Func<EnvelopeItem?>? Finish(Transaction tx, ProfileHandle h)
     {
         tx.ProfileState = null;
         if (!h.Expired)
@@ -44,39 +47,44 @@ internal sealed class TransactionProfiler(ProfilerContext ctx)
         ctx.Sampler.Drain();
         ctx.Sampler.Release();
         _running.Remove(h);
-        var payload = tx.IsSampled ? Export(h, tx) : null;
-        if (payload is null)
+        if (!tx.IsSampled)
         {
             h.DropReason ??= DiscardReason.SampleRate;
             return null;
         }
-        h.Payload = payload;
+        var (snapshot, context) = Window(h, tx);
+        var samples = SentryProfileV1Exporter.SamplesOf(snapshot, context);
+        if (samples.Count < 2)
+        {
+            InsufficientData(h, tx);
+            return null;
+        }
         tx.Contexts["profile"] = new JObject { ["profile_id"] = h.Id };
-        return new EnvelopeItem("profile", payload);
+        return () => new EnvelopeItem("profile", h.Payload = SentryProfileV1Exporter.Export(snapshot, context, samples));
     }
 
     /// <summary>The profile's v1 payload so far (or as sent).</summary>
-    public string? Preview(ProfileHandle h) =>
-        h.Payload ?? (h.Transaction is { } tx ? ExportV1(h, tx) : null);
-
-    private string? Export(ProfileHandle h, Transaction tx)
+    public string? Preview(ProfileHandle h)
     {
-        var payload = ExportV1(h, tx);
-        if (payload is null)
-        {
-            h.DropReason = DiscardReason.InsufficientData;
-            ctx.Reports.Record(DiscardReason.InsufficientData, DataCategory.Profile);
-            ctx.Log?.Invoke($"profile of '{tx.Name}' has fewer than 2 samples; not sent (insufficient_data)");
-        }
-        return payload;
+        if (h.Payload is { } sent || h.Transaction is not { } tx)
+            return h.Payload;
+        var (snapshot, context) = Window(h, tx);
+        return SentryProfileV1Exporter.Export(snapshot, context);
     }
 
-    /// <summary>The v1 payload over the profile's window (start to end, at most max_profile_duration), or null under 2 samples.</summary>
-    private string? ExportV1(ProfileHandle h, Transaction tx)
+    private void InsufficientData(ProfileHandle h, Transaction tx)
+    {
+        h.DropReason = DiscardReason.InsufficientData;
+        ctx.Reports.Record(DiscardReason.InsufficientData, DataCategory.Profile);
+        ctx.Log?.Invoke($"profile of '{tx.Name}' has fewer than 2 samples; not sent (insufficient_data)");
+    }
+
+    /// <summary>The samples over the profile's window (start to end, at most max_profile_duration), and what v1 says of it.</summary>
+    private (ProfileSnapshot, SentryProfileV1Exporter.Context) Window(ProfileHandle h, Transaction tx)
     {
         var end = Math.Min(h.EndNs ?? ctx.Sampler.NowNs, h.StartNs + MaxDurationNs);
         var snapshot = ctx.Sampler.Store.Snapshot(h.StartNs, end).WithInApp(ctx.InApp);
-        return SentryProfileV1Exporter.Export(snapshot, new SentryProfileV1Exporter.Context(h.Id, tx.EventId, tx.TraceId, tx.Name,
+        return (snapshot, new SentryProfileV1Exporter.Context(h.Id, tx.EventId, tx.TraceId, tx.Name,
             h.StartNs, end, ctx.Sampler.ThreadId, ctx.Host, ctx.Options.Release, ctx.Options.Environment));
     }
 

@@ -9,6 +9,7 @@
 #include "pb_common.h"
 #include <signal.h>
 #include <unistd.h>
+#include <string.h>
 
 volatile int pb_is_child;
 static Sighandler_t g_perl_handler;
@@ -58,8 +59,25 @@ static Signal_t route(int sig)
 
 static void after_fork_child(void)
 {
-    /* Only the forking thread survives: the CLR's threads are gone. */
+    /* Only the forking thread survives: the CLR's threads are gone. A handler the CLR installed
+     * (the host lets its writer finish on TERM, INT and HUP) would only hand the signal to a thread
+     * the child does not have: those signals get their default action back, as under perl, unless
+     * the program set its own handler (perl's) or IGNORE. sigaction is async-signal-safe. */
+    static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
     pb_is_child = 1;
+    for (unsigned i = 0; i < sizeof signals / sizeof signals[0]; i++) {
+        struct sigaction old;
+        if (sigaction(signals[i], NULL, &old) != 0)
+            continue;
+        void *h = (old.sa_flags & SA_SIGINFO) ? (void *)old.sa_sigaction : (void *)old.sa_handler;
+        if (h != (void *)SIG_DFL && h != (void *)SIG_IGN && h != (void *)route && h != (void *)g_perl_handler) {
+            struct sigaction dfl;
+            memset(&dfl, 0, sizeof dfl);
+            dfl.sa_handler = SIG_DFL;
+            sigemptyset(&dfl.sa_mask);
+            sigaction(signals[i], &dfl, NULL);
+        }
+    }
 }
 
 void pb_signal_install(void)
