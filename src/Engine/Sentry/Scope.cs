@@ -41,6 +41,7 @@ public sealed class Scope
     public JObject TraceContext() => _fixedTrace is { } t ? (JObject)t.DeepClone() : Span?.TraceContext() ?? Propagation.TraceContext();
 
     private JObject? _fixedTrace;   // a copy for writing: the span as it was at the capture
+    private Transaction? _fixedRoot;  // and its transaction (whose DSC is fixed when it starts)
 
     /// <summary>
     /// A copy of the scope as it is now, for writing an event on another thread: what the program
@@ -52,13 +53,14 @@ public sealed class Scope
         var c = Clone();
         c._processors.Clear();
         c._fixedTrace = TraceContext();
+        c._fixedRoot = Span?.Root;
         c.Span = null;
         return c;
     }
 
     /// <summary>The DSC an event's envelope carries: the active transaction's, else the propagation context's.</summary>
     public JObject DynamicSamplingContext(SentryOptions options) =>
-        Span?.Root is { } tx ? tx.DynamicSamplingContext(options) : Propagation.DynamicSamplingContext(options);
+        (_fixedTrace is null ? Span?.Root : _fixedRoot) is { } tx ? tx.DynamicSamplingContext(options) : Propagation.DynamicSamplingContext(options);
 
     public IEnumerable<JObject> Breadcrumbs => _breadcrumbs.Select(b => (JObject)RawJson.Parse(b));
 
@@ -100,10 +102,10 @@ public sealed class Scope
         var c = new Scope(MaxBreadcrumbs)
         {
             Tags = new Dictionary<string, string>(Tags, StringComparer.Ordinal),
-            Extra = (JObject)Extra.DeepClone(),
+            Extra = Extra.HasValues ? (JObject)Extra.DeepClone() : [],
             User = (JObject?)User?.DeepClone(),
             Level = Level,
-            Contexts = (JObject)Contexts.DeepClone(),
+            Contexts = Contexts.HasValues ? (JObject)Contexts.DeepClone() : [],
             Fingerprint = [.. Fingerprint],
             TransactionName = TransactionName,
             Span = Span,

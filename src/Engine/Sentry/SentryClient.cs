@@ -96,9 +96,8 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
             }
             var now = clock.UnixNs;
             var frozen = scope?.ForWriting();
-            var dsc = EventDsc(scope);
             var direct = DirectClient(inApp);
-            writer.Post(() => SendEvent(DirectEvent.Write(values, frozen, direct, now, out _), eventId, dsc));
+            writer.Post(() => SendEvent(DirectEvent.Write(values, frozen, direct, now, out _), eventId, EventDsc(frozen)));
             id = eventId;
             return true;
         }
