@@ -262,10 +262,15 @@ public sealed unsafe class PerlInterpreter : IDisposable
     }
 
     /// <summary>Runs <paramref name="action"/> on the owner thread and waits for it.</summary>
-    public T Invoke<T>(Func<T> action)
+    public T Invoke<T>(Func<T> action) =>
+        Environment.CurrentManagedThreadId == _ownerThreadId ? action() : InvokeAsync(action).GetAwaiter().GetResult();
+
+    /// <summary>
+    /// Queues <paramref name="action"/> on the owner thread of an interpreter made by <see cref="Start"/>;
+    /// the task ends with its result or its exception.
+    /// </summary>
+    public Task<T> InvokeAsync<T>(Func<T> action)
     {
-        if (Environment.CurrentManagedThreadId == _ownerThreadId)
-            return action();
         if (_work is null)
             throw new PerlBridgeException("this interpreter belongs to another thread and takes no marshalled calls");
         var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -281,7 +286,7 @@ public sealed unsafe class PerlInterpreter : IDisposable
         {
             throw new ObjectDisposedException(nameof(PerlInterpreter));
         }
-        return done.Task.GetAwaiter().GetResult();
+        return done.Task;
     }
 
     /// <summary>Evaluates Perl code in scalar context and returns its value.</summary>

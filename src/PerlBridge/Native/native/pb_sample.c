@@ -58,6 +58,9 @@ void pb_clock(int64_t *monotonic_ns, int64_t *realtime_ns)
 
 /* ---- the sampler thread ---- */
 
+/* How long the sampler thread waits for a new start once nothing samples. */
+#define PB_SAMPLER_LINGER_NS (10LL * 1000000000LL)
+
 static void add_ns(struct timespec *t, int64_t ns)
 {
     t->tv_sec += ns / 1000000000LL;
@@ -74,14 +77,29 @@ static void *sampler_main(void *arg)
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     pthread_mutex_lock(&g_lock);
-    while (g_active_count > 0) {
+    for (;;) {
+        if (g_active_count == 0) {
+            /* Nothing to sample: the thread waits a while for the next start (a profiled request
+             * after the last one) instead of ending, so starting a profile creates no thread. */
+            struct timespec linger;
+            clock_gettime(CLOCK_MONOTONIC, &linger);
+            add_ns(&linger, PB_SAMPLER_LINGER_NS);
+            int rc = 0;
+            while (g_active_count == 0 && rc != ETIMEDOUT)
+                rc = pthread_cond_timedwait(&g_wake, &g_lock, &linger);
+            if (g_active_count == 0)
+                break;
+            g_reconfigured = 0;   /* the schedule begins now */
+            clock_gettime(CLOCK_MONOTONIC, &deadline);
+            continue;
+        }
         int64_t period = g_interval_ns;
         add_ns(&deadline, period);   /* absolute deadlines: no drift from the work below */
         int rc = 0;
         while (g_active_count > 0 && !g_reconfigured && rc != ETIMEDOUT)
             rc = pthread_cond_timedwait(&g_wake, &g_lock, &deadline);
         if (g_active_count == 0)
-            break;
+            continue;
         uint64_t now = mono_ns();
         if (g_reconfigured) {
             /* a start or a new interval: the schedule begins now */
@@ -596,7 +614,7 @@ void pb_sample_stop(pb_interp *ip)
         }
         g_active_count--;
         if (g_cond_ready)
-            pthread_cond_signal(&g_wake);   /* the thread ends at once when nothing is left */
+            pthread_cond_signal(&g_wake);   /* the thread goes idle at once when nothing is left */
     }
     pthread_mutex_unlock(&s->lock);
     pthread_mutex_unlock(&g_lock);

@@ -1,0 +1,176 @@
+using System.Threading.Channels;
+using PerlSentry.PerlBridge;
+
+namespace PerlSentry.Hosting;
+
+/// <summary>What each interpreter of a <see cref="PerlPool"/> loads, and how many calls may wait.</summary>
+public sealed class PerlPoolOptions
+{
+    /// <summary>How many interpreters (each on a thread of its own). Default: the number of processors.</summary>
+    public int Interpreters { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>Directories put on <c>@INC</c>, as <c>perl -I</c>.</summary>
+    public IList<string> IncludeDirs { get; } = [];
+
+    /// <summary>Modules every interpreter loads at start (<c>require</c>), in order.</summary>
+    public IList<string> Modules { get; } = [];
+
+    /// <summary>A Perl file every interpreter runs at start (<c>do FILE</c>): the subs the calls name.</summary>
+    public string? AppFile { get; set; }
+
+    /// <summary>How many calls may wait for an interpreter; past that a call is refused at once. Default 1,000.</summary>
+    public int MaxQueued { get; set; } = 1000;
+}
+
+/// <summary>Calls into Perl on a pool of interpreters.</summary>
+public interface IPerlPool : IAsyncDisposable
+{
+    /// <summary>How many interpreters the pool has.</summary>
+    int Size { get; }
+
+    /// <summary>
+    /// Calls the Perl sub <paramref name="sub"/> (a full name, <c>My::App::handle</c>) in scalar context
+    /// on the next free interpreter. Its value comes back as a .NET value (numbers, strings, arrays,
+    /// hashes); a <c>die</c> as a <see cref="PerlException"/>.
+    /// </summary>
+    /// <exception cref="PerlPoolFullException">More than <see cref="PerlPoolOptions.MaxQueued"/> calls are waiting.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancel"/> was cancelled before an interpreter took the call.</exception>
+    /// <exception cref="ObjectDisposedException">The pool is being stopped.</exception>
+    Task<object?> InvokeAsync(string sub, object?[] args, CancellationToken cancel = default);
+}
+
+/// <summary>The pool's queue of waiting calls is full: the caller should shed load or retry later.</summary>
+public sealed class PerlPoolFullException(int maxQueued)
+    : InvalidOperationException($"the Perl pool is busy: {maxQueued} calls are already waiting for an interpreter (PerlPoolOptions.MaxQueued)");
+
+/// <summary>
+/// N interpreters, each on a dedicated thread and each loaded with the same code once at start; calls
+/// go to whichever is free, in the order they came, at most <see cref="PerlPoolOptions.MaxQueued"/>
+/// waiting. Stopping lets running calls finish; calls still waiting end with <see cref="ObjectDisposedException"/>.
+/// </summary>
+public sealed class PerlPool : IPerlPool
+{
+    private readonly PerlInterpreter[] _interpreters;
+    private readonly Channel<PerlInterpreter> _free;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly int _maxQueued;
+    private int _waiting;
+    private int _running;
+    private int _disposed;
+
+    private PerlPool(PerlInterpreter[] interpreters, int maxQueued)
+    {
+        _interpreters = interpreters;
+        _maxQueued = maxQueued;
+        _free = Channel.CreateUnbounded<PerlInterpreter>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
+        foreach (var perl in interpreters)
+            _free.Writer.TryWrite(perl);
+    }
+
+    /// <inheritdoc/>
+    public int Size => _interpreters.Length;
+
+    /// <summary>
+    /// Starts the interpreters (in parallel) and loads the modules and the app file into each.
+    /// Throws <see cref="ArgumentException"/> for bad options and <see cref="PerlException"/> when the
+    /// code does not load (naming the file and line).
+    /// </summary>
+    public static PerlPool Start(PerlPoolOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Interpreters < 1)
+            throw new ArgumentException($"PerlPoolOptions.Interpreters must be at least 1 (was {options.Interpreters})", nameof(options));
+        if (options.MaxQueued < 0)
+            throw new ArgumentException($"PerlPoolOptions.MaxQueued cannot be negative (was {options.MaxQueued})", nameof(options));
+        if (options.AppFile is { } app && !File.Exists(app))
+            throw new ArgumentException($"PerlPoolOptions.AppFile: no file {app}", nameof(options));
+        var started = new PerlInterpreter?[options.Interpreters];
+        try
+        {
+            Parallel.For(0, started.Length, i =>
+            {
+                var perl = PerlInterpreter.Start(options.IncludeDirs);
+                started[i] = perl;
+                Load(perl, options);
+            });
+        }
+        catch (AggregateException e)
+        {
+            foreach (var perl in started)
+                perl?.Dispose();
+            throw e.InnerExceptions[0];
+        }
+        return new PerlPool([.. started.Select(p => p!)], options.MaxQueued);
+    }
+
+    private static void Load(PerlInterpreter perl, PerlPoolOptions options)
+    {
+        foreach (var module in options.Modules)
+        {
+            if (!System.Text.RegularExpressions.Regex.IsMatch(module, @"\A[A-Za-z_]\w*(?:::\w+)*\z"))
+                throw new ArgumentException($"PerlPoolOptions.Modules: '{module}' is not a module name", nameof(options));
+            perl.Eval($"require {module}; 1");
+        }
+        if (options.AppFile is { } app)
+        {
+            // do FILE: a compile error is in $@, a failed read in $!; either is the start's error.
+            var quoted = "'" + Path.GetFullPath(app).Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'";
+            perl.Eval($"my $f = {quoted}; local $!; my $r = do $f; die \"cannot load $f: $@\" if $@; die \"cannot read $f: $!\\n\" if !defined $r && $!; 1");
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<object?> InvokeAsync(string sub, object?[] args, CancellationToken cancel = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(sub);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (Interlocked.Increment(ref _waiting) > _maxQueued && _free.Reader.Count == 0)
+        {
+            Interlocked.Decrement(ref _waiting);
+            throw new PerlPoolFullException(_maxQueued);
+        }
+        PerlInterpreter perl;
+        try
+        {
+            using var both = CancellationTokenSource.CreateLinkedTokenSource(cancel, _stopping.Token);
+            perl = await _free.Reader.ReadAsync(both.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested && !cancel.IsCancellationRequested)
+        {
+            throw new ObjectDisposedException(nameof(PerlPool), "the Perl pool was stopped before an interpreter took the call");
+        }
+        catch (ChannelClosedException)
+        {
+            throw new ObjectDisposedException(nameof(PerlPool), "the Perl pool was stopped before an interpreter took the call");
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _waiting);
+        }
+        Interlocked.Increment(ref _running);
+        try
+        {
+            return await perl.InvokeAsync(() => perl.Call(sub, args)).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _running);
+            _free.Writer.TryWrite(perl);
+        }
+    }
+
+    /// <summary>Stops taking calls, lets running ones finish (up to 30 s), then ends the interpreters.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        _stopping.Cancel();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (Volatile.Read(ref _running) > 0 && DateTime.UtcNow < deadline)
+            await Task.Delay(10).ConfigureAwait(false);
+        _free.Writer.TryComplete();
+        foreach (var perl in _interpreters)
+            perl.Dispose();
+        _stopping.Dispose();
+    }
+}

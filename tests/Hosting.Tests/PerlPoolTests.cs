@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using PerlSentry.Hosting;
+using PerlSentry.PerlBridge;
+
+namespace PerlSentry.Hosting.Tests;
+
+/// <summary>The interpreter pool, with real interpreters: concurrency, errors, cancellation, the queue's bound, stopping.</summary>
+[TestFixture]
+public sealed class PerlPoolTests
+{
+    private string _app = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _app = Path.Combine(Path.GetTempPath(), $"perlsentry-pool-{Guid.NewGuid():N}.pl");
+        File.WriteAllText(_app, """
+            package App;
+            use Time::HiRes ();
+            our $ID = join '-', $$, int rand 1e9;     # one per interpreter
+            our $CALLS = 0;
+            sub who { $CALLS++; return $ID }
+            sub slow { my ($s) = @_; my $t0 = Time::HiRes::time(); Time::HiRes::sleep($s); return { id => $ID, from => $t0, to => Time::HiRes::time() } }
+            sub add { my ($x, $y) = @_; return $x + $y }
+            sub fail { die "no such order: $_[0]\n" }
+            sub calls { $CALLS }
+            1;
+            """);
+    }
+
+    [TearDown]
+    public void TearDown() => File.Delete(_app);
+
+    private PerlPool Start(int n, int maxQueued = 1000)
+    {
+        var options = new PerlPoolOptions { Interpreters = n, AppFile = _app, MaxQueued = maxQueued };
+        options.Modules.Add("List::Util");
+        return PerlPool.Start(options);
+    }
+
+    [Test]
+    public async Task ConcurrentCalls_RunOnDifferentInterpreters_AtTheSameTime()
+    {
+        await using var pool = Start(2);
+        Assert.That(await pool.InvokeAsync("App::add", [2L, 40L]), Is.EqualTo(42L));
+        var watch = Stopwatch.StartNew();
+        var calls = Enumerable.Range(0, 2).Select(_ => pool.InvokeAsync("App::slow", [0.4])).ToArray();
+        var results = (await Task.WhenAll(calls)).Cast<IDictionary<string, object?>>().ToList();
+        Assert.That(results.Select(r => r["id"]).Distinct().Count(), Is.EqualTo(2), "one call per interpreter");
+        Assert.That(Convert.ToDouble(results[0]["from"]), Is.LessThan(Convert.ToDouble(results[1]["to"])));
+        Assert.That(Convert.ToDouble(results[1]["from"]), Is.LessThan(Convert.ToDouble(results[0]["to"])), "they overlapped");
+        Assert.That(watch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(0.75)));
+    }
+
+    [Test]
+    public async Task ADie_IsAPerlException_AndTheInterpreterGoesOn()
+    {
+        await using var pool = Start(1);
+        var e = Assert.ThrowsAsync<PerlException>(() => pool.InvokeAsync("App::fail", ["A-17"]));
+        Assert.That(e!.Message, Is.EqualTo("no such order: A-17"));
+        var missing = Assert.ThrowsAsync<PerlException>(() => pool.InvokeAsync("App::nope", []));
+        Assert.That(missing!.Message, Does.Contain("App::nope"));
+        Assert.That(await pool.InvokeAsync("App::add", [1L, 1L]), Is.EqualTo(2L));
+    }
+
+    [Test]
+    public async Task ACallCancelledWhileWaiting_NeverRuns()
+    {
+        await using var pool = Start(1);
+        var before = (long)(await pool.InvokeAsync("App::calls", []))!;
+        var busy = pool.InvokeAsync("App::slow", [0.5]);
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+        Assert.CatchAsync<OperationCanceledException>(() => pool.InvokeAsync("App::who", [], cancel.Token));
+        await busy;
+        Assert.That(await pool.InvokeAsync("App::calls", []), Is.EqualTo(before), "App::who never ran");
+    }
+
+    [Test]
+    public async Task PastTheQueuesBound_ACallIsRefusedAtOnce_WithWhatToDo()
+    {
+        await using var pool = Start(1, maxQueued: 1);
+        var running = pool.InvokeAsync("App::slow", [0.4]);
+        var waiting = pool.InvokeAsync("App::add", [1L, 2L]);
+        var e = Assert.ThrowsAsync<PerlPoolFullException>(() => pool.InvokeAsync("App::add", [1L, 2L]));
+        Assert.That(e!.Message, Does.Contain("MaxQueued"));
+        await running;
+        Assert.That(await waiting, Is.EqualTo(3L));
+    }
+
+    [Test]
+    public async Task Stopping_LetsRunningCallsFinish_AndRefusesWaitingAndNewOnes()
+    {
+        var pool = Start(1);
+        var running = pool.InvokeAsync("App::slow", [0.3]);
+        await Task.Delay(50);
+        var waiting = pool.InvokeAsync("App::add", [1L, 2L]);
+        await pool.DisposeAsync();
+        Assert.That(running.IsCompletedSuccessfully, Is.True, "the running call finished");
+        Assert.ThrowsAsync<ObjectDisposedException>(() => waiting);
+        Assert.ThrowsAsync<ObjectDisposedException>(() => pool.InvokeAsync("App::add", [1L, 2L]));
+    }
+
+    [Test]
+    public void BadOptionsAndCodeThatDoesNotLoad_FailAtStart_SayingWhat()
+    {
+        Assert.That(Assert.Throws<ArgumentException>(() => PerlPool.Start(new PerlPoolOptions { Interpreters = 0 }))!.Message,
+            Does.Contain("Interpreters"));
+        var broken = Path.Combine(Path.GetTempPath(), $"perlsentry-pool-broken-{Guid.NewGuid():N}.pl");
+        File.WriteAllText(broken, "sub ok { 1 }\nsub broken { my $x = ; }\n1;\n");
+        try
+        {
+            var e = Assert.Throws<PerlException>(() => PerlPool.Start(new PerlPoolOptions { Interpreters = 2, AppFile = broken }));
+            Assert.That(e!.Message, Does.Contain("cannot load").And.Contain(Path.GetFileName(broken)).And.Contain("line 2"));
+        }
+        finally
+        {
+            File.Delete(broken);
+        }
+        var options = new PerlPoolOptions { Interpreters = 1 };
+        options.Modules.Add("No::Such::Module");
+        Assert.That(Assert.Throws<PerlException>(() => PerlPool.Start(options))!.Message, Does.Contain("No/Such/Module.pm"));
+    }
+}
