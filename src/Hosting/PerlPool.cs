@@ -20,6 +20,17 @@ public sealed class PerlPoolOptions
 
     /// <summary>How many calls may wait for an interpreter; past that a call is refused at once. Default 1,000.</summary>
     public int MaxQueued { get; set; } = 1000;
+
+    /// <summary>
+    /// How long a call may run. Past it the Perl code dies at its next safe point and the call ends
+    /// with a <see cref="TimeoutException"/>; code that does not stop within <see cref="StopGrace"/>
+    /// (blocked in a system call, or catching the die) loses its interpreter, which a fresh one
+    /// replaces. Default: no limit.
+    /// </summary>
+    public TimeSpan? CallTimeout { get; set; }
+
+    /// <summary>How long stopped code has to end before its interpreter is replaced. Default 1 s.</summary>
+    public TimeSpan StopGrace { get; set; } = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>Calls into Perl on a pool of interpreters.</summary>
@@ -50,7 +61,8 @@ public sealed class PerlPoolFullException(int maxQueued)
 /// </summary>
 public sealed class PerlPool : IPerlPool
 {
-    private readonly PerlInterpreter[] _interpreters;
+    private readonly List<PerlInterpreter> _interpreters;
+    private readonly PerlPoolOptions _options;
     private readonly Channel<PerlInterpreter> _free;
     private readonly CancellationTokenSource _stopping = new();
     private readonly int _maxQueued;
@@ -58,17 +70,23 @@ public sealed class PerlPool : IPerlPool
     private int _running;
     private int _disposed;
 
-    private PerlPool(PerlInterpreter[] interpreters, int maxQueued)
+    private PerlPool(PerlInterpreter[] interpreters, PerlPoolOptions options)
     {
-        _interpreters = interpreters;
-        _maxQueued = maxQueued;
+        _interpreters = [.. interpreters];
+        _options = options;
+        _maxQueued = options.MaxQueued;
         _free = Channel.CreateUnbounded<PerlInterpreter>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
         foreach (var perl in interpreters)
             _free.Writer.TryWrite(perl);
     }
 
     /// <inheritdoc/>
-    public int Size => _interpreters.Length;
+    public int Size => _options.Interpreters;
+
+    /// <summary>How many interpreters were replaced because stopped code would not end.</summary>
+    public int Replaced => Volatile.Read(ref _replaced);
+
+    private int _replaced;
 
     /// <summary>
     /// Starts the interpreters (in parallel) and loads the modules and the app file into each.
@@ -80,6 +98,8 @@ public sealed class PerlPool : IPerlPool
         ArgumentNullException.ThrowIfNull(options);
         if (options.Interpreters < 1)
             throw new ArgumentException($"PerlPoolOptions.Interpreters must be at least 1 (was {options.Interpreters})", nameof(options));
+        if (options.CallTimeout is { } timeout && timeout <= TimeSpan.Zero)
+            throw new ArgumentException($"PerlPoolOptions.CallTimeout must be positive (was {timeout})", nameof(options));
         if (options.MaxQueued < 0)
             throw new ArgumentException($"PerlPoolOptions.MaxQueued cannot be negative (was {options.MaxQueued})", nameof(options));
         if (options.AppFile is { } app && !File.Exists(app))
@@ -100,7 +120,7 @@ public sealed class PerlPool : IPerlPool
                 perl?.Dispose();
             throw e.InnerExceptions[0];
         }
-        return new PerlPool([.. started.Select(p => p!)], options.MaxQueued);
+        return new PerlPool([.. started.Select(p => p!)], options);
     }
 
     private static void Load(PerlInterpreter perl, PerlPoolOptions options)
@@ -148,15 +168,62 @@ public sealed class PerlPool : IPerlPool
             Interlocked.Decrement(ref _waiting);
         }
         Interlocked.Increment(ref _running);
+        var keep = true;
         try
         {
-            return await perl.InvokeAsync(() => perl.Call(sub, args)).ConfigureAwait(false);
+            var call = perl.InvokeAsync(() =>
+            {
+                perl.Interrupt(null);   // one meant for the call before (it ended as it came) is void
+                return perl.Call(sub, args);
+            });
+            if (_options.CallTimeout is not { } limit)
+                return await call.ConfigureAwait(false);
+            if (await Task.WhenAny(call, Task.Delay(limit, CancellationToken.None)).ConfigureAwait(false) == call)
+                return await call.ConfigureAwait(false);
+            var message = $"{sub} ran longer than {limit.TotalSeconds:0.###} s (PerlPoolOptions.CallTimeout) and was stopped";
+            perl.Interrupt(message);
+            if (await Task.WhenAny(call, Task.Delay(_options.StopGrace, CancellationToken.None)).ConfigureAwait(false) != call)
+            {
+                keep = false;
+                Replace(perl);
+                throw new TimeoutException(message + $"; it did not stop within {_options.StopGrace.TotalSeconds:0.###} s, so its interpreter was replaced");
+            }
+            try
+            {
+                return await call.ConfigureAwait(false);
+            }
+            catch (PerlException e) when (e.Message.StartsWith(message, StringComparison.Ordinal))
+            {
+                throw new TimeoutException(e.Message, e);
+            }
         }
         finally
         {
             Interlocked.Decrement(ref _running);
-            _free.Writer.TryWrite(perl);
+            if (keep)
+                _free.Writer.TryWrite(perl);
         }
+    }
+
+    /// <summary>
+    /// An interpreter whose code would not stop: it is left to its thread (which cannot be ended from
+    /// outside) and a fresh one, loaded the same way, takes its place.
+    /// </summary>
+    private void Replace(PerlInterpreter stuck)
+    {
+        Interlocked.Increment(ref _replaced);
+        lock (_interpreters)
+            _interpreters.Remove(stuck);
+        _ = Task.Run(() =>
+        {
+            if (Volatile.Read(ref _disposed) != 0)
+                return;
+            var fresh = PerlInterpreter.Start(_options.IncludeDirs);
+            Load(fresh, _options);
+            lock (_interpreters)
+                _interpreters.Add(fresh);
+            _free.Writer.TryWrite(fresh);
+        });
     }
 
     /// <summary>Stops taking calls, lets running ones finish (up to 30 s), then ends the interpreters.</summary>
@@ -169,7 +236,10 @@ public sealed class PerlPool : IPerlPool
         while (Volatile.Read(ref _running) > 0 && DateTime.UtcNow < deadline)
             await Task.Delay(10).ConfigureAwait(false);
         _free.Writer.TryComplete();
-        foreach (var perl in _interpreters)
+        List<PerlInterpreter> all;
+        lock (_interpreters)
+            all = [.. _interpreters];
+        foreach (var perl in all)
             perl.Dispose();
         _stopping.Dispose();
     }

@@ -289,6 +289,26 @@ public sealed unsafe class PerlInterpreter : IDisposable
         return done.Task;
     }
 
+    /// <summary>
+    /// From any thread: the Perl code this interpreter is running dies with <paramref name="message"/>
+    /// (perl adds where it stopped) at its next safe point, a statement or a loop's next turn. Code
+    /// blocked in a system call (<c>sleep</c>, a read) notices when the call returns; code that catches
+    /// the <c>die</c> goes on. Null takes back an interrupt not yet acted on.
+    /// </summary>
+    public void Interrupt(string? message)
+    {
+        if (_ip == 0 || _destructed)
+            return;
+        if (message is null)
+        {
+            PerlRuntime.Api->interrupt(_ip, null);
+            return;
+        }
+        var bytes = System.Text.Encoding.UTF8.GetBytes(message + "\0");
+        fixed (byte* p = bytes)
+            PerlRuntime.Api->interrupt(_ip, p);
+    }
+
     /// <summary>Evaluates Perl code in scalar context and returns its value.</summary>
     public object? Eval(string code) => Single(Invoke(() => EvalHere(code, PerlContext.Scalar)));
 

@@ -24,6 +24,8 @@ public sealed class PerlPoolTests
             sub add { my ($x, $y) = @_; return $x + $y }
             sub fail { die "no such order: $_[0]\n" }
             sub calls { $CALLS }
+            sub spin { my $n = 0; 1 while ++$n }
+            sub stubborn { while (1) { eval { 1 while 1 } } }
             1;
             """);
     }
@@ -31,9 +33,9 @@ public sealed class PerlPoolTests
     [TearDown]
     public void TearDown() => File.Delete(_app);
 
-    private PerlPool Start(int n, int maxQueued = 1000)
+    private PerlPool Start(int n, int maxQueued = 1000, TimeSpan? timeout = null)
     {
-        var options = new PerlPoolOptions { Interpreters = n, AppFile = _app, MaxQueued = maxQueued };
+        var options = new PerlPoolOptions { Interpreters = n, AppFile = _app, MaxQueued = maxQueued, CallTimeout = timeout, StopGrace = TimeSpan.FromMilliseconds(500) };
         options.Modules.Add("List::Util");
         return PerlPool.Start(options);
     }
@@ -98,6 +100,35 @@ public sealed class PerlPoolTests
         Assert.That(running.IsCompletedSuccessfully, Is.True, "the running call finished");
         Assert.ThrowsAsync<ObjectDisposedException>(() => waiting);
         Assert.ThrowsAsync<ObjectDisposedException>(() => pool.InvokeAsync("App::add", [1L, 2L]));
+    }
+
+    [Test]
+    public async Task ATimeout_StopsARunawayLoop_AndTheInterpreterServesTheNextCall()
+    {
+        await using var pool = Start(1, timeout: TimeSpan.FromMilliseconds(300));
+        var watch = Stopwatch.StartNew();
+        var e = Assert.ThrowsAsync<TimeoutException>(() => pool.InvokeAsync("App::spin", []));
+        Assert.That(e!.Message, Does.StartWith("App::spin ran longer than 0.3 s (PerlPoolOptions.CallTimeout) and was stopped at "));
+        Assert.That(e.Message, Does.Contain(Path.GetFileName(_app)), "where it was stopped");
+        Assert.That(e.InnerException, Is.InstanceOf<PerlException>());
+        Assert.That(watch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(3)));
+        Assert.That(await pool.InvokeAsync("App::add", [1L, 1L]), Is.EqualTo(2L));
+        Assert.That(await pool.InvokeAsync("App::slow", [0.1]), Is.Not.Null, "a call under the limit is not stopped");
+        Assert.That(pool.Replaced, Is.Zero);
+    }
+
+    [Test]
+    public async Task CodeThatWillNotStop_LosesItsInterpreter_AFreshOneTakesItsPlace()
+    {
+        await using var pool = Start(1, timeout: TimeSpan.FromMilliseconds(300));
+        var before = await pool.InvokeAsync("App::who", []);
+        var e = Assert.ThrowsAsync<TimeoutException>(() => pool.InvokeAsync("App::stubborn", []));
+        Assert.That(e!.Message, Does.Contain("interpreter was replaced"));
+        Assert.That(pool.Replaced, Is.EqualTo(1));
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var after = await pool.InvokeAsync("App::who", [], cancel.Token);
+        Assert.That(after, Is.Not.EqualTo(before), "a fresh interpreter (its own $ID)");
+        Assert.That(await pool.InvokeAsync("App::add", [2L, 2L]), Is.EqualTo(4L));
     }
 
     [Test]

@@ -59,11 +59,12 @@ internal unsafe struct pb_api
     public delegate* unmanaged<byte*, delegate* unmanaged<nint, pb_buf*, int>, void> client_configure;
     public delegate* unmanaged<nint, nint, ulong> client_token;
     public delegate* unmanaged<delegate* unmanaged<void>, void> sample_on_exec;
+    public delegate* unmanaged<nint, byte*, int> interrupt;
 }
 
 internal static unsafe class PerlNative
 {
-    public const uint PB_ABI_VERSION = 3;
+    public const uint PB_ABI_VERSION = 4;
 
     public const int PB_OK = 0;
     public const int PB_DIED = 1;

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#define PB_ABI_VERSION 3
+#define PB_ABI_VERSION 4
 
 /* Status of every entry that runs Perl code. */
 #define PB_OK      0
@@ -103,6 +103,10 @@ typedef struct pb_api {
 
     /* called on the interpreter's thread just before the program's exec (ops compiled after) */
     void (*sample_on_exec)(void (*hook)(void));
+
+    /* from any thread: the running Perl code dies with the message at its next safe point (a timeout);
+     * a NULL message takes back one not yet acted on */
+    int32_t (*interrupt)(pb_interp *ip, const char *message);
 } pb_api;
 
 #ifndef PB_EXPORT

@@ -35,6 +35,9 @@ struct pb_interp {
     int pending_count;        /* subs defined before that, made in xs_init */
     struct pb_pending_sub { char *name; int32_t id; } *pending;
     struct pb_subdef *subdefs; /* every sub defined here; freed with the interpreter */
+    int interrupt;            /* set by pb_interrupt (another thread): die at the next safe point */
+    char interrupt_msg[512];
+    void *signal_prev;        /* PL_signalhook before the interrupt hook */
 };
 
 /* What each host XSUB carries in CvXSUBANY: no lookup on the call path. */

@@ -92,6 +92,9 @@ static pb_interp *interp_new(const char *caret_x, char *err, int32_t errlen)
          * destruct lets several interpreters come and go in one process. */
         PL_exit_flags |= PERL_EXIT_DESTRUCT_END;
         PL_perl_destruct_level = 1;
+        /* A call's timeout stops runaway code at a safe point (pb_interrupt). */
+        ip->signal_prev = (void *)PL_signalhook;
+        PL_signalhook = pb_interrupt_hook;
     }
     ip->perl = perl;
     ip->caret_x = caret_x && *caret_x ? strdup(caret_x) : NULL;
@@ -272,6 +275,7 @@ static const pb_api g_api = {
     .client_configure = client_configure,
     .sample_on_exec = pb_sample_on_exec,
     .client_token = client_token,
+    .interrupt = pb_interrupt,
 };
 
 PB_EXPORT const pb_api *pb_get_api(void) { return &g_api; }

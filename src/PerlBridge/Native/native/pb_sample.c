@@ -424,14 +424,44 @@ static void sample_hook(pTHX)
     despatch_signals_proc_t prev = s ? s->prev_hook : Perl_despatch_signals;
     if (s && s->pending)
         take_sample(aTHX_ s, 0);
-    if (real_signal_pending(aTHX)) {
-        prev(aTHX);   /* perl's own: runs %SIG handlers, clears PL_sig_pending */
+    if (real_signal_pending(aTHX) || (ip && __atomic_load_n(&ip->interrupt, __ATOMIC_ACQUIRE))) {
+        prev(aTHX);   /* perl's own (through the interrupt hook): runs %SIG handlers, clears PL_sig_pending */
     } else {
         PL_sig_pending = 0;
     }
     /* A tick that came in meanwhile must not wait for the one after it. */
     if (s && s->pending)
         PL_sig_pending = 1;
+}
+
+void pb_interrupt_hook(pTHX)
+{
+    pb_interp *ip = pb_interp_of(aTHX);
+    despatch_signals_proc_t prev = ip && ip->signal_prev ? (despatch_signals_proc_t)ip->signal_prev : Perl_despatch_signals;
+    if (real_signal_pending(aTHX))
+        prev(aTHX);
+    else
+        PL_sig_pending = 0;
+    if (ip && __atomic_exchange_n(&ip->interrupt, 0, __ATOMIC_ACQ_REL))
+        Perl_croak(aTHX_ "%s", ip->interrupt_msg);   /* perl adds " at FILE line N.": where it was stopped */
+}
+
+int32_t pb_interrupt(pb_interp *ip, const char *message)
+{
+    if (!ip || !ip->perl)
+        return -1;
+    if (!message) {   /* a new call: an interrupt meant for the last one is void */
+        __atomic_store_n(&ip->interrupt, 0, __ATOMIC_RELEASE);
+        return 0;
+    }
+    size_t n = strlen(message);
+    if (n >= sizeof ip->interrupt_msg)
+        n = sizeof ip->interrupt_msg - 1;
+    memcpy(ip->interrupt_msg, message, n);
+    ip->interrupt_msg[n] = 0;
+    __atomic_store_n(&ip->interrupt, 1, __ATOMIC_RELEASE);
+    ip->perl->Isig_pending = 1;   /* PL_sig_pending: the run loop looks at its next safe point */
+    return 0;
 }
 
 /* Where eval `seq` of this interpreter ran (the file and line that compiled its code); 0 when not known. */

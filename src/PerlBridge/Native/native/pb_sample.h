@@ -29,6 +29,11 @@ int32_t pb_sample_start(pb_interp *ip, int64_t interval_ns, int32_t max_depth);
 void pb_sample_stop(pb_interp *ip);
 int32_t pb_sample_drain(pb_interp *ip, pb_buf *out);
 int32_t pb_sample_now(pb_interp *ip);
+
+/* The interrupt hook (PL_signalhook of host interpreters): perl's signals, then a pending interrupt. */
+void pb_interrupt_hook(pTHX);
+/* From any thread: the Perl code running in ip dies with `message` at its next safe point. */
+int32_t pb_interrupt(pb_interp *ip, const char *message);
 void pb_clock(int64_t *monotonic_ns, int64_t *realtime_ns);
 void pb_sample_forget(pb_interp *ip);
 
