@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using PerlSentry.Engine.PerlApi;
 using PerlSentry.PerlBridge;
 
 namespace PerlSentry.Hosting;
@@ -31,7 +32,18 @@ public sealed class PerlPoolOptions
 
     /// <summary>How long stopped code has to end before its interpreter is replaced. Default 1 s.</summary>
     public TimeSpan StopGrace { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Sentry for the Perl code: the options of <c>Sentry::SDK-&gt;init</c> (the same names: <c>dsn</c>,
+    /// <c>traces_sample_rate</c>, <c>profiles_sample_rate</c>, …), given to every interpreter. Each call
+    /// is then a transaction named after the sub (op <c>perl.call</c>) with its profile, on the
+    /// interpreter's own thread, and a <c>die</c> is an event. Null (the default): no SDK.
+    /// </summary>
+    public IDictionary<string, object?>? Sentry { get; set; }
 }
+
+/// <summary>The caller's trace, continued by a call (the <c>sentry-trace</c> and <c>baggage</c> header values).</summary>
+public sealed record PerlTrace(string SentryTrace, string? Baggage = null);
 
 /// <summary>Calls into Perl on a pool of interpreters.</summary>
 public interface IPerlPool : IAsyncDisposable
@@ -48,6 +60,9 @@ public interface IPerlPool : IAsyncDisposable
     /// <exception cref="OperationCanceledException"><paramref name="cancel"/> was cancelled before an interpreter took the call.</exception>
     /// <exception cref="ObjectDisposedException">The pool is being stopped.</exception>
     Task<object?> InvokeAsync(string sub, object?[] args, CancellationToken cancel = default);
+
+    /// <summary>The same, continuing <paramref name="trace"/> when the pool has Sentry options.</summary>
+    Task<object?> InvokeAsync(string sub, object?[] args, PerlTrace? trace, CancellationToken cancel = default);
 }
 
 /// <summary>The pool's queue of waiting calls is full: the caller should shed load or retry later.</summary>
@@ -104,6 +119,9 @@ public sealed class PerlPool : IPerlPool
             throw new ArgumentException($"PerlPoolOptions.MaxQueued cannot be negative (was {options.MaxQueued})", nameof(options));
         if (options.AppFile is { } app && !File.Exists(app))
             throw new ArgumentException($"PerlPoolOptions.AppFile: no file {app}", nameof(options));
+        if (options.Sentry is not null && Path.Combine(AppContext.BaseDirectory, "perl", "lib") is var bundled
+            && Directory.Exists(bundled) && !options.IncludeDirs.Contains(bundled))
+            options.IncludeDirs.Add(bundled);   // the SDK's modules, shipped next to the assemblies
         var started = new PerlInterpreter?[options.Interpreters];
         try
         {
@@ -125,6 +143,12 @@ public sealed class PerlPool : IPerlPool
 
     private static void Load(PerlInterpreter perl, PerlPoolOptions options)
     {
+        if (options.Sentry is { } sentry)
+        {
+            HostApi.Install(perl);
+            perl.Eval("require PerlSentry::Pool; 1");
+            perl.CallList("Sentry::SDK::init", "Sentry::SDK", new Dictionary<string, object?>(sentry));   // a bad option dies here, named
+        }
         foreach (var module in options.Modules)
         {
             if (!System.Text.RegularExpressions.Regex.IsMatch(module, @"\A[A-Za-z_]\w*(?:::\w+)*\z"))
@@ -140,7 +164,10 @@ public sealed class PerlPool : IPerlPool
     }
 
     /// <inheritdoc/>
-    public async Task<object?> InvokeAsync(string sub, object?[] args, CancellationToken cancel = default)
+    public Task<object?> InvokeAsync(string sub, object?[] args, CancellationToken cancel = default) => InvokeAsync(sub, args, null, cancel);
+
+    /// <inheritdoc/>
+    public async Task<object?> InvokeAsync(string sub, object?[] args, PerlTrace? trace, CancellationToken cancel = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(sub);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
@@ -174,7 +201,8 @@ public sealed class PerlPool : IPerlPool
             var call = perl.InvokeAsync(() =>
             {
                 perl.Interrupt(null);   // one meant for the call before (it ended as it came) is void
-                return perl.Call(sub, args);
+                return _options.Sentry is null ? perl.Call(sub, args)
+                    : perl.Call("PerlSentry::Pool::call", [sub, trace?.SentryTrace, trace?.Baggage, .. args]);
             });
             if (_options.CallTimeout is not { } limit)
                 return await call.ConfigureAwait(false);
@@ -240,7 +268,19 @@ public sealed class PerlPool : IPerlPool
         lock (_interpreters)
             all = [.. _interpreters];
         foreach (var perl in all)
+        {
+            if (_options.Sentry is not null)
+            {
+                try
+                {
+                    perl.Eval("Sentry::SDK->close; 1");   // sends what is queued (up to shutdown_timeout)
+                }
+                catch (PerlException)
+                {
+                }
+            }
             perl.Dispose();
+        }
         _stopping.Dispose();
     }
 }
