@@ -25,6 +25,14 @@ out=bench/RESULTS.md.new
   # The same process-level benchmark without entersub wrapped (the default wraps it), run next.
   PERLSENTRY_XS_SAMPLES=0 "$bridge" calls | grep -E 'pure-Perl|native XSUB' | sed 's/^| /| without XS-call sampling (`PERLSENTRY_XS_SAMPLES=0`, separate process run right after): /'
   echo
+  echo "## The interpreter pool (bench/Bridge.Bench, \`pool\`)"
+  echo
+  echo "\`PerlSentry.Hosting.PerlPool\` with 2 interpreters, no Sentry options, calling \`sub echo { \$_[0] }\`."
+  echo
+  echo "| what | cost |"
+  echo "|---|---|"
+  "$bridge" pool
+  echo
   echo "## Start-up (bench/Bridge.Bench, \`startup\`)"
   echo
   echo "Wall time from process start to exit, \`perl -e 1\` and \`perl-sentry run -e 1\` run alternately."

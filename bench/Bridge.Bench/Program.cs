@@ -5,11 +5,49 @@ using PerlSentry.PerlBridge;
 // Bridge benchmarks, each measured side by side in one run (the machine is shared and noisy):
 //   calls   Perl -> C# sub vs pure-Perl sub vs native XSUB, and C# -> Perl
 //   startup perl-sentry run -e 1 vs perl -e 1
+//   pool    PerlPool.InvokeAsync of a trivial sub on a pool of 2: one caller at a time, and 64 at once
 // Prints markdown rows; bench/run.sh collects them into bench/RESULTS.md.
 var what = args.Length > 0 ? args[0] : "calls";
 if (what == "noop")
     return;   // the .NET runtime's own start-up, for the start-up table
 var inv = CultureInfo.InvariantCulture;
+
+if (what == "pool")
+{
+    var app = Path.Combine(Path.GetTempPath(), $"perlsentry-bench-pool-{Environment.ProcessId}.pl");
+    File.WriteAllText(app, "package Bench; sub echo { $_[0] } 1;\n");
+    await using var pool = PerlSentry.Hosting.PerlPool.Start(new PerlSentry.Hosting.PerlPoolOptions { Interpreters = 2, AppFile = app });
+    File.Delete(app);
+    async Task<double> OneAtATime(int n)
+    {
+        var sw = Stopwatch.StartNew();
+        for (var i = 0; i < n; i++)
+            await pool.InvokeAsync("Bench::echo", [(long)i]);
+        return sw.Elapsed.TotalMilliseconds * 1000 / n;
+    }
+    async Task<double> Concurrent(int callers, int each)
+    {
+        var sw = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, callers).Select(async c =>
+        {
+            for (var i = 0; i < each; i++)
+                await pool.InvokeAsync("Bench::echo", [(long)i]);
+        }));
+        return sw.Elapsed.TotalMilliseconds * 1000 / (callers * each);
+    }
+    await OneAtATime(5000);
+    await Concurrent(64, 100);
+    var single = new List<double>();
+    var many = new List<double>();
+    for (var r = 0; r < 5; r++)
+    {
+        single.Add(await OneAtATime(20_000));
+        many.Add(await Concurrent(64, 500));
+    }
+    Console.WriteLine(string.Create(inv, $"| `InvokeAsync` of a trivial Perl sub, pool of 2, one caller at a time (wall per call, median of 5 × 20,000; goal ≤ 10 µs) | {single.Order().ElementAt(2):0.0} µs |"));
+    Console.WriteLine(string.Create(inv, $"| the same, 64 callers at once (wall ÷ calls, median of 5 × 32,000) | {many.Order().ElementAt(2):0.0} µs |"));
+    return;
+}
 
 if (what == "calls")
 {
