@@ -24,6 +24,7 @@ public sealed class PerlPoolSentryTests
             use Time::HiRes ();
             sub work { my ($s) = @_; my $t = Time::HiRes::time() + $s; my $n = 0; $n++ while Time::HiRes::time() < $t; return $n > 0 ? 'done' : 'none' }
             sub fail { die "no such order: $_[0]\n" }
+            sub note { Sentry::SDK->capture_message("note $_[0]"); return 1 }
             1;
             """);
     }
@@ -93,6 +94,29 @@ public sealed class PerlPoolSentryTests
         Assert.That((string?)evt["exception"]!["values"]![0]!["value"], Is.EqualTo("no such order: A-17"));
         Assert.That((string?)evt["contexts"]!["trace"]!["trace_id"], Is.EqualTo((string?)failed["contexts"]!["trace"]!["trace_id"]));
         Assert.That((string?)evt["transaction"], Is.EqualTo("App::fail"));
+    }
+
+    [Test]
+    public async Task OneEnvelopeFolder_SharedByFourInterpreters_OneThousandEnvelopes_OneThousandFiles()
+    {
+        var options = new PerlPoolOptions
+        {
+            Interpreters = 4,
+            AppFile = _app,
+            Sentry = new Dictionary<string, object?> { ["envelope_dir"] = Path.Combine(_dir, "out"), ["traces_sample_rate"] = 0.0 },
+        };
+        await using (var pool = PerlPool.Start(options))
+            await Task.WhenAll(Enumerable.Range(0, 1000).Select(i => pool.InvokeAsync("App::note", [(long)i])));
+        var items = Items();
+        var messages = items.Where(i => i.Type == "event").Select(i => (string?)i.Payload["message"]!["formatted"]).ToList();
+        Assert.That(messages, Is.EquivalentTo(Enumerable.Range(0, 1000).Select(i => $"note {i}")), "each once");
+        // One file per envelope: each event in a file of its own; any other file is a client report
+        // (each interpreter's unsampled transactions).
+        var files = Directory.GetFiles(Path.Combine(_dir, "out"), "*.envelope")
+            .Select(f => File.ReadAllText(f).Split('\n', StringSplitOptions.RemoveEmptyEntries).Where((_, n) => n % 2 == 1)
+                .Select(h => (string?)JObject.Parse(h)["type"]).ToList()).ToList();
+        Assert.That(files.Count(types => types.Contains("event")), Is.EqualTo(1000));
+        Assert.That(files.Where(types => !types.Contains("event")).SelectMany(t => t), Is.All.EqualTo("client_report"));
     }
 
     [Test]
