@@ -98,6 +98,12 @@ public sealed class PerlPool : IPerlPool
     /// <inheritdoc/>
     public int Size => _options.Interpreters;
 
+    /// <summary>Whether the pool takes calls (it was not stopped).</summary>
+    public bool IsRunning => Volatile.Read(ref _disposed) == 0;
+
+    /// <summary>How many calls wait for an interpreter now.</summary>
+    public int Waiting => Math.Max(0, Volatile.Read(ref _waiting));
+
     /// <summary>How many interpreters were replaced because stopped code would not end.</summary>
     public int Replaced => Volatile.Read(ref _replaced);
 
