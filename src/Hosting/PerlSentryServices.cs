@@ -35,9 +35,25 @@ public sealed class PerlSentryOptions
     /// <summary>The Perl SDK's options; empty: no SDK in the interpreters.</summary>
     public Dictionary<string, string?> Sentry { get; set; } = new(StringComparer.Ordinal);
 
-    internal PerlPoolOptions ToPool()
+    /// <summary>
+    /// <see cref="AppFile"/> as a full path: a relative one is looked for in the host's content root,
+    /// then next to the service's assemblies.
+    /// </summary>
+    internal string? AppPath(string? contentRoot)
     {
-        var pool = new PerlPoolOptions { Interpreters = Interpreters, AppFile = AppFile, MaxQueued = MaxQueued, CallTimeout = CallTimeout };
+        if (AppFile is not { } app || Path.IsPathRooted(app))
+            return AppFile;
+        foreach (var dir in new[] { contentRoot, AppContext.BaseDirectory })
+        {
+            if (dir is not null && File.Exists(Path.Combine(dir, app)))
+                return Path.GetFullPath(Path.Combine(dir, app));
+        }
+        return Path.GetFullPath(app);
+    }
+
+    internal PerlPoolOptions ToPool(string? contentRoot)
+    {
+        var pool = new PerlPoolOptions { Interpreters = Interpreters, AppFile = AppPath(contentRoot), MaxQueued = MaxQueued, CallTimeout = CallTimeout };
         foreach (var m in Modules) pool.Modules.Add(m);
         foreach (var d in IncludeDirs) pool.IncludeDirs.Add(d);
         if (Sentry.Count > 0)
@@ -47,7 +63,7 @@ public sealed class PerlSentryOptions
 }
 
 /// <summary>Checks <see cref="PerlSentryOptions"/> at start, naming the setting that is wrong.</summary>
-internal sealed class PerlSentryOptionsValidator : IValidateOptions<PerlSentryOptions>
+internal sealed class PerlSentryOptionsValidator(IHostEnvironment? environment = null) : IValidateOptions<PerlSentryOptions>
 {
     public ValidateOptionsResult Validate(string? name, PerlSentryOptions o)
     {
@@ -58,8 +74,8 @@ internal sealed class PerlSentryOptionsValidator : IValidateOptions<PerlSentryOp
             errors.Add($"PerlSentry:MaxQueued cannot be negative (was {o.MaxQueued})");
         if (o.CallTimeout is { } t && t <= TimeSpan.Zero)
             errors.Add($"PerlSentry:CallTimeout must be positive (was {t})");
-        if (o.AppFile is { } app && !File.Exists(app))
-            errors.Add($"PerlSentry:AppFile: no file {Path.GetFullPath(app)}");
+        if (o.AppPath(environment?.ContentRootPath) is { } app && !File.Exists(app))
+            errors.Add($"PerlSentry:AppFile: no file {app}");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
@@ -92,14 +108,14 @@ internal sealed class HostedPerlPool : IPerlPool
 }
 
 /// <summary>Starts the pool with the host, and stops it (running calls finish, the SDK flushes) with it.</summary>
-internal sealed class PerlPoolService(HostedPerlPool pool, IOptions<PerlSentryOptions> options, ILogger<PerlPool> log) : IHostedService
+internal sealed class PerlPoolService(HostedPerlPool pool, IOptions<PerlSentryOptions> options, ILogger<PerlPool> log, IHostEnvironment? environment = null) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;   // validated: a bad setting throws here, named
         try
         {
-            var started = await Task.Run(() => PerlPool.Start(o.ToPool()), cancellationToken).ConfigureAwait(false);
+            var started = await Task.Run(() => PerlPool.Start(o.ToPool(environment?.ContentRootPath)), cancellationToken).ConfigureAwait(false);
             pool.Set(started);
             log.LogInformation("Perl pool started: {Interpreters} interpreters, app {AppFile}, Sentry {Sentry}",
                 started.Size, o.AppFile ?? "(none)", o.Sentry.Count > 0 ? "on" : "off");

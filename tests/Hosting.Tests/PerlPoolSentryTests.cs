@@ -94,6 +94,9 @@ public sealed class PerlPoolSentryTests
         Assert.That((string?)evt["exception"]!["values"]![0]!["value"], Is.EqualTo("no such order: A-17"));
         Assert.That((string?)evt["contexts"]!["trace"]!["trace_id"], Is.EqualTo((string?)failed["contexts"]!["trace"]!["trace_id"]));
         Assert.That((string?)evt["transaction"], Is.EqualTo("App::fail"));
+        var stack = (JArray)evt["exception"]!["values"]![0]!["stacktrace"]!["frames"]!;
+        Assert.That((string?)stack.Last!["function"], Is.EqualTo("App::fail"), "the stack where it died");
+        Assert.That((string?)stack.Last!["filename"], Does.EndWith("app.pl"));
     }
 
     [Test]

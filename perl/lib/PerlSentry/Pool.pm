@@ -7,7 +7,8 @@ our $VERSION = '0.1.0';
 
 # One call from the .NET interpreter pool (PerlSentry.Hosting.PerlPool): a transaction named after
 # the sub (op perl.call), continuing the caller's trace when it gave one, in a scope of its own; a
-# die is captured as an event, marks the transaction internal_error, and goes back to .NET as it was.
+# die is captured as an event (with the stack where it died, not where it was caught), marks the
+# transaction internal_error, and goes back to .NET as it was.
 sub call {
     my ($sub, $trace, $baggage, @args) = @_;
     my $code = do { no strict 'refs'; defined &$sub ? \&$sub : undef };
@@ -22,21 +23,42 @@ sub call {
     my $scope = $hub->get_current_scope;
     $scope->set_span($tx);
     $scope->set_transaction_name($sub);
-    my $result;
-    my $ok = eval {
-        die "Undefined subroutine &$sub called\n" unless $code;
-        $result = $code->(@args);
-        1;
+    my ($result, $at_die);
+    my $ok = do {
+        local $SIG{__DIE__} = Sentry::Internal::PoolDie::hook(\$at_die, $SIG{__DIE__});
+        eval {
+            die "Undefined subroutine &$sub called\n" unless $code;
+            $result = $code->(@args);
+            1;
+        };
     };
     my $err = $@;
     if (!$ok) {
-        Sentry::SDK->capture_exception($err);
+        my $died = $at_die && (ref $err ? ref $at_die->[0] && $at_die->[0] == $err : !ref $at_die->[0] && $at_die->[0] eq $err);
+        if ($died && $at_die->[1]) { Sentry::SDK->capture_event({ level => 'error', exception => $at_die->[1] }) }
+        else { Sentry::SDK->capture_exception($err) }
         $tx->set_status('internal_error');
     }
     $tx->finish;
     $hub->pop_scope;
     die $err unless $ok;
     return $result;
+}
+
+# The __DIE__ hook of a call: the exception as it is where the die happens (its stack then), kept
+# for the call to send if the die ends it. In a Sentry:: package, so its own frame is not in the stack.
+package Sentry::Internal::PoolDie;
+
+sub hook {
+    my ($slot, $previous) = @_;
+    return sub {
+        {
+            local ($@, $!);
+            $$slot = [ $_[0], eval { Sentry::Internal::_exception_payload($_[0]) } ];
+        }
+        goto &$previous if ref $previous eq 'CODE';
+        return;
+    };
 }
 
 1;
