@@ -110,9 +110,13 @@ internal sealed class HostedPerlPool : IPerlPool
 /// <summary>Starts the pool with the host, and stops it (running calls finish, the SDK flushes) with it.</summary>
 internal sealed class PerlPoolService(HostedPerlPool pool, IOptions<PerlSentryOptions> options, ILogger<PerlPool> log, IHostEnvironment? environment = null) : IHostedService
 {
+    private readonly Action<string> _warnings = m => log.LogWarning("{SentryMessage}", m);
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;   // validated: a bad setting throws here, named
+        // The SDK's warnings and debug output go to the service's log, not to STDERR (the process has one such sink).
+        Engine.PerlApi.SentryApi.Warnings = _warnings;
         try
         {
             var started = await Task.Run(() => PerlPool.Start(o.ToPool(environment?.ContentRootPath)), cancellationToken).ConfigureAwait(false);
@@ -135,6 +139,8 @@ internal sealed class PerlPoolService(HostedPerlPool pool, IOptions<PerlSentryOp
             await started.DisposeAsync().ConfigureAwait(false);
             log.LogInformation("Perl pool stopped ({Replaced} interpreters were replaced while it ran)", started.Replaced);
         }
+        if (ReferenceEquals(Engine.PerlApi.SentryApi.Warnings, _warnings))
+            Engine.PerlApi.SentryApi.Warnings = null;
     }
 }
 

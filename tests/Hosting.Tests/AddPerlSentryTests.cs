@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Newtonsoft.Json.Linq;
 using PerlSentry.Hosting;
@@ -27,13 +28,30 @@ public sealed class AddPerlSentryTests
     [TearDown]
     public void TearDown() => Directory.Delete(_dir, recursive: true);
 
+    private readonly List<string> _logged = [];
+
     private IHost Build(Dictionary<string, string?> settings)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration.Sources.Clear();
         builder.Configuration.AddInMemoryCollection(settings);
+        builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(new ListLogger(_logged));
         builder.Services.AddPerlSentry(builder.Configuration.GetSection("PerlSentry"));
         return builder.Build();
+    }
+
+    /// <summary>Keeps what is logged, for assertions.</summary>
+    private sealed class ListLogger(List<string> into) : Microsoft.Extensions.Logging.ILoggerProvider, Microsoft.Extensions.Logging.ILogger
+    {
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => this;
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lock (into) into.Add($"{logLevel}: {formatter(state, exception)}");
+        }
+        public void Dispose() { }
     }
 
     [Test]
@@ -47,6 +65,7 @@ public sealed class AddPerlSentryTests
             ["PerlSentry:Sentry:envelope_dir"] = Path.Combine(_dir, "out"),
             ["PerlSentry:Sentry:traces_sample_rate"] = "1.0",
             ["PerlSentry:Sentry:release"] = "billing@2",
+            ["PerlSentry:Sentry:debug"] = "1",
         });
         var pool = host.Services.GetRequiredService<IPerlPool>();
         var early = pool.InvokeAsync("Billing::total", [new object?[] { 1L, 2L }]);   // before the start: waits for it
@@ -63,6 +82,11 @@ public sealed class AddPerlSentryTests
             .SelectMany(f => File.ReadAllText(f).Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(2).Where((_, i) => i % 2 == 0))
             .Select(JObject.Parse).Where(p => (string?)p["type"] == "transaction").Select(p => (string?)p["release"]).ToList();
         Assert.That(releases, Has.Count.EqualTo(2).And.All.EqualTo("billing@2"), "flushed when the host stopped");
+        lock (_logged)
+        {
+            Assert.That(_logged, Has.Some.StartsWith("Information: Perl pool started: 2 interpreters"));
+            Assert.That(_logged, Has.Some.Contains("[sentry] initialised"), "the SDK's debug output goes to the service's log");
+        }
     }
 
     [Test]

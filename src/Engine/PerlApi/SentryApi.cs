@@ -81,6 +81,12 @@ public static class SentryApi
         PerlInterpreter.ConfigureForkedChildren(Path.Combine(AppContext.BaseDirectory, "perl-sentry"));
     }
 
+    /// <summary>
+    /// Where the engine's warnings (and <c>debug</c> output) go in this process; null: the program's
+    /// STDERR. A .NET service points it at its logger.
+    /// </summary>
+    public static Action<string>? Warnings { get; set; }
+
     private static EngineSession NewSession(PerlInterpreter perl)
     {
         var session = new EngineSession(new SessionHost(
@@ -90,7 +96,7 @@ public static class SentryApi
             perl.OsThreadId.ToString(CultureInfo.InvariantCulture),
             "main",
             [.. PerlInterpreter.LibraryDirs, .. BundledLibDirs()],
-            m => Console.Error.WriteLine(m))
+            m => (Warnings ?? Console.Error.WriteLine)(m))
         {
             // Envelopes are written off the program's thread (PERLSENTRY_WRITER=0: on it).
             Writer = Environment.GetEnvironmentVariable("PERLSENTRY_WRITER") == "0" ? null : CaptureWriter.Shared,
