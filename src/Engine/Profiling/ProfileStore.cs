@@ -9,19 +9,19 @@ public sealed class ProfileStore
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<ProfileFrame, int> _frameIds = [];
-    private readonly List<ProfileFrame> _frames = [];
+    private readonly AppendOnlyList<ProfileFrame> _frames = new();
     private readonly Dictionary<StackKey, int> _stackIds = [];
-    private readonly List<int[]> _stacks = [];
+    private readonly AppendOnlyList<int[]> _stacks = new();
     private readonly List<ProfileSample> _samples = [];
     private readonly Dictionary<long, string> _threads = [];
 
     /// <summary>The sampling interval, so weights can be turned into time (the profiler sets it when it starts).</summary>
     public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(1.0 / 101);
 
-    public IReadOnlyList<ProfileFrame> Frames { get { lock (_gate) return [.. _frames]; } }
+    public IReadOnlyList<ProfileFrame> Frames { get { lock (_gate) return _frames.View(); } }
 
     /// <summary>Stacks of frame indexes, innermost frame first.</summary>
-    public IReadOnlyList<int[]> Stacks { get { lock (_gate) return [.. _stacks]; } }
+    public IReadOnlyList<int[]> Stacks { get { lock (_gate) return _stacks.View(); } }
 
     public IReadOnlyList<ProfileSample> Samples { get { lock (_gate) return [.. _samples]; } }
 
@@ -71,7 +71,8 @@ public sealed class ProfileStore
         {
             var samples = _samples.Where(s => s.TimestampNs >= fromNs && s.TimestampNs <= toNs)
                 .OrderBy(s => s.TimestampNs).ToList();
-            return new ProfileSnapshot([.. _frames], [.. _stacks], samples, new Dictionary<long, string>(_threads), Interval);
+            // Frames and stacks only grow: the snapshot views them as they are now, without a copy.
+            return new ProfileSnapshot(_frames.View(), _stacks.View(), samples, new Dictionary<long, string>(_threads), Interval);
         }
     }
 

@@ -60,7 +60,8 @@ internal sealed class TransactionProfiler(ProfilerContext ctx)
             return null;
         }
         tx.Contexts["profile"] = new JObject { ["profile_id"] = h.Id };
-        return () => new EnvelopeItem("profile", h.Payload = SentryProfileV1Exporter.Export(snapshot, context, samples));
+        var inApp = ctx.InApp;   // marked on the writer: it looks at every frame the store holds
+        return () => new EnvelopeItem("profile", h.Payload = SentryProfileV1Exporter.Export(snapshot.WithInApp(inApp), context, samples));
     }
 
     /// <summary>The profile's v1 payload so far (or as sent).</summary>
@@ -69,7 +70,7 @@ internal sealed class TransactionProfiler(ProfilerContext ctx)
         if (h.Payload is { } sent || h.Transaction is not { } tx)
             return h.Payload;
         var (snapshot, context) = Window(h, tx);
-        return SentryProfileV1Exporter.Export(snapshot, context);
+        return SentryProfileV1Exporter.Export(snapshot.WithInApp(ctx.InApp), context);
     }
 
     private void InsufficientData(ProfileHandle h, Transaction tx)
@@ -79,11 +80,14 @@ internal sealed class TransactionProfiler(ProfilerContext ctx)
         ctx.Log?.Invoke($"profile of '{tx.Name}' has fewer than 2 samples; not sent (insufficient_data)");
     }
 
-    /// <summary>The samples over the profile's window (start to end, at most max_profile_duration), and what v1 says of it.</summary>
+    /// <summary>
+    /// The samples over the profile's window (start to end, at most max_profile_duration), and what v1
+    /// says of it; frames not yet marked in-app.
+    /// </summary>
     private (ProfileSnapshot, SentryProfileV1Exporter.Context) Window(ProfileHandle h, Transaction tx)
     {
         var end = Math.Min(h.EndNs ?? ctx.Sampler.NowNs, h.StartNs + MaxDurationNs);
-        var snapshot = ctx.Sampler.Store.Snapshot(h.StartNs, end).WithInApp(ctx.InApp);
+        var snapshot = ctx.Sampler.Store.Snapshot(h.StartNs, end);
         return (snapshot, new SentryProfileV1Exporter.Context(h.Id, tx.EventId, tx.TraceId, tx.Name,
             h.StartNs, end, ctx.Sampler.ThreadId, ctx.Host, ctx.Options.Release, ctx.Options.Environment));
     }
