@@ -13,7 +13,10 @@ internal sealed record RunRequest(
     /// (<c>-Ilib</c>, <c>-MPOSIX=floor</c>). Everything after the script (or after <c>-e</c> code
     /// and <c>--</c>) belongs to the script, as with perl.
     /// </summary>
-    public static RunRequest Parse(IReadOnlyList<string> args)
+    public static RunRequest Parse(IReadOnlyList<string> args) => Parse(args, "run", "perl-sentry run [-I dir] [-M module] [-e code] script.pl [args…]");
+
+    /// <summary>The same, for a command that takes run's options after its own (errors name it and give its usage).</summary>
+    public static RunRequest Parse(IReadOnlyList<string> args, string command, string usage)
     {
         var inc = new List<string>();
         var mods = new List<string>();
@@ -33,20 +36,20 @@ internal sealed record RunRequest(
             var attached = a[2..];
             switch (flag)
             {
-                case "-I": inc.Add(Value(args, ref i, attached, "-I", "a directory")); break;
-                case "-M": mods.Add(Value(args, ref i, attached, "-M", "a module name")); break;
-                case "-e": code.Add(Value(args, ref i, attached, "-e", "Perl code")); break;
+                case "-I": inc.Add(Value(args, ref i, attached, command, "-I", "a directory")); break;
+                case "-M": mods.Add(Value(args, ref i, attached, command, "-M", "a module name")); break;
+                case "-e": code.Add(Value(args, ref i, attached, command, "-e", "Perl code")); break;
                 default:
                     throw new UsageException(
-                        $"perl-sentry run: unknown switch '{a}'. Supported: -I dir, -M module, -e code; " +
-                        "other perl switches can go on the script's #! line or in PERL5OPT.");
+                        $"perl-sentry {command}: unknown switch '{a}'. Supported: -I dir, -M module, -e code; " +
+                        $"other perl switches can go on the script's #! line or in PERL5OPT. Usage: {usage}");
             }
         }
         string? script = null;
         if (code.Count == 0)
         {
             if (i >= args.Count)
-                throw new UsageException("perl-sentry run: no script given. Usage: perl-sentry run [-I dir] [-M module] [-e code] script.pl [args…]");
+                throw new UsageException($"perl-sentry {command}: no script given. Usage: {usage}");
             script = args[i++];
         }
         var rest = new List<string>(args.Count - i);
@@ -55,12 +58,12 @@ internal sealed record RunRequest(
         return new RunRequest(inc, mods, code, script, rest);
     }
 
-    private static string Value(IReadOnlyList<string> args, ref int i, string attached, string flag, string what)
+    private static string Value(IReadOnlyList<string> args, ref int i, string attached, string command, string flag, string what)
     {
         if (attached.Length > 0)
             return attached;
         if (i + 1 >= args.Count)
-            throw new UsageException($"perl-sentry run: {flag} needs {what}.");
+            throw new UsageException($"perl-sentry {command}: {flag} needs {what}.");
         return args[++i];
     }
 

@@ -7,6 +7,8 @@ internal sealed record ProfileRequest(string? OutputDir, int Hz, int MaxDepth, I
 {
     public static readonly string[] AllFormats = ["flamegraph", "speedscope", "collapsed", "sentry"];
 
+    private const string Usage = "perl-sentry profile [-o dir] [--hz N] [--max-depth N] [--format LIST] [--force] [-I dir] [-M module] [-e code] script.pl [args…]";
+
     public static ProfileRequest Parse(IReadOnlyList<string> args)
     {
         string? output = null;
@@ -30,10 +32,10 @@ internal sealed record ProfileRequest(string? OutputDir, int Hz, int MaxDepth, I
                         throw new UsageException($"perl-sentry profile: unknown format '{string.Join(",", unknown)}'; choose from {string.Join(", ", AllFormats)}.");
                     break;
                 default:
-                    return new ProfileRequest(output, hz, depth, formats, force, RunRequest.Parse(args.Skip(i).ToList()));
+                    return new ProfileRequest(output, hz, depth, formats, force, RunRequest.Parse(args.Skip(i).ToList(), "profile", Usage));
             }
         }
-        return new ProfileRequest(output, hz, depth, formats, force, RunRequest.Parse([]));
+        return new ProfileRequest(output, hz, depth, formats, force, RunRequest.Parse([], "profile", Usage));
     }
 
     private static string Next(IReadOnlyList<string> args, ref int i, string what) =>

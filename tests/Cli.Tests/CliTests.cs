@@ -14,6 +14,18 @@ public sealed class CliTests
     }
 
     [Test]
+    public void Profile_UnknownSwitchOrNoScript_AnswersAsProfile_WithItsUsage()
+    {
+        var r = Host("profile", "--bogus", "x.pl");
+        Assert.That(r.ExitCode, Is.EqualTo(2));
+        Assert.That(r.Stderr, Does.StartWith("perl-sentry profile: unknown switch '--bogus'").And.Contain("Usage: perl-sentry profile [-o dir]"));
+        Assert.That(r.Stderr, Does.Not.Contain("perl-sentry run"));
+        r = Host("profile", "--hz", "50");
+        Assert.That(r.ExitCode, Is.EqualTo(2));
+        Assert.That(r.Stderr, Does.StartWith("perl-sentry profile: no script given. Usage: perl-sentry profile"));
+    }
+
+    [Test]
     public void Run_NoScript_ShowsUsage()
     {
         var r = Host("run");
