@@ -117,26 +117,12 @@ public sealed class PerlPool : IPerlPool
     public static PerlPool Start(PerlPoolOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Interpreters < 1)
-            throw new ArgumentException($"PerlPoolOptions.Interpreters must be at least 1 (was {options.Interpreters})", nameof(options));
-        if (options.CallTimeout is { } timeout && timeout <= TimeSpan.Zero)
-            throw new ArgumentException($"PerlPoolOptions.CallTimeout must be positive (was {timeout})", nameof(options));
-        if (options.MaxQueued < 0)
-            throw new ArgumentException($"PerlPoolOptions.MaxQueued cannot be negative (was {options.MaxQueued})", nameof(options));
-        if (options.AppFile is { } app && !File.Exists(app))
-            throw new ArgumentException($"PerlPoolOptions.AppFile: no file {app}", nameof(options));
-        if (options.Sentry is not null && Path.Combine(AppContext.BaseDirectory, "perl", "lib") is var bundled
-            && Directory.Exists(bundled) && !options.IncludeDirs.Contains(bundled))
-            options.IncludeDirs.Add(bundled);   // the SDK's modules, shipped next to the assemblies
+        if (Problems(options, "PerlPoolOptions.") is [var first, ..])
+            throw new ArgumentException(first, nameof(options));
         var started = new PerlInterpreter?[options.Interpreters];
         try
         {
-            Parallel.For(0, started.Length, i =>
-            {
-                var perl = PerlInterpreter.Start(options.IncludeDirs);
-                started[i] = perl;
-                Load(perl, options);
-            });
+            Parallel.For(0, started.Length, i => started[i] = StartOne(options));
         }
         catch (AggregateException e)
         {
@@ -145,6 +131,41 @@ public sealed class PerlPool : IPerlPool
             throw e.InnerExceptions[0];
         }
         return new PerlPool([.. started.Select(p => p!)], options);
+    }
+
+    /// <summary>What is wrong with <paramref name="options"/>, each naming the setting after <paramref name="prefix"/>.</summary>
+    internal static List<string> Problems(PerlPoolOptions options, string prefix)
+    {
+        var problems = new List<string>();
+        if (options.Interpreters < 1)
+            problems.Add($"{prefix}Interpreters must be at least 1 (was {options.Interpreters})");
+        if (options.MaxQueued < 0)
+            problems.Add($"{prefix}MaxQueued cannot be negative (was {options.MaxQueued})");
+        if (options.CallTimeout is { } timeout && timeout <= TimeSpan.Zero)
+            problems.Add($"{prefix}CallTimeout must be positive (was {timeout})");
+        if (options.AppFile is { } app && !File.Exists(app))
+            problems.Add($"{prefix}AppFile: no file {app}");
+        return problems;
+    }
+
+    /// <summary>An interpreter with the pool's code loaded (at start, and for one that replaces a stuck one).</summary>
+    private static PerlInterpreter StartOne(PerlPoolOptions options)
+    {
+        IEnumerable<string> inc = options.IncludeDirs;
+        if (options.Sentry is not null && Path.Combine(AppContext.BaseDirectory, "perl", "lib") is var bundled
+            && Directory.Exists(bundled) && !options.IncludeDirs.Contains(bundled))
+            inc = inc.Append(bundled);   // the SDK's modules, shipped next to the assemblies
+        var perl = PerlInterpreter.Start(inc);
+        try
+        {
+            Load(perl, options);
+        }
+        catch
+        {
+            perl.Dispose();
+            throw;
+        }
+        return perl;
     }
 
     private static void Load(PerlInterpreter perl, PerlPoolOptions options)
@@ -212,19 +233,25 @@ public sealed class PerlPool : IPerlPool
             });
             if (_options.CallTimeout is not { } limit)
                 return await call.ConfigureAwait(false);
-            if (await Task.WhenAny(call, Task.Delay(limit, CancellationToken.None)).ConfigureAwait(false) == call)
-                return await call.ConfigureAwait(false);
+            try
+            {
+                return await call.WaitAsync(limit).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // still running: stopped below
+            }
             var message = $"{sub} ran longer than {limit.TotalSeconds:0.###} s (PerlPoolOptions.CallTimeout) and was stopped";
             perl.Interrupt(message);
-            if (await Task.WhenAny(call, Task.Delay(_options.StopGrace, CancellationToken.None)).ConfigureAwait(false) != call)
+            try
+            {
+                return await call.WaitAsync(_options.StopGrace).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
             {
                 keep = false;
                 Replace(perl);
                 throw new TimeoutException(message + $"; it did not stop within {_options.StopGrace.TotalSeconds:0.###} s, so its interpreter was replaced");
-            }
-            try
-            {
-                return await call.ConfigureAwait(false);
             }
             catch (PerlException e) when (e.Message.StartsWith(message, StringComparison.Ordinal))
             {
@@ -252,8 +279,7 @@ public sealed class PerlPool : IPerlPool
         {
             if (Volatile.Read(ref _disposed) != 0)
                 return;
-            var fresh = PerlInterpreter.Start(_options.IncludeDirs);
-            Load(fresh, _options);
+            var fresh = StartOne(_options);
             lock (_interpreters)
                 _interpreters.Add(fresh);
             _free.Writer.TryWrite(fresh);

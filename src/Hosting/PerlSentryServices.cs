@@ -65,19 +65,10 @@ public sealed class PerlSentryOptions
 /// <summary>Checks <see cref="PerlSentryOptions"/> at start, naming the setting that is wrong.</summary>
 internal sealed class PerlSentryOptionsValidator(IHostEnvironment? environment = null) : IValidateOptions<PerlSentryOptions>
 {
-    public ValidateOptionsResult Validate(string? name, PerlSentryOptions o)
-    {
-        var errors = new List<string>();
-        if (o.Interpreters < 1)
-            errors.Add($"PerlSentry:Interpreters must be at least 1 (was {o.Interpreters})");
-        if (o.MaxQueued < 0)
-            errors.Add($"PerlSentry:MaxQueued cannot be negative (was {o.MaxQueued})");
-        if (o.CallTimeout is { } t && t <= TimeSpan.Zero)
-            errors.Add($"PerlSentry:CallTimeout must be positive (was {t})");
-        if (o.AppPath(environment?.ContentRootPath) is { } app && !File.Exists(app))
-            errors.Add($"PerlSentry:AppFile: no file {app}");
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
-    }
+    public ValidateOptionsResult Validate(string? name, PerlSentryOptions o) =>
+        PerlPool.Problems(o.ToPool(environment?.ContentRootPath), "PerlSentry:") is { Count: > 0 } errors
+            ? ValidateOptionsResult.Fail(errors)
+            : ValidateOptionsResult.Success;
 }
 
 /// <summary>
