@@ -299,14 +299,8 @@ public sealed unsafe class PerlInterpreter : IDisposable
     {
         if (_ip == 0 || _destructed)
             return;
-        if (message is null)
-        {
-            PerlRuntime.Api->interrupt(_ip, null);
-            return;
-        }
-        var bytes = System.Text.Encoding.UTF8.GetBytes(message + "\0");
-        fixed (byte* p = bytes)
-            PerlRuntime.Api->interrupt(_ip, p);
+        fixed (byte* p = message is null ? null : System.Text.Encoding.UTF8.GetBytes(message + "\0"))
+            PerlRuntime.Api->interrupt(_ip, p);   // a null array: a null pointer
     }
 
     /// <summary>Evaluates Perl code in scalar context and returns its value.</summary>

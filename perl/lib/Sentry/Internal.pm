@@ -174,20 +174,15 @@ my %ABS_PATH;
 
 sub _frame {
     my ($function, $module, $file, $line) = @_;
-    return { function => $function, module => $module, filename => $file, lineno => 0 + ($line || 0) }
-        unless defined $file;
-    if (ord $file == 40) {   # "(": code a string eval compiled, or "(unknown)"
-        # The file and line of the code that ran the eval, not perl's run-dependent "(eval 46)"
-        # (the same place profiles give it).
-        if ($file =~ /\A\(eval (\d+)\)/ && defined &PerlSentry::Client::_eval_site) {
-            my ($site, $site_line) = PerlSentry::Client::_eval_site($1);
-            ($file, $line) = ($site, $site_line) if defined $site;
-        }
-        return { function => $function, module => $module, filename => $file, lineno => 0 + ($line || 0) }
-            if ord $file == 40;
+    # Code a string eval compiled: the file and line of the code that ran the eval, not perl's
+    # run-dependent "(eval 46)" (the same place profiles give it).
+    if (defined $file && $file =~ /\A\(eval (\d+)\)/ && defined &PerlSentry::Client::_eval_site) {
+        my ($site, $site_line) = PerlSentry::Client::_eval_site($1);
+        ($file, $line) = ($site, $site_line) if defined $site;
     }
-    return { function => $function, module => $module, filename => $file, lineno => 0 + ($line || 0),
-             abs_path => $ABS_PATH{$file} //= _abs_path($file) };
+    my %f = (function => $function, module => $module, filename => $file, lineno => 0 + ($line || 0));
+    $f{abs_path} = $ABS_PATH{$file} //= _abs_path($file) if defined $file && $file !~ /\A\(/;
+    return \%f;
 }
 
 sub _abs_path {

@@ -65,6 +65,10 @@ public static class DirectEvent
     /// <summary>What the client adds to every event (its options, the default contexts) and the time.</summary>
     public sealed record Client(SentryOptions Options, IReadOnlyDictionary<string, JRaw> DefaultContexts, JRaw Sdk, InAppRules InApp);
 
+    /// <summary>The event's id: the one the values give when it is valid, else a new one.</summary>
+    public static string IdOf(IDictionary<string, object?> values) =>
+        values.TryGetValue("event_id", out var given) && SentryIds.IsHex(given as string, 32) ? (string)given! : SentryIds.NewEventId();
+
     /// <summary>
     /// The event's JSON, and its id (the one given when valid, else a new one). <paramref name="values"/>
     /// must satisfy <see cref="Applies"/>.
@@ -72,7 +76,7 @@ public static class DirectEvent
     public static string Write(IDictionary<string, object?> values, Scope? scope, Client client, long nowNs, out string id)
     {
         var o = client.Options;
-        id = values.TryGetValue("event_id", out var given) && SentryIds.IsHex(given as string, 32) ? (string)given! : SentryIds.NewEventId();
+        id = IdOf(values);
         var text = Text();
         using (var w = new JsonTextWriter(text) { Formatting = Formatting.None })
         {

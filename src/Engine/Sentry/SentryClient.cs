@@ -87,7 +87,7 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
         if (Writer is { } writer && !SessionValues.HasPerlRefs(values))
         {
             // The program's part: the id, the sample roll, the time, a copy of the scope; the writer does the rest.
-            var eventId = values.TryGetValue("event_id", out var given) && SentryIds.IsHex(given as string, 32) ? (string)given! : SentryIds.NewEventId();
+            var eventId = DirectEvent.IdOf(values);
             values["event_id"] = eventId;
             if (!_decider.SampleError())
             {
@@ -132,7 +132,7 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
     /// </summary>
     public void CaptureFinished(Transaction tx, Scope? scope, Func<EnvelopeItem?>? profile)
     {
-        if (Transport is not null && Options.BeforeSendTransaction is null && scope is not { EventProcessors.Count: > 0 })
+        if (WritesDirect(scope))
         {
             // Nothing is to see it on the way: written straight to its envelope (DirectEvent).
             if (Writer is { } writer)
@@ -156,14 +156,13 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
             tx.DynamicSamplingContext(Options)));
     }
 
+    /// <summary>Whether nothing is to see a transaction on its way (no transport, callback or processor), so it is written straight to its envelope.</summary>
+    private bool WritesDirect(Scope? scope) =>
+        Transport is not null && Options.BeforeSendTransaction is null && scope is not { EventProcessors.Count: > 0 };
+
     /// <summary>A transaction through the tree: its scope's processors and <c>before_send_transaction</c> see it.</summary>
     public void CaptureTransaction(Transaction tx, Scope? scope, EnvelopeItem? profile)
     {
-        if (Transport is not null && Options.BeforeSendTransaction is null && scope is not { EventProcessors.Count: > 0 })
-        {
-            SendTransaction(tx, scope, profile, DirectClient(null));
-            return;
-        }
         var evt = tx.ToEvent();
         evt["event_id"] = tx.EventId;
         evt = Prepare(evt, null);   // made here: no copy needed

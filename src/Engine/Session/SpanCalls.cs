@@ -47,7 +47,7 @@ internal static class SpanCalls
     public static object? Set(EngineSession session, Span s, string method, object?[] a)
     {
         object? A(int i) => i < a.Length ? a[i] : null;
-        if (s.Root.IsFinished && !ReferenceEquals(s, s.Root) || s.Root.IsFinished && method != "finish")
+        if (s.Root.IsFinished && (!ReferenceEquals(s, s.Root) || method != "finish"))
         {
             // Its transaction was sent (or is being written, off this thread): what changes now would not be in it.
             session.Log($"{(ReferenceEquals(s, s.Root) ? "transaction" : "span")} '{s.Op ?? s.Root.Name}': {method} after the transaction finished is ignored");

@@ -67,7 +67,7 @@ internal sealed class TransactionProfiler(ProfilerContext ctx)
     /// <summary>The profile's v1 payload so far (or as sent).</summary>
     public string? Preview(ProfileHandle h)
     {
-        if (h.Payload is { } sent || h.Transaction is not { } tx)
+        if (h.Payload is not null || h.Transaction is not { } tx)
             return h.Payload;
         var (snapshot, context) = Window(h, tx);
         return SentryProfileV1Exporter.Export(snapshot.WithInApp(ctx.InApp), context);
