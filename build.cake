@@ -65,6 +65,16 @@ Task("Build")
         NoLogo = true,
         MSBuildSettings = new DotNetMSBuildSettings().WithProperty("PublishReadyToRun", "true"),
     });
+    // perl-sentry serve: its own host in the same folder, so only serve loads ASP.NET Core.
+    DotNetPublish("src/Serve/Serve.csproj", new DotNetPublishSettings
+    {
+        Configuration = configuration,
+        Runtime = "linux-x64",
+        SelfContained = false,
+        OutputDirectory = cliDir,
+        NoLogo = true,
+        MSBuildSettings = new DotNetMSBuildSettings().WithProperty("PublishReadyToRun", "true"),
+    });
 });
 
 Task("Test")

@@ -19,6 +19,10 @@ internal static class CliApp
                     --hz: samples per second (default 101); --max-depth N: keep the innermost N
                     frames of deeper stacks (default 100). What was sampled is written also when
                     the program is stopped by TERM or Ctrl-C or ends in exec.
+          serve [--workers N] [--listen HOST:PORT] [-I dir] [-M module] [--timeout S] [--max-body BYTES]
+                [--access-log] [--traces-sample-rate R] [--profiles-sample-rate R] [--no-sentry] app.psgi
+                    serve a PSGI app on Kestrel over a pool of interpreters, every request a
+                    transaction with its profile (perl-sentry serve --help for more)
           agent [--socket PATH] [--foreground | --daemon] [--idle-timeout SECONDS]
                     the engine for Perl processes that have none of their own (plain perl,
                     forked children); clients start it when they need it
@@ -35,6 +39,20 @@ internal static class CliApp
         (System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(typeof(CliApp).Assembly)
             ?.InformationalVersion ?? "0.0.0").Split('+')[0];
 
+    /// <summary>serve has a host of its own (it loads ASP.NET Core, which run does not need): hand over to it.</summary>
+    private static int Serve(string[] args, TextWriter stderr)
+    {
+        var host = Path.Combine(AppContext.BaseDirectory, "perl-sentry-serve");
+        if (!File.Exists(host))
+        {
+            stderr.WriteLine($"perl-sentry serve: {host} is missing; reinstall perl-sentry");
+            return 2;
+        }
+        var error = HostProcess.Exec(host, [host, .. args]);
+        stderr.WriteLine($"perl-sentry serve: cannot start {host}: {error}");
+        return 2;
+    }
+
     public static int Run(string[] args, TextWriter stderr)
     {
         if (args.Length == 0)
@@ -50,6 +68,8 @@ internal static class CliApp
                     return RunCommand.Execute(RunRequest.Parse(args[1..]));
                 case "profile":
                     return ProfileCommand.Execute(ProfileRequest.Parse(args[1..]), stderr);
+                case "serve":
+                    return Serve(args, stderr);
                 case "agent":
                     return AgentCommand.Execute(args[1..], stderr);
                 case "help" or "-h" or "--help":

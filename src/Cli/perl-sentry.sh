@@ -1,3 +1,6 @@
 #!/bin/sh
 # perl-sentry launcher: starts the host with W^X off (see HostProcess.EnsureWriteXorExecuteDisabled).
-DOTNET_EnableWriteXorExecute=0 exec "$(dirname "$(readlink -f "$0")")/perl-sentry-host" "$@"
+# serve has a host of its own (ASP.NET Core), so run does not pay for loading it.
+here=$(dirname "$(readlink -f "$0")")
+[ "$1" = serve ] && [ -x "$here/perl-sentry-serve" ] && exec "$here/perl-sentry-serve" "$@"
+DOTNET_EnableWriteXorExecute=0 exec "$here/perl-sentry-host" "$@"

@@ -40,6 +40,12 @@ public sealed class PerlPoolOptions
     /// interpreter's own thread, and a <c>die</c> is an event. Null (the default): no SDK.
     /// </summary>
     public IDictionary<string, object?>? Sentry { get; set; }
+
+    /// <summary>Run on each interpreter's thread after the modules and before the app file (the PSGI server's subs).</summary>
+    internal Action<PerlInterpreter>? Setup { get; set; }
+
+    /// <summary>How a timeout's message names <see cref="CallTimeout"/> (the PSGI server names its own option).</summary>
+    internal string CallTimeoutName { get; set; } = "PerlPoolOptions.CallTimeout";
 }
 
 /// <summary>The caller's trace, continued by a call (the <c>sentry-trace</c> and <c>baggage</c> header values).</summary>
@@ -182,6 +188,7 @@ public sealed class PerlPool : IPerlPool
                 throw new ArgumentException($"PerlPoolOptions.Modules: '{module}' is not a module name", nameof(options));
             perl.Eval($"require {module}; 1");
         }
+        options.Setup?.Invoke(perl);
         if (options.AppFile is { } app)
         {
             // do FILE: a compile error is in $@, a failed read in $!; either is the start's error.
@@ -194,9 +201,19 @@ public sealed class PerlPool : IPerlPool
     public Task<object?> InvokeAsync(string sub, object?[] args, CancellationToken cancel = default) => InvokeAsync(sub, args, null, cancel);
 
     /// <inheritdoc/>
-    public async Task<object?> InvokeAsync(string sub, object?[] args, PerlTrace? trace, CancellationToken cancel = default)
+    public Task<object?> InvokeAsync(string sub, object?[] args, PerlTrace? trace, CancellationToken cancel = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(sub);
+        return RunAsync(sub, perl => _options.Sentry is null ? perl.Call(sub, args)
+            : perl.Call("PerlSentry::Pool::call", [sub, trace?.SentryTrace, trace?.Baggage, .. args]), cancel);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> on the next free interpreter's thread, with the pool's queue bound,
+    /// timeout and replacement; <paramref name="what"/> names it in a timeout's message.
+    /// </summary>
+    internal async Task<T> RunAsync<T>(string what, Func<PerlInterpreter, T> work, CancellationToken cancel = default)
+    {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (Interlocked.Increment(ref _waiting) > _maxQueued && _free.Reader.Count == 0)
         {
@@ -228,8 +245,7 @@ public sealed class PerlPool : IPerlPool
             var call = perl.InvokeAsync(() =>
             {
                 perl.Interrupt(null);   // one meant for the call before (it ended as it came) is void
-                return _options.Sentry is null ? perl.Call(sub, args)
-                    : perl.Call("PerlSentry::Pool::call", [sub, trace?.SentryTrace, trace?.Baggage, .. args]);
+                return work(perl);
             });
             if (_options.CallTimeout is not { } limit)
                 return await call.ConfigureAwait(false);
@@ -241,7 +257,7 @@ public sealed class PerlPool : IPerlPool
             {
                 // still running: stopped below
             }
-            var message = $"{sub} ran longer than {limit.TotalSeconds:0.###} s (PerlPoolOptions.CallTimeout) and was stopped";
+            var message = $"{what} ran longer than {limit.TotalSeconds:0.###} s ({_options.CallTimeoutName}) and was stopped";
             perl.Interrupt(message);
             try
             {
@@ -301,15 +317,13 @@ public sealed class PerlPool : IPerlPool
             all = [.. _interpreters];
         foreach (var perl in all)
         {
-            if (_options.Sentry is not null)
+            try
             {
-                try
-                {
-                    perl.Eval("Sentry::SDK->close; 1");   // sends what is queued (up to shutdown_timeout)
-                }
-                catch (PerlException)
-                {
-                }
+                // sends what is queued (up to shutdown_timeout), whoever called init: the pool or the app
+                perl.Eval("Sentry::SDK->close if $Sentry::Internal::INITIALISED; 1");
+            }
+            catch (PerlException)
+            {
             }
             perl.Dispose();
         }

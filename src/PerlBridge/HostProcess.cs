@@ -46,6 +46,22 @@ public static unsafe class HostProcess
     }
 
     /// <summary>
+    /// Replaces this process with <paramref name="path"/> (argv[0] included in <paramref name="argv"/>),
+    /// keeping the environment. Returns only when that fails, with the reason.
+    /// </summary>
+    public static string Exec(string path, IReadOnlyList<string> argv)
+    {
+        var env = new List<string>();
+        foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())
+            env.Add($"{e.Key}={e.Value}");
+        using var args = new NativeStrings([.. argv]);
+        using var envp = new NativeStrings(env);
+        using var file = new NativeStrings([path]);
+        PerlNative.execve(file.Pointers[0], args.Pointers, envp.Pointers);
+        return Marshal.GetPInvokeErrorMessage(Marshal.GetLastSystemError());
+    }
+
+    /// <summary>
     /// Sets a variable in the process's own (C library) environment, which the interpreters read and
     /// the programs they start inherit; .NET's <see cref="Environment.SetEnvironmentVariable(string, string)"/>
     /// changes only its own copy on Unix. Call it before creating interpreters.

@@ -147,6 +147,20 @@ internal unsafe ref struct PbReader
         _ => throw new InvalidCastException("a Perl reference is not a number"),
     };
 
+    /// <summary>
+    /// The next value as perl's bytes, without decoding: a byte string as it is, a character string
+    /// as its UTF-8, anything else as its string form in UTF-8; undef is empty.
+    /// </summary>
+    public ReadOnlySpan<byte> Bytes()
+    {
+        if (_pos < _data.Length && _data[_pos] is PerlNative.PB_T_STR or PerlNative.PB_T_BYTES)
+        {
+            _pos++;
+            return Take(Length());
+        }
+        return String() is { } s ? Encoding.UTF8.GetBytes(s) : [];
+    }
+
     public string? String() => Value() switch
     {
         null => null,

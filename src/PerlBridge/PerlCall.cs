@@ -37,6 +37,9 @@ public unsafe ref struct PerlCall
 
     public string? NextString() => _args.String();
 
+    /// <summary>The next argument as perl's bytes (a character string as UTF-8), valid only during the call.</summary>
+    public ReadOnlySpan<byte> NextBytes() => _args.Bytes();
+
     /// <summary>All remaining arguments.</summary>
     public object?[] RemainingArguments()
     {

@@ -12,6 +12,8 @@ our $VERSION = '0.1.0';
 # would without the middleware.
 sub call {
     my ($self, $env) = @_;
+    # Enabled twice (by the app and by perl-sentry serve): the outer one makes the transaction.
+    return $self->app->($env) if $env->{'sentry.transaction'};
     my $hub = Sentry::Hub->get_current_hub;
     my $name = "$env->{REQUEST_METHOD} " . (($env->{SCRIPT_NAME} // '') . ($env->{PATH_INFO} // '') || '/');
     my $tx = Sentry::SDK->start_transaction({
@@ -21,6 +23,7 @@ sub call {
         sentry_trace => $env->{HTTP_SENTRY_TRACE},
         baggage      => $env->{HTTP_BAGGAGE},
     });
+    local $env->{'sentry.transaction'} = $tx;
     $hub->push_scope;
     my $scope = $hub->get_current_scope;
     $scope->set_span($tx);
