@@ -77,6 +77,17 @@ out=bench/RESULTS.md.new
   "$sdk" transport "$cli"
   "$sdk" agent "$cli"
   echo
+  echo "## \`perl-sentry serve\` vs Starman (bench/Sdk.Bench \`serve\`)"
+  echo
+  echo "Debian's Starman and \`perl-sentry serve\`, 2 workers each, loaded by Debian's \`wrk\` (2 threads) on the"
+  echo "same 2 cores. Each server is started, warmed (3 s of load; 12 s for the traced comparison), then"
+  echo "measured for 5 s; servers alternate, a row is the median of 3 rounds (the traced hello-world row: 1)."
+  echo "Traced servers send to a Sentry stand-in on 127.0.0.1."
+  echo
+  echo "| what | result |"
+  echo "|---|---|"
+  "$sdk" serve "$cli" 3 60
+  echo
   echo "## The same script under each profiler (bench/compare.sh)"
   echo
   echo "\`bench/workloads/cpu.pl\` (recursion, small subs, map, sprintf) times its own work; runs alternate,"

@@ -11,13 +11,16 @@ switch (command)
     case "transport": bench.Transport(); break;
     case "agent": bench.Agent(); break;
     case "engine": EngineCost.Run(); break;
+    case "serve":
+        ServeBench.Run(Path.GetFullPath(cli), rounds: args.Length > 2 ? int.Parse(args[2]) : 3, seconds: 5, memorySeconds: args.Length > 3 ? int.Parse(args[3]) : 60);
+        break;
     case "all":
         bench.Costs();
         bench.Transport();
         bench.Agent();
         break;
     default:
-        Console.Error.WriteLine("usage: PerlSentry.Sdk.Bench costs|transport|agent|all [perl-sentry]");
+        Console.Error.WriteLine("usage: PerlSentry.Sdk.Bench costs|transport|agent|engine|all [perl-sentry] | serve [perl-sentry [rounds [memory-seconds]]]");
         return 2;
 }
 return 0;

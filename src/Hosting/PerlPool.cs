@@ -128,7 +128,7 @@ public sealed class PerlPool : IPerlPool
         var started = new PerlInterpreter?[options.Interpreters];
         try
         {
-            Parallel.For(0, started.Length, i => started[i] = StartOne(options));
+            Parallel.For(0, started.Length, i => started[i] = StartOne(options, i + 1));
         }
         catch (AggregateException e)
         {
@@ -155,13 +155,13 @@ public sealed class PerlPool : IPerlPool
     }
 
     /// <summary>An interpreter with the pool's code loaded (at start, and for one that replaces a stuck one).</summary>
-    private static PerlInterpreter StartOne(PerlPoolOptions options)
+    private static PerlInterpreter StartOne(PerlPoolOptions options, int number)
     {
         IEnumerable<string> inc = options.IncludeDirs;
         if (options.Sentry is not null && Path.Combine(AppContext.BaseDirectory, "perl", "lib") is var bundled
             && Directory.Exists(bundled) && !options.IncludeDirs.Contains(bundled))
             inc = inc.Append(bundled);   // the SDK's modules, shipped next to the assemblies
-        var perl = PerlInterpreter.Start(inc);
+        var perl = PerlInterpreter.Start(inc, threadName: $"perl-pool-{number}");   // each its own thread in profiles
         try
         {
             Load(perl, options);
@@ -295,7 +295,7 @@ public sealed class PerlPool : IPerlPool
         {
             if (Volatile.Read(ref _disposed) != 0)
                 return;
-            var fresh = StartOne(_options);
+            var fresh = StartOne(_options, _options.Interpreters + Replaced);
             lock (_interpreters)
                 _interpreters.Add(fresh);
             _free.Writer.TryWrite(fresh);

@@ -30,6 +30,12 @@ public sealed unsafe class PerlInterpreter : IDisposable
         _thread = thread;
     }
 
+    /// <summary>
+    /// The name of the thread the interpreter runs on, as profiles show it: <c>main</c> for one made by
+    /// <see cref="CreateOnCurrentThread"/>, the name given to <see cref="Start"/> otherwise.
+    /// </summary>
+    public string ThreadName => _thread?.Name ?? "main";
+
     /// <summary>The exit status perl_destruct returned (after <see cref="Dispose"/> or <see cref="RunProgram"/>).</summary>
     public int DestructStatus => _destructStatus;
 
@@ -129,9 +135,10 @@ public sealed unsafe class PerlInterpreter : IDisposable
 
     /// <summary>
     /// Starts an interpreter on a dedicated thread, ready for calls: it has parsed
-    /// <c>-e 0</c> with <paramref name="includeDirs"/> on <c>@INC</c> and run INIT blocks.
+    /// <c>-e 0</c> with <paramref name="includeDirs"/> on <c>@INC</c> and run INIT blocks. The thread is
+    /// named <paramref name="threadName"/> (profiles show it).
     /// </summary>
-    public static PerlInterpreter Start(IEnumerable<string>? includeDirs = null, int stackSizeBytes = 16 << 20)
+    public static PerlInterpreter Start(IEnumerable<string>? includeDirs = null, int stackSizeBytes = 16 << 20, string threadName = "perl")
     {
         var work = new BlockingCollection<Action>();
         var started = new TaskCompletionSource<PerlInterpreter>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -169,7 +176,7 @@ public sealed unsafe class PerlInterpreter : IDisposable
         }, stackSizeBytes)
         {
             IsBackground = true,
-            Name = "perl",
+            Name = threadName,
         };
         interp = new PerlInterpreter(work, thread);
         _ = PerlRuntime.Api;   // load errors surface here, on the caller's thread

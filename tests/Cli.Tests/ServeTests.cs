@@ -145,6 +145,8 @@ public sealed class ServeTests
             var profile = items.Where(i => i.Type == "profile").Select(i => i.Payload)
                 .Single(p => (string?)p["transaction"]!["id"] == (string?)tx["event_id"]);
             Assert.That(profile["profile"]!["samples"]!.Count(), Is.GreaterThanOrEqualTo(2), "the request's profile");
+            var threads = (Newtonsoft.Json.Linq.JObject)profile["profile"]!["thread_metadata"]!;
+            Assert.That(threads.Properties().Select(t => (string?)t.Value["name"]), Is.All.Match("^perl-pool-[12]$"), "each interpreter is a thread of its own");
             Assert.That(txs.Single(t => (string?)t["transaction"] == "GET /die")["contexts"]!["trace"]!["status"]!.ToString(), Is.EqualTo("internal_error"));
             var messages = items.Where(i => i.Type == "event").Select(i => (string?)i.Payload["exception"]!["values"]![0]!["value"]).ToList();
             Assert.That(messages, Has.Some.EqualTo("boom at /die"));
@@ -208,6 +210,23 @@ public sealed class ServeTests
         Assert.That(server.Stop(), Is.Zero, server.Stderr);
         Assert.That(world.WaitFor("transaction", 2), Is.EqualTo(2));
         Assert.That(world.Items().Where(i => i.Type == "transaction").Select(i => (string?)i.Payload["transaction"]), Is.EquivalentTo(new[] { "GET /", "POST /json" }));
+    }
+
+    [Test]
+    public void TheReadmeExample_ServesItsRoutes_AndEachRequestIsATransaction()
+    {
+        using var world = new AgentWorld();
+        var port = AgentWorld.FreePort();
+        using var server = Serve(world, Path.Combine(Repo.Root, "examples", "psgi", "app.psgi"), port, "--traces-sample-rate", "1", "--profiles-sample-rate", "1");
+        server.WaitForPort(port);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        Assert.That(Get(http, "/orders?over=1900").Body, Does.StartWith("{\"count\":10,"));
+        Assert.That(Get(http, "/stream").Body, Is.EqualTo("line 1\nline 2\nline 3\nline 4\nline 5\n"));
+        Assert.That(Get(http, "/fail").Status, Is.EqualTo(500));
+        Assert.That(server.Stop(), Is.Zero);
+        Assert.That(world.WaitFor("transaction", 3), Is.EqualTo(3));
+        Assert.That(world.WaitFor("event", 1), Is.EqualTo(1));
+        world.AssertAllConform();
     }
 
     private static (int Status, string Body) Get(HttpClient http, string path)

@@ -94,7 +94,7 @@ public static class SentryApi
             InterpreterClock.Instance,
             HostInfo.Current(PerlInterpreter.PerlVersion),
             perl.OsThreadId.ToString(CultureInfo.InvariantCulture),
-            "main",
+            perl.ThreadName,
             [.. PerlInterpreter.LibraryDirs, .. BundledLibDirs()],
             m => (Warnings ?? Console.Error.WriteLine)(m))
         {

@@ -32,7 +32,7 @@ public sealed class InterpreterSampler : ISampler, IDisposable
 
     public long ThreadId { get; }
 
-    public string ThreadName => "main";
+    public string ThreadName => _perl.ThreadName;
 
     public ProfileStore Store => _profiler.Store;
 

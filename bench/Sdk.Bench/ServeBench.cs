@@ -1,0 +1,213 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+
+namespace PerlSentry.Bench;
+
+/// <summary>
+/// <c>perl-sentry serve</c> against Starman (Debian's), same worker count, with <c>wrk</c> (Debian's):
+/// each server is started, warmed (3 s of load, so the JIT's tier-up is over), then measured; the
+/// servers alternate, and a row is the median of its rounds.
+/// </summary>
+internal static partial class ServeBench
+{
+    private const string Hello = "sub { [200, ['Content-Type' => 'text/plain'], ['Hello, world']] };\n";
+
+    private const string Json = """
+        use JSON::PP;
+        my $json = JSON::PP->new->canonical;
+        my @rows = map { { id => $_, name => "item $_", price => $_ * 1.5, tags => ['a', 'b'] } } 1 .. 200;
+        sub { [200, ['Content-Type' => 'application/json'], [$json->encode(\@rows)]] };
+        """;
+
+    private sealed record Load(double RequestsPerSecond, double P99Ms);
+
+    public static void Run(string cli, int rounds, int seconds, int memorySeconds)
+    {
+        var dir = Directory.CreateTempSubdirectory("perlsentry-serve-bench-").FullName;
+        try
+        {
+            var hello = Path.Combine(dir, "hello.psgi");
+            var json = Path.Combine(dir, "json.psgi");
+            File.WriteAllText(hello, Hello);
+            File.WriteAllText(json, Json);
+            using var receiver = new Receiver();
+            var env = new Dictionary<string, string> { ["SENTRY_DSN"] = receiver.Dsn, ["XDG_CACHE_HOME"] = Path.Combine(dir, "cache") };
+
+            string[] Serve(string app, bool traced) =>
+                [cli, "serve", "--workers", "2", .. traced ? new[] { "--traces-sample-rate", "1", "--profiles-sample-rate", "1" } : ["--no-sentry"], "--listen", "127.0.0.1:{port}", app];
+            string[] Starman(string app) => ["/usr/bin/starman", "--workers", "2", "--listen", "127.0.0.1:{port}", app];
+
+            foreach (var (name, app) in new[] { ("hello world", hello), ("JSON of 200 rows (JSON::PP)", json) })
+            {
+                var serve = new List<Load>();
+                var starman = new List<Load>();
+                for (var i = 0; i < rounds; i++)
+                {
+                    serve.Add(Measure(Serve(app, false), env, 64, seconds));
+                    starman.Add(Measure(Starman(app), env, 64, seconds));
+                }
+                var s = Median(serve.Select(l => l.RequestsPerSecond));
+                var t = Median(starman.Select(l => l.RequestsPerSecond));
+                Console.WriteLine(Row($"{name}: req/s, 64 connections, `serve` vs Starman", $"{s:N0} vs {t:N0}: **{s / t:0.00}×**"));
+                var sp = Median(serve.Select(l => l.P99Ms));
+                var tp = Median(starman.Select(l => l.P99Ms));
+                Console.WriteLine(Row($"{name}: p99 latency, 64 connections, `serve` vs Starman", $"{sp:0.00} ms vs {tp:0.00} ms: **{sp / tp:0.00}×**"));
+            }
+
+            // p99 where every connection is served at once (2 connections, 2 workers): the per-request
+            // latency, without the queueing that 64 connections on 2 workers add.
+            {
+                var serve = new List<Load>();
+                var starman = new List<Load>();
+                for (var i = 0; i < rounds; i++)
+                {
+                    serve.Add(Measure(Serve(hello, false), env, 2, seconds));
+                    starman.Add(Measure(Starman(hello), env, 2, seconds));
+                }
+                var sp = Median(serve.Select(l => l.P99Ms));
+                var tp = Median(starman.Select(l => l.P99Ms));
+                Console.WriteLine(Row("hello world: p99 latency, 2 connections, `serve` vs Starman", $"{sp:0.000} ms vs {tp:0.000} ms: **{sp / tp:0.00}×**"));
+            }
+
+            // Traced servers run more code (the SDK, the transport): a longer warm-up, until the JIT settles.
+            foreach (var (name, app, n) in new[] { ("JSON of 200 rows", json, rounds), ("hello world", hello, 1) })
+            {
+                var on = new List<Load>();
+                var off = new List<Load>();
+                for (var i = 0; i < n; i++)
+                {
+                    off.Add(Measure(Serve(app, false), env, 64, seconds, warmSeconds: 12));
+                    on.Add(Measure(Serve(app, true), env, 64, seconds, warmSeconds: 12));
+                }
+                var a = Median(on.Select(l => l.RequestsPerSecond));
+                var b = Median(off.Select(l => l.RequestsPerSecond));
+                Console.WriteLine(Row($"{name}: `serve` with every request traced and profiled vs without, req/s", $"{a:N0} vs {b:N0}: **{a / b:0.00}**"));
+            }
+            Console.WriteLine(Row("envelopes the Sentry stand-in received during the traced runs", receiver.Envelopes.ToString("N0", CultureInfo.InvariantCulture)));
+
+            // Memory: resident set of a traced, profiled server after warm-up and after a long run.
+            var (start, end, requests) = Memory(Serve(json, true), env, memorySeconds);
+            Console.WriteLine(Row($"resident memory of `serve` (traced + profiled, JSON app), after warm-up vs after {memorySeconds} s more of load ({requests:N0} requests)",
+                $"{start / 1024.0:0.0} MB → {end / 1024.0:0.0} MB: **{(end - start) * 100.0 / start:+0.0;-0.0}%**"));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static string Row(string what, string result) => $"| {what} | {result} |";
+
+    private static Load Measure(string[] command, Dictionary<string, string> env, int connections, int seconds, int warmSeconds = 3)
+    {
+        var port = FreePort();
+        using var server = Start(command, env, port);
+        Wrk(port, connections, warmSeconds);   // warm-up: JIT tier-up, Perl's first calls
+        var output = Wrk(port, connections, seconds);
+        Stop(server);
+        return Parse(output);
+    }
+
+    private static (long StartKb, long EndKb, long Requests) Memory(string[] command, Dictionary<string, string> env, int seconds)
+    {
+        var port = FreePort();
+        using var server = Start(command, env, port);
+        Wrk(port, 16, 15);
+        var start = RssKb(server.Id);
+        var output = Wrk(port, 16, seconds);
+        var end = RssKb(server.Id);
+        Stop(server);
+        var requests = RequestsPattern().Match(output) is { Success: true } m ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
+        return (start, end, requests);
+    }
+
+    private static Process Start(string[] command, Dictionary<string, string> env, int port)
+    {
+        var psi = new ProcessStartInfo(command[0]) { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in command[1..])
+            psi.ArgumentList.Add(a.Replace("{port}", port.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
+        foreach (var (k, v) in env)
+            psi.Environment[k] = v;
+        var p = Process.Start(psi)!;
+        p.ErrorDataReceived += (_, _) => { };
+        p.OutputDataReceived += (_, _) => { };
+        p.BeginErrorReadLine();
+        p.BeginOutputReadLine();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                using var c = new TcpClient("127.0.0.1", port);
+                return p;
+            }
+            catch (SocketException)
+            {
+                if (p.HasExited)
+                    break;
+                Thread.Sleep(50);
+            }
+        }
+        throw new InvalidOperationException($"{string.Join(' ', command)} did not listen on {port}");
+    }
+
+    private static void Stop(Process server)
+    {
+        Process.Start("kill", ["-TERM", server.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
+        if (!server.WaitForExit(30_000))
+            server.Kill(entireProcessTree: true);
+        Thread.Sleep(300);   // Starman's workers
+    }
+
+    private static string Wrk(int port, int connections, int seconds)
+    {
+        var psi = new ProcessStartInfo("wrk") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "-t2", $"-c{connections}", $"-d{seconds}s", "--latency", $"http://127.0.0.1:{port}/" })
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return output;
+    }
+
+    private static Load Parse(string wrk)
+    {
+        var rps = RpsPattern().Match(wrk);
+        var p99 = P99Pattern().Match(wrk);
+        if (!rps.Success || !p99.Success)
+            throw new InvalidOperationException("wrk printed no result:\n" + wrk);
+        var latency = double.Parse(p99.Groups[1].Value, CultureInfo.InvariantCulture);
+        latency *= p99.Groups[2].Value switch { "us" => 0.001, "ms" => 1, "s" => 1000, _ => 1 };
+        return new Load(double.Parse(rps.Groups[1].Value, CultureInfo.InvariantCulture), latency);
+    }
+
+    private static long RssKb(int pid) =>
+        long.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+
+    private static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        var port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    private static double Median(IEnumerable<double> xs)
+    {
+        var s = xs.Order().ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    [GeneratedRegex(@"Requests/sec:\s+([\d.]+)")]
+    private static partial Regex RpsPattern();
+
+    [GeneratedRegex(@"\s99%\s+([\d.]+)(us|ms|s)")]
+    private static partial Regex P99Pattern();
+
+    [GeneratedRegex(@"(\d+) requests in")]
+    private static partial Regex RequestsPattern();
+}
