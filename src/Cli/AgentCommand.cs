@@ -11,33 +11,15 @@ namespace PerlSentry.Cli;
 /// </summary>
 internal static class AgentCommand
 {
-    public const string Usage = "usage: perl-sentry agent [--socket PATH] [--foreground | --daemon] [--idle-timeout SECONDS]";
-
-    public static int Execute(IReadOnlyList<string> args, TextWriter stderr)
+    /// <summary>Runs the agent; <paramref name="idleTimeout"/> in seconds as given (0: never; null: 60).</summary>
+    public static int Execute(string? socket, bool daemon, string? idleTimeout, TextWriter stderr)
     {
-        string? socket = null;
-        var daemon = false;
         var idle = TimeSpan.FromSeconds(60);
-        for (var i = 0; i < args.Count; i++)
+        if (idleTimeout is not null)
         {
-            string Next(string flag) => i + 1 < args.Count ? args[++i] : throw new UsageException($"perl-sentry agent: {flag} needs a value.\n{Usage}");
-            switch (args[i])
-            {
-                case "--socket": socket = Next("--socket"); break;
-                case "--foreground": daemon = false; break;
-                case "--daemon": daemon = true; break;
-                case "--idle-timeout":
-                    var v = Next("--idle-timeout");
-                    if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) || s < 0)
-                        throw new UsageException($"perl-sentry agent: --idle-timeout takes seconds (0: never), got '{v}'.");
-                    idle = s == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(s);
-                    break;
-                case "-h" or "--help":
-                    Console.Out.WriteLine(Usage);
-                    return 0;
-                default:
-                    throw new UsageException($"perl-sentry agent: unknown option '{args[i]}'.\n{Usage}");
-            }
+            if (!double.TryParse(idleTimeout, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) || s < 0)
+                throw new UsageException($"perl-sentry agent: --idle-timeout takes seconds (0: never), got '{idleTimeout}'.");
+            idle = s == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(s);
         }
         socket ??= AgentProtocol.DefaultSocketPath(Environment.GetEnvironmentVariable, Posix.EffectiveUid);
         if (daemon)

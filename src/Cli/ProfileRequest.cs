@@ -7,39 +7,22 @@ internal sealed record ProfileRequest(string? OutputDir, int Hz, int MaxDepth, I
 {
     public static readonly string[] AllFormats = ["flamegraph", "speedscope", "collapsed", "sentry"];
 
-    private const string Usage = "perl-sentry profile [-o dir] [--hz N] [--max-depth N] [--format LIST] [--force] [-I dir] [-M module] [-e code] script.pl [args…]";
-
-    public static ProfileRequest Parse(IReadOnlyList<string> args)
+    /// <summary>The request from profile's options as given (null: not given); a bad value is a <see cref="UsageException"/>.</summary>
+    public static ProfileRequest From(string? output, string? hz, string? depth, string? format, bool force, RunRequest run)
     {
-        string? output = null;
-        var hz = 101;
-        var depth = 100;
-        var force = false;
         var formats = new HashSet<string>(AllFormats, StringComparer.Ordinal);
-        var i = 0;
-        for (; i < args.Count; i++)
+        if (format is not null)
         {
-            switch (args[i])
-            {
-                case "-o" or "--output": output = Next(args, ref i, "a directory"); break;
-                case "--hz": hz = Number(Next(args, ref i, "a rate in Hz"), "--hz", 1, 10_000); break;
-                case "--max-depth": depth = Number(Next(args, ref i, "a frame count"), "--max-depth", 1, 10_000); break;
-                case "--force": force = true; break;
-                case "--format":
-                    formats = Next(args, ref i, "a list such as flamegraph,speedscope").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
-                    var unknown = formats.Except(AllFormats).ToList();
-                    if (unknown.Count > 0 || formats.Count == 0)
-                        throw new UsageException($"perl-sentry profile: unknown format '{string.Join(",", unknown)}'; choose from {string.Join(", ", AllFormats)}.");
-                    break;
-                default:
-                    return new ProfileRequest(output, hz, depth, formats, force, RunRequest.Parse(args.Skip(i).ToList(), "profile", Usage));
-            }
+            formats = format.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+            var unknown = formats.Except(AllFormats).ToList();
+            if (unknown.Count > 0 || formats.Count == 0)
+                throw new UsageException($"perl-sentry profile: unknown format '{string.Join(",", unknown)}'; choose from {string.Join(", ", AllFormats)}.");
         }
-        return new ProfileRequest(output, hz, depth, formats, force, RunRequest.Parse([], "profile", Usage));
+        return new ProfileRequest(output,
+            hz is null ? 101 : Number(hz, "--hz", 1, 10_000),
+            depth is null ? 100 : Number(depth, "--max-depth", 1, 10_000),
+            formats, force, run);
     }
-
-    private static string Next(IReadOnlyList<string> args, ref int i, string what) =>
-        i + 1 < args.Count ? args[++i] : throw new UsageException($"perl-sentry profile: {args[i]} needs {what}.");
 
     private static int Number(string s, string flag, int min, int max) =>
         int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max

@@ -41,6 +41,49 @@ public sealed class CliTests
         Assert.That(r.Stderr, Does.Contain("unknown command 'frobnicate'").And.Contain("usage: perl-sentry"));
     }
 
+    [TestCase("run", "perl-sentry run [<script.pl> [<args>...]] [options]", "-I <dir>")]
+    [TestCase("profile", "perl-sentry profile [<script.pl> [<args>...]] [options]", "--max-depth <N>")]
+    [TestCase("agent", "perl-sentry agent [options]", "--idle-timeout <SECONDS>")]
+    [TestCase("serve", "perl-sentry serve <app.psgi> [options]", "--workers <N>")]
+    public void EachCommand_HasItsHelp(string command, string usage, string option)
+    {
+        var r = Host(command, "--help");
+        Assert.That(r.ExitCode, Is.Zero, r.Stderr);
+        Assert.That(r.Stdout, Does.Contain(usage).And.Contain(option));
+    }
+
+    [Test]
+    public void RootHelp_ListsTheFourCommands()
+    {
+        var r = Host("--help");
+        Assert.That(r.ExitCode, Is.Zero);
+        Assert.That(r.Stdout, Does.Contain("  run ").And.Contain("  profile ").And.Contain("  serve ").And.Contain("  agent "));
+    }
+
+    [Test]
+    public void AfterTheScript_EverythingIsTheScripts_HelpAndResponseFilesIncluded()
+    {
+        var dir = Directory.CreateTempSubdirectory("perlsentry-cli-").FullName;
+        var script = Path.Combine(dir, "args.pl");
+        File.WriteAllText(script, "print join('|', @ARGV), qq{\n};");
+        File.WriteAllText(Path.Combine(dir, "rsp"), "--bogus\n");
+        var r = ProcessRunner.Run(Repo.PerlSentry, ["run", script, "-I", "x", "--help", "@rsp", "--version"], dir, timeoutMs: 30_000);
+        Assert.That(r.Stdout, Is.EqualTo("-I|x|--help|@rsp|--version\n"), r.Stderr);
+        r = ProcessRunner.Run(Repo.PerlSentry, ["profile", "-o", Path.Combine(dir, "p"), script, "--help"], dir, timeoutMs: 60_000);
+        Assert.That(r.Stdout, Is.EqualTo("--help\n"), r.Stderr);
+        r = ProcessRunner.Run(Repo.PerlSentry, ["run", "@rsp"], dir, timeoutMs: 30_000);
+        Assert.That(r.Stderr, Does.Contain("@rsp"), "a script named @rsp is a script, not a response file");
+        Directory.Delete(dir, recursive: true);
+    }
+
+    [Test]
+    public void Agent_UnknownOption_NamesAgent()
+    {
+        var r = Host("agent", "--bogus");
+        Assert.That(r.ExitCode, Is.EqualTo(2));
+        Assert.That(r.Stderr, Does.StartWith("perl-sentry agent: ").And.Contain("--bogus").And.Contain("perl-sentry agent --help"));
+    }
+
     [Test]
     public void Run_BundledLib_IsOnIncAndSeesTheEngine()
     {
