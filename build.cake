@@ -166,11 +166,12 @@ Task("Bench")
 });
 
 Task("Pack")
-    .Description("Pack perl-sentry as a dotnet tool into artifacts/.")
+    .Description("Pack perl-sentry as a dotnet tool, and the PerlSentry.Hosting library, into artifacts/.")
     .IsDependentOn("Build")
     .Does(() =>
 {
     DotNetPack("src/Cli/Cli.csproj", new DotNetPackSettings { Configuration = configuration, NoBuild = true, OutputDirectory = artifacts });
+    DotNetPack("src/Hosting/Hosting.csproj", new DotNetPackSettings { Configuration = configuration, NoBuild = true, OutputDirectory = artifacts });
 });
 
 RunTarget(target);

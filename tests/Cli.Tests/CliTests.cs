@@ -119,6 +119,54 @@ public sealed class CliTests
     }
 
     [Test]
+    public void Pack_TheHostingLibrary_ANewProjectReferencesIt_BuildsTheShimForItsPerl_AndCallsPerl()
+    {
+        var dir = Directory.CreateTempSubdirectory("ps-libpack").FullName;
+        try
+        {
+            var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+            var feed = Path.Combine(dir, "feed");
+            var pack = ProcessRunner.Run("dotnet", ["pack", Path.Combine(Repo.Root, "src", "Hosting", "Hosting.csproj"), "--no-build", "-c", configuration, "-o", feed, "--nologo"],
+                Repo.Root, timeoutMs: 180_000);
+            Assert.That(pack.ExitCode, Is.Zero, pack.Stdout + pack.Stderr);
+            using (var zip = System.IO.Compression.ZipFile.OpenRead(Directory.GetFiles(feed, "PerlSentry.Hosting.*.nupkg").Single()))
+            {
+                var names = zip.Entries.Select(e => e.FullName).ToList();
+                Assert.That(names, Has.Some.EqualTo("perl/lib/Sentry/Scope.pm").And.Some.EqualTo("perl/lib/Sentry/Hub/Scope.pm"));
+                Assert.That(names, Has.Some.EqualTo("lib/net10.0/PerlSentry.Engine.dll").And.Some.EqualTo("native/pb_interp.c").And.Some.EqualTo("lib/net10.0/PerlSentry.Hosting.xml"));
+            }
+            var app = Path.Combine(dir, "app");
+            Directory.CreateDirectory(app);
+            File.WriteAllText(Path.Combine(app, "app.csproj"), $$"""
+                <Project Sdk="Microsoft.NET.Sdk">
+                  <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><Nullable>enable</Nullable><ImplicitUsings>enable</ImplicitUsings></PropertyGroup>
+                  <ItemGroup><PackageReference Include="PerlSentry.Hosting" Version="0.1.0" /></ItemGroup>
+                </Project>
+                """);
+            File.WriteAllText(Path.Combine(app, "nuget.config"), $$"""
+                <configuration><packageSources><add key="local" value="{{feed}}" /></packageSources></configuration>
+                """);
+            File.WriteAllText(Path.Combine(app, "add.pl"), "sub add { return $_[0] + $_[1] }\n1;\n");
+            File.WriteAllText(Path.Combine(app, "Program.cs"), """
+                using PerlSentry.Hosting;
+                var options = new PerlPoolOptions { Interpreters = 2, AppFile = "add.pl" };
+                options.Sentry = new Dictionary<string, object?> { ["envelope_dir"] = args[0], ["traces_sample_rate"] = 1.0 };
+                await using (var pool = PerlPool.Start(options))
+                    Console.WriteLine(await pool.InvokeAsync("add", [2, 3]));
+                """);
+            var env = new Dictionary<string, string> { ["NUGET_PACKAGES"] = Path.Combine(dir, "packages") };   // the test's package, not a cached one
+            var envelopes = Path.Combine(dir, "envelopes");
+            var run = ProcessRunner.Run("dotnet", ["run", "--", envelopes], app, env: env, timeoutMs: 300_000);
+            Assert.That(run.Stdout.Trim().Split('\n')[^1], Is.EqualTo("5"), run.Stdout + run.Stderr);
+            Assert.That(Directory.GetFiles(envelopes), Has.Length.EqualTo(1), "the call's transaction, written by the SDK's modules from the package");
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Test]
     public void Pack_TheToolPackageKeepsTheModulesTree_AndInstallsAndRuns()
     {
         var dir = Directory.CreateTempSubdirectory("ps-pack").FullName;

@@ -11,7 +11,8 @@ our $VERSION = '0.1.0';
 # transaction internal_error, and goes back to .NET as it was.
 sub call {
     my ($sub, $trace, $baggage, @args) = @_;
-    my $code = do { no strict 'refs'; defined &$sub ? \&$sub : undef };
+    # An unqualified name is main's, as perl's call_pv has it (not this package's).
+    my $code = do { no strict 'refs'; my $full = $sub =~ /::/ ? $sub : "main::$sub"; defined &$full ? \&$full : undef };
     my $hub = Sentry::Hub->get_current_hub;
     my $tx = Sentry::SDK->start_transaction({
         name   => $sub,
