@@ -33,6 +33,12 @@ out=bench/RESULTS.md.new
   echo "|---|---|"
   "$bridge" pool
   echo
+  echo "Fresh or cloned interpreters (\`clone\`): what a pool interpreter costs to make with a web stack loaded."
+  echo
+  echo "| what | cost |"
+  echo "|---|---|"
+  "$bridge" clone
+  echo
   echo "## Start-up (bench/Bridge.Bench, \`startup\`)"
   echo
   echo "Wall time from process start to exit, \`perl -e 1\` and \`perl-sentry run -e 1\` run alternately."

@@ -6,6 +6,7 @@ using PerlSentry.PerlBridge;
 //   calls   Perl -> C# sub vs pure-Perl sub vs native XSUB, and C# -> Perl
 //   startup perl-sentry run -e 1 vs perl -e 1
 //   pool    PerlPool.InvokeAsync of a trivial sub on a pool of 2: one caller at a time, and 64 at once
+//   clone   a pool interpreter made fresh (start + require a web stack) vs cloned from a loaded one (perl_clone)
 // Prints markdown rows; bench/run.sh collects them into bench/RESULTS.md.
 var what = args.Length > 0 ? args[0] : "calls";
 if (what == "noop")
@@ -46,6 +47,34 @@ if (what == "pool")
     }
     Console.WriteLine(string.Create(inv, $"| `InvokeAsync` of a trivial Perl sub, pool of 2, one caller at a time (wall per call, median of 5 × 20,000; goal ≤ 10 µs) | {single.Order().ElementAt(2):0.0} µs |"));
     Console.WriteLine(string.Create(inv, $"| the same, 64 callers at once (wall ÷ calls, median of 5 × 32,000) | {many.Order().ElementAt(2):0.0} µs |"));
+    return;
+}
+
+if (what == "clone")
+{
+    // The pool's choice: start each interpreter and load the code, or load once and perl_clone. The clone
+    // is measured through threads->create (perl_clone of the running interpreter plus a thread), joined.
+    const string load = "require Mojolicious::Lite; require JSON::PP; require DBI; require DBD::SQLite; require Plack::Request; require HTTP::Tiny; 1";
+    double Fresh()
+    {
+        var sw = Stopwatch.StartNew();
+        using var perl = PerlInterpreter.Start();
+        perl.Eval(load);
+        return sw.Elapsed.TotalMilliseconds;
+    }
+    Fresh();
+    var fresh = Enumerable.Range(0, 9).Select(_ => Fresh()).Order().ElementAt(4);
+    using var loaded = PerlInterpreter.Start();
+    loaded.Eval("use threads; use Time::HiRes (); " + load);
+    var clone = (double)loaded.Eval("""
+        my @t;
+        for (1 .. 10) { my $t0 = Time::HiRes::time(); threads->create(sub { 1 })->join; push @t, (Time::HiRes::time() - $t0) * 1000 }
+        @t = sort { $a <=> $b } @t; $t[4];
+        """)!;
+    var rss = (double)loaded.Eval("""my ($kb) = `grep VmRSS /proc/$$/status` =~ /(\d+)/; $kb / 1024""")!;
+    Console.WriteLine(string.Create(inv, $"| a pool interpreter made fresh: start + require Mojolicious::Lite, JSON::PP, DBI with DBD::SQLite, Plack::Request, HTTP::Tiny (median of 9) | {fresh:0.0} ms |"));
+    Console.WriteLine(string.Create(inv, $"| the same cloned from one that loaded them (perl_clone via threads->create and join, median of 10) | {clone:0.0} ms ({fresh / clone:0.0}× faster) |"));
+    Console.WriteLine(string.Create(inv, $"| (for scale) the process's resident memory with one loaded interpreter | {rss:0} MB |"));
     return;
 }
 
