@@ -11,7 +11,7 @@ namespace PerlSentry.PerlBridge;
 /// </summary>
 public sealed unsafe class PerlInterpreter : IDisposable
 {
-    private readonly WorkQueue? _work;
+    private readonly BlockingCollection<Action>? _work;
     private readonly ConcurrentQueue<nint> _releases = new();
     private readonly Dictionary<string, byte[]> _names = new(StringComparer.Ordinal);
     private readonly Thread? _thread;
@@ -24,7 +24,7 @@ public sealed unsafe class PerlInterpreter : IDisposable
     private readonly Lock _drainGate = new();   // DrainSamples (any thread) against interp_free
     private int _destructStatus;
 
-    private PerlInterpreter(WorkQueue? work, Thread? thread)
+    private PerlInterpreter(BlockingCollection<Action>? work, Thread? thread)
     {
         _work = work;
         _thread = thread;
@@ -140,7 +140,7 @@ public sealed unsafe class PerlInterpreter : IDisposable
     /// </summary>
     public static PerlInterpreter Start(IEnumerable<string>? includeDirs = null, int stackSizeBytes = 16 << 20, string threadName = "perl")
     {
-        var work = new WorkQueue();
+        var work = new BlockingCollection<Action>();
         var started = new TaskCompletionSource<PerlInterpreter>(TaskCreationOptions.RunContinuationsAsynchronously);
         var argv = new List<string> { "perl" };
         foreach (var dir in includeDirs ?? [])
@@ -167,7 +167,7 @@ public sealed unsafe class PerlInterpreter : IDisposable
             }
             // TryTake, not foreach: the enumerator's Current would keep the last call's
             // closure (and the values it returned) reachable until the next call.
-            while (work.TryTake(out var item))
+            while (work.TryTake(out var item, Timeout.Infinite))
             {
                 item();
                 item = null;
