@@ -125,6 +125,11 @@ public sealed class PerlPool : IPerlPool
         ArgumentNullException.ThrowIfNull(options);
         if (Problems(options, "PerlPoolOptions.") is [var first, ..])
             throw new ArgumentException(first, nameof(options));
+        // EV (libev-perl, which Mojolicious loads when it is there) keeps C-level state of the one
+        // interpreter that loaded it: a second interpreter in the process crashes in it (measured: 1 start
+        // in 2 with Mojolicious loaded). Mojolicious is pointed at its pure-Perl reactor unless told otherwise.
+        if (string.IsNullOrEmpty(HostProcess.GetNativeEnvironment("MOJO_REACTOR")))
+            HostProcess.SetNativeEnvironment("MOJO_REACTOR", "Mojo::Reactor::Poll");
         var started = new PerlInterpreter?[options.Interpreters];
         try
         {

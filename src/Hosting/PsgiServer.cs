@@ -135,7 +135,7 @@ public sealed class PsgiServer : IAsyncDisposable
             if (!exchange.Started)
                 await Plain(http, 500, "Internal Server Error").ConfigureAwait(false);
         }
-        catch (Exception e) when (e is PerlException or TimeoutException or PerlBridgeException)
+        catch (Exception e) when (e is PerlException or TimeoutException or PerlBridgeException or PerlExitException)
         {
             if (exchange.TooLarge)
             {

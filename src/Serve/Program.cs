@@ -89,9 +89,10 @@ internal static class Program
             DefaultValueFactory = _ => 30_000_000,
             HelpName = "BYTES",
         };
-        var timeout = new Option<double?>("--timeout")
+        var timeout = new Option<double>("--timeout")
         {
-            Description = "Seconds a request may run; past it the app is stopped and the request answered 500",
+            Description = "Seconds a request may run; past it the app is stopped at its next statement and the request answered 500 (0: no limit)",
+            DefaultValueFactory = _ => 60,
             HelpName = "SECONDS",
         };
         var accessLog = new Option<bool>("--access-log") { Description = "Write a line per request to stderr (common log format)" };
@@ -119,8 +120,8 @@ internal static class Program
                 problems.Add("--workers must be at least 1");
             if (r.GetValue(maxBody) < 0)
                 problems.Add("--max-body cannot be negative");
-            if (r.GetValue(timeout) is <= 0)
-                problems.Add("--timeout must be a positive number of seconds");
+            if (r.GetValue(timeout) < 0)
+                problems.Add("--timeout cannot be negative (0: no limit)");
             if (r.GetValue(traces) is < 0 or > 1)
                 problems.Add($"--traces-sample-rate must be between 0 and 1 (was {r.GetValue(traces)})");
             if (r.GetValue(profiles) is < 0 or > 1)
@@ -137,7 +138,7 @@ internal static class Program
             {
                 AppFile = r.GetValue(app)!,
                 Workers = r.GetValue(workers),
-                RequestTimeout = r.GetValue(timeout) is { } s ? TimeSpan.FromSeconds(s) : null,
+                RequestTimeout = r.GetValue(timeout) is > 0 and var s ? TimeSpan.FromSeconds(s) : null,
                 RequestTimeoutName = "--timeout",
             };
             foreach (var dir in r.GetValue(include) ?? [])
@@ -204,7 +205,7 @@ internal static class Program
         {
             server = PsgiServer.Start(options, log);
         }
-        catch (Exception e) when (e is PerlException or ArgumentException)
+        catch (Exception e) when (e is PerlException or ArgumentException or PerlBridgeException or PerlExitException)
         {
             await Console.Error.WriteLineAsync($"perl-sentry serve: {e.Message}").ConfigureAwait(false);
             return 2;

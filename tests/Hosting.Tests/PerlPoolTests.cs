@@ -24,6 +24,7 @@ public sealed class PerlPoolTests
             sub add { my ($x, $y) = @_; return $x + $y }
             sub fail { die "no such order: $_[0]\n" }
             sub calls { $CALLS }
+            sub reactor { ref Mojo::IOLoop->singleton->reactor }
             sub spin { my $n = 0; 1 while ++$n }
             sub stubborn { while (1) { eval { 1 while 1 } } }
             1;
@@ -38,6 +39,22 @@ public sealed class PerlPoolTests
         var options = new PerlPoolOptions { Interpreters = n, AppFile = _app, MaxQueued = maxQueued, CallTimeout = timeout, StopGrace = TimeSpan.FromMilliseconds(500) };
         options.Modules.Add("List::Util");
         return PerlPool.Start(options);
+    }
+
+    [Test]
+    public async Task Mojolicious_InEveryInterpreter_UsesItsPurePerlReactor_NotEV()
+    {
+        // EV keeps the C state of one interpreter: a second one crashed in it (Perl_mg_get from EV.so).
+        var options = new PerlPoolOptions { Interpreters = 2, AppFile = _app };
+        options.Modules.Add("Mojolicious::Lite");
+        for (var round = 0; round < 2; round++)   // and again after the first pool's interpreters are gone
+        {
+            await using var pool = PerlPool.Start(options);
+            var reactors = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => pool.InvokeAsync("Mojo::IOLoop::singleton", ["Mojo::IOLoop"])));
+            foreach (var loop in reactors)
+                Assert.That(((PerlRef)loop!).ClassName, Is.EqualTo("Mojo::IOLoop"));
+            Assert.That(await pool.InvokeAsync("App::reactor", []), Is.EqualTo("Mojo::Reactor::Poll"));
+        }
     }
 
     [Test]
