@@ -88,7 +88,11 @@ out=bench/RESULTS.md.new
   echo "Debian's Starman and \`perl-sentry serve\`, 2 workers each, loaded by Debian's \`wrk\` (2 threads) on the"
   echo "same 2 cores. Each server is started, warmed (3 s of load; 12 s for the traced comparison), then"
   echo "measured for 5 s; servers alternate, a row is the median of 3 rounds (the traced hello-world row: 1)."
-  echo "Traced servers send to a Sentry stand-in on 127.0.0.1."
+  echo "Traced servers send to a Sentry stand-in on 127.0.0.1. Starman's workers keep serving a keep-alive"
+  echo "connection until it closes: with 64 connections, 2 are answered and 62 wait unanswered for the whole run"
+  echo "(checked by hand: \`ss -ti\` shows bytes received on 2 of wrk's 64 sockets), and wrk counts only answered"
+  echo "requests. So Starman's p99 at 64 connections is the latency of 2 connections, while \`serve\` answers all 64"
+  echo "in turn; the 2-connection row compares like with like."
   echo
   echo "| what | result |"
   echo "|---|---|"
