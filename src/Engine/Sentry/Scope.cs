@@ -10,7 +10,9 @@ namespace PerlSentry.Engine.Sentry;
 /// </summary>
 public sealed class Scope
 {
-    private readonly LinkedList<JRaw> _breadcrumbs = new();   // written once when added: copied into every event
+    // Written once when added, never changed: a clone (every push_scope, every capture) shares the list.
+    private System.Collections.Immutable.ImmutableQueue<JRaw> _breadcrumbs = [];
+    private int _breadcrumbCount;
     private readonly List<Func<JObject, JObject?>> _processors = [];
 
     public Scope(int maxBreadcrumbs = 100) => MaxBreadcrumbs = maxBreadcrumbs;
@@ -65,19 +67,36 @@ public sealed class Scope
     public IEnumerable<JObject> Breadcrumbs => _breadcrumbs.Select(b => (JObject)RawJson.Parse(b));
 
     /// <summary>The breadcrumbs as written when added (oldest first).</summary>
-    internal IReadOnlyCollection<JRaw> RawBreadcrumbs => _breadcrumbs;
+    internal IReadOnlyCollection<JRaw> RawBreadcrumbs => new RawCrumbs(_breadcrumbs, _breadcrumbCount);
+
+    private sealed class RawCrumbs(System.Collections.Immutable.ImmutableQueue<JRaw> items, int count) : IReadOnlyCollection<JRaw>
+    {
+        public int Count => count;
+
+        public IEnumerator<JRaw> GetEnumerator() => ((IEnumerable<JRaw>)items).GetEnumerator();
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
 
     public void AddBreadcrumb(JObject crumb, double nowSeconds)
     {
         if (MaxBreadcrumbs == 0)
             return;
         crumb["timestamp"] ??= nowSeconds;
-        _breadcrumbs.AddLast(RawJson.From(crumb));
-        while (_breadcrumbs.Count > MaxBreadcrumbs)
-            _breadcrumbs.RemoveFirst();
+        _breadcrumbs = _breadcrumbs.Enqueue(RawJson.From(crumb));
+        _breadcrumbCount++;
+        while (_breadcrumbCount > MaxBreadcrumbs)
+        {
+            _breadcrumbs = _breadcrumbs.Dequeue();
+            _breadcrumbCount--;
+        }
     }
 
-    public void ClearBreadcrumbs() => _breadcrumbs.Clear();
+    public void ClearBreadcrumbs()
+    {
+        _breadcrumbs = [];
+        _breadcrumbCount = 0;
+    }
 
     public void AddEventProcessor(Func<JObject, JObject?> processor) => _processors.Add(processor);
 
@@ -94,7 +113,7 @@ public sealed class Scope
         Fingerprint.Clear();
         TransactionName = null;
         Span = null;
-        _breadcrumbs.Clear();
+        ClearBreadcrumbs();
     }
 
     public Scope Clone()
@@ -111,8 +130,8 @@ public sealed class Scope
             Span = Span,
             Propagation = Propagation,
         };
-        foreach (var b in _breadcrumbs)
-            c._breadcrumbs.AddLast(b);   // never changed once added
+        c._breadcrumbs = _breadcrumbs;
+        c._breadcrumbCount = _breadcrumbCount;
         c._processors.AddRange(_processors);
         return c;
     }
@@ -137,7 +156,7 @@ public sealed class Scope
             ((JObject)evt["contexts"]!)["trace"] = TraceContext();
         if (Fingerprint.Count > 0 && evt["fingerprint"] is null)
             evt["fingerprint"] = new JArray(Fingerprint);
-        if (_breadcrumbs.Count > 0 && !isTransaction)
+        if (_breadcrumbCount > 0 && !isTransaction)
         {
             var crumbs = evt["breadcrumbs"] as JArray ?? evt["breadcrumbs"]?["values"] as JArray ?? [];
             foreach (var b in _breadcrumbs)

@@ -26,7 +26,7 @@ internal static class ScopeCalls
             case "set_level": s.Level = Level(Text(A(0))); break;
             case "set_context":
                 if (A(1) is null) s.Contexts.Remove(Text(A(0)) ?? "");
-                else s.Contexts[Text(A(0)) ?? ""] = ToJson(A(1));
+                else s.Contexts[Text(A(0)) ?? ""] = ToRawJson(A(1));   // written once: clones and captures copy the text
                 break;
             case "set_fingerprint":
                 s.Fingerprint.Clear();

@@ -78,6 +78,15 @@ public static class SessionValues
         _ => false,
     };
 
+    /// <summary>Perl data as JSON text, held as a <see cref="JRaw"/>: cheap to clone, written as it is.</summary>
+    public static JRaw ToRawJson(object? v)
+    {
+        var sw = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
+        using (var w = new JsonTextWriter(sw) { Formatting = Formatting.None })
+            Write(w, v, 0);
+        return new JRaw(sw.ToString());
+    }
+
     public static JObject ToJObject(object? v) => ToJson(v) as JObject ?? [];
 
     /// <summary>JSON as Perl data: hashes, arrays and scalars (booleans as 1 and "").</summary>

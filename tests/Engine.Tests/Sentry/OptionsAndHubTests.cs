@@ -14,6 +14,29 @@ public sealed class OptionsAndHubTests
         OptionsReader.Read(given, k => env?.GetValueOrDefault(k));
 
     [Test]
+    public void AClonedScope_SharesItsBreadcrumbsAndContexts_YetEachChangesOnlyItself()
+    {
+        var parent = new Scope(maxBreadcrumbs: 3);
+        for (var n = 1; n <= 3; n++)
+            parent.AddBreadcrumb(new JObject { ["message"] = $"p{n}" }, n);
+        parent.Contexts["request"] = new JRaw("{\"method\":\"GET\"}");
+        var child = parent.Clone();
+        child.AddBreadcrumb(new JObject { ["message"] = "c4" }, 4);   // pushes out p1 in the child only
+        child.Contexts["request"] = new JRaw("{\"method\":\"POST\"}");
+        child.ClearBreadcrumbs();
+        child.AddBreadcrumb(new JObject { ["message"] = "c5" }, 5);
+        Assert.Multiple(() =>
+        {
+            Assert.That(parent.Breadcrumbs.Select(b => (string?)b["message"]), Is.EqualTo(new[] { "p1", "p2", "p3" }));
+            Assert.That(child.Breadcrumbs.Select(b => (string?)b["message"]), Is.EqualTo(new[] { "c5" }));
+            Assert.That(parent.RawBreadcrumbs, Has.Count.EqualTo(3));
+            var evt = parent.ApplyTo(new JObject { ["type"] = "event" })!;
+            Assert.That(RawJson.Expand(evt)["contexts"]!["request"]!["method"]!.ToString(), Is.EqualTo("GET"));
+            Assert.That(evt["breadcrumbs"]!["values"]!.Count(), Is.EqualTo(3));
+        });
+    }
+
+    [Test]
     public void Read_ExplicitOptionWinsOverEnvironment_WhichWinsOverDefault()
     {
         var env = new Dictionary<string, string> { ["SENTRY_DSN"] = "https://envkey@example.com/1", ["SENTRY_RELEASE"] = "env@1", ["SENTRY_TRACES_SAMPLE_RATE"] = "0.25", ["SENTRY_ENVIRONMENT"] = "staging" };
