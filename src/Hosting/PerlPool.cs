@@ -110,10 +110,17 @@ public sealed class PerlPool : IPerlPool
     /// <summary>How many calls wait for an interpreter now.</summary>
     public int Waiting => Math.Max(0, Volatile.Read(ref _waiting));
 
-    /// <summary>How many interpreters were replaced because stopped code would not end.</summary>
+    /// <summary>How many interpreters were replaced: stopped code that would not end, or retired by their call.</summary>
     public int Replaced => Volatile.Read(ref _replaced);
 
     private int _replaced;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<PerlInterpreter, bool> _retiring = new();
+
+    /// <summary>
+    /// From a call's work on <paramref name="perl"/>: when the call ends, the interpreter is ended (its
+    /// SDK flushed) and a fresh one takes its place (PSGI's <c>psgix.harakiri</c>).
+    /// </summary>
+    internal void Retire(PerlInterpreter perl) => _retiring[perl] = true;
 
     /// <summary>
     /// Starts the interpreters (in parallel) and loads the modules and the app file into each.
@@ -282,6 +289,11 @@ public sealed class PerlPool : IPerlPool
         finally
         {
             Interlocked.Decrement(ref _running);
+            if (keep && _retiring.TryRemove(perl, out _))
+            {
+                keep = false;
+                Replace(perl, retired: true);
+            }
             if (keep)
                 _free.Writer.TryWrite(perl);
         }
@@ -291,13 +303,15 @@ public sealed class PerlPool : IPerlPool
     /// An interpreter whose code would not stop: it is left to its thread (which cannot be ended from
     /// outside) and a fresh one, loaded the same way, takes its place.
     /// </summary>
-    private void Replace(PerlInterpreter stuck)
+    private void Replace(PerlInterpreter stuck, bool retired = false)
     {
         Interlocked.Increment(ref _replaced);
         lock (_interpreters)
             _interpreters.Remove(stuck);
         _ = Task.Run(() =>
         {
+            if (retired)
+                End(stuck);   // it finished its call: it can be ended, unlike a stuck one
             if (Volatile.Read(ref _disposed) != 0)
                 return;
             var fresh = StartOne(_options, _options.Interpreters + Replaced);
@@ -321,17 +335,20 @@ public sealed class PerlPool : IPerlPool
         lock (_interpreters)
             all = [.. _interpreters];
         foreach (var perl in all)
-        {
-            try
-            {
-                // sends what is queued (up to shutdown_timeout), whoever called init: the pool or the app
-                perl.Eval("Sentry::SDK->close if $Sentry::Internal::INITIALISED; 1");
-            }
-            catch (PerlException)
-            {
-            }
-            perl.Dispose();
-        }
+            End(perl);
         _stopping.Dispose();
+    }
+
+    /// <summary>Flushes the interpreter's SDK (whoever called init: the pool or the app) and ends it.</summary>
+    private static void End(PerlInterpreter perl)
+    {
+        try
+        {
+            perl.Eval("Sentry::SDK->close if $Sentry::Internal::INITIALISED; 1");   // up to shutdown_timeout
+        }
+        catch (PerlException)
+        {
+        }
+        perl.Dispose();
     }
 }

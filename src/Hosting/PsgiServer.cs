@@ -124,7 +124,9 @@ public sealed class PsgiServer : IAsyncDisposable
                 t_exchange = exchange;
                 try
                 {
-                    perl.CallNamed("PerlSentry::PSGI::handle", PerlContext.Void, env);
+                    // psgix.harakiri.commit: the app asked for its interpreter to end after this request
+                    if (perl.CallNamed("PerlSentry::PSGI::handle", PerlContext.Scalar, env) is [long and not 0])
+                        _pool.Retire(perl);
                 }
                 finally
                 {

@@ -158,6 +158,28 @@ public sealed class ServeTests
         world.AssertAllConform();
     }
 
+    [Test]
+    public void PsgixHarakiri_EndsTheInterpreterAfterTheRequest_AFreshOneServesTheNext()
+    {
+        using var world = new AgentWorld();
+        var app = world.Script("harakiri.psgi", """
+            our $COUNT = 0;
+            sub {
+                my $env = shift;
+                $env->{'psgix.harakiri.commit'} = 1 if $env->{PATH_INFO} eq '/harakiri' && $env->{'psgix.harakiri'};
+                return [200, ['Content-Type' => 'text/plain'], [++$COUNT]];
+            };
+            """);
+        var port = AgentWorld.FreePort();
+        using var server = new BackgroundProcess(Repo.PerlSentry, ["serve", "--workers", "1", "--listen", $"127.0.0.1:{port}", app], world.Dir,
+            world.Env(), Path.Combine(world.Dir, "serve"));
+        server.WaitForPort(port);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        Assert.That(new[] { Get(http, "/").Body, Get(http, "/").Body, Get(http, "/harakiri").Body }, Is.EqualTo(new[] { "1", "2", "3" }));
+        Assert.That(Get(http, "/").Body, Is.EqualTo("1"), () => "a fresh interpreter: " + File.ReadAllText(server.Stderr));
+        Assert.That(server.Stop(), Is.Zero);
+    }
+
     [TestCase("syntax.psgi", "my $app = sub { [200, [], ['x']] ;\n", "syntax error", TestName = "AnAppThatDoesNotCompile_IsRefusedAtStart_WithPerlsMessage")]
     [TestCase("hash.psgi", "+{ not => 'an app' };\n", "does not return a PSGI application", TestName = "AnAppFileThatIsNotAnApp_IsRefusedAtStart")]
     public void BadAppFile(string name, string code, string message)

@@ -54,18 +54,20 @@ sub load {
         'psgi.nonblocking'     => '',
         'psgi.streaming'       => 1,
         'psgix.input.buffered' => '',
+        'psgix.harakiri'       => 1,   # set psgix.harakiri.commit: the interpreter ends after the request
     );
     return 1;
 }
 
 # One request: the environment's CGI keys as a flat list. The response goes out through _respond and
-# _write; a die that happens before the response started reaches .NET, which answers 500.
+# _write; a die that happens before the response started reaches .NET, which answers 500. Returns 1
+# when the app set psgix.harakiri.commit (the server then replaces this interpreter).
 sub handle {
     my %env = (@_, %FIXED);
     $env{'psgi.input'} = bless \(my $unused), 'PerlSentry::PSGI::Input';
     my $res = $APP->(\%env);   # a die here was the app's: the middleware (when on) captured it
     my $ok = eval { _response($res); 1 };
-    return if $ok;
+    return $env{'psgix.harakiri.commit'} ? 1 : 0 if $ok;
     # A die after the app returned: in its delayed response, its body, or a response that is not PSGI.
     my $err = $@;
     if ($SENTRY) {
