@@ -42,13 +42,7 @@ internal static partial class ServeBench
 
             foreach (var (name, app) in new[] { ("hello world", hello), ("JSON of 200 rows (JSON::PP)", json) })
             {
-                var serve = new List<Load>();
-                var starman = new List<Load>();
-                for (var i = 0; i < rounds; i++)
-                {
-                    serve.Add(Measure(Serve(app, false), env, 64, seconds));
-                    starman.Add(Measure(Starman(app), env, 64, seconds));
-                }
+                var (serve, starman) = Alternate(Serve(app, false), Starman(app), env, rounds, 64, seconds, warmSeconds: 3);
                 var s = Median(serve.Select(l => l.RequestsPerSecond));
                 var t = Median(starman.Select(l => l.RequestsPerSecond));
                 Console.WriteLine(Row($"{name}: req/s, 64 connections, `serve` vs Starman", $"{s:N0} vs {t:N0}: **{s / t:0.00}×**"));
@@ -60,13 +54,7 @@ internal static partial class ServeBench
             // p99 where every connection is served at once (2 connections, 2 workers): the per-request
             // latency, without the queueing that 64 connections on 2 workers add.
             {
-                var serve = new List<Load>();
-                var starman = new List<Load>();
-                for (var i = 0; i < rounds; i++)
-                {
-                    serve.Add(Measure(Serve(hello, false), env, 2, seconds));
-                    starman.Add(Measure(Starman(hello), env, 2, seconds));
-                }
+                var (serve, starman) = Alternate(Serve(hello, false), Starman(hello), env, rounds, 2, seconds, warmSeconds: 3);
                 var sp = Median(serve.Select(l => l.P99Ms));
                 var tp = Median(starman.Select(l => l.P99Ms));
                 Console.WriteLine(Row("hello world: p99 latency, 2 connections, `serve` vs Starman", $"{sp:0.000} ms vs {tp:0.000} ms: **{sp / tp:0.00}×**"));
@@ -75,13 +63,7 @@ internal static partial class ServeBench
             // Traced servers run more code (the SDK, the transport): a longer warm-up, until the JIT settles.
             foreach (var (name, app, n) in new[] { ("JSON of 200 rows", json, rounds), ("hello world", hello, 1) })
             {
-                var on = new List<Load>();
-                var off = new List<Load>();
-                for (var i = 0; i < n; i++)
-                {
-                    off.Add(Measure(Serve(app, false), env, 64, seconds, warmSeconds: 12));
-                    on.Add(Measure(Serve(app, true), env, 64, seconds, warmSeconds: 12));
-                }
+                var (off, on) = Alternate(Serve(app, false), Serve(app, true), env, n, 64, seconds, warmSeconds: 12);
                 var a = Median(on.Select(l => l.RequestsPerSecond));
                 var b = Median(off.Select(l => l.RequestsPerSecond));
                 Console.WriteLine(Row($"{name}: `serve` with every request traced and profiled vs without, req/s", $"{a:N0} vs {b:N0}: **{a / b:0.00}**"));
@@ -101,7 +83,21 @@ internal static partial class ServeBench
 
     private static string Row(string what, string result) => $"| {what} | {result} |";
 
-    private static Load Measure(string[] command, Dictionary<string, string> env, int connections, int seconds, int warmSeconds = 3)
+    /// <summary>Two servers measured in turn, <paramref name="rounds"/> times each, first one first.</summary>
+    private static (List<Load> First, List<Load> Second) Alternate(string[] first, string[] second, Dictionary<string, string> env,
+        int rounds, int connections, int seconds, int warmSeconds)
+    {
+        var a = new List<Load>();
+        var b = new List<Load>();
+        for (var i = 0; i < rounds; i++)
+        {
+            a.Add(Measure(first, env, connections, seconds, warmSeconds));
+            b.Add(Measure(second, env, connections, seconds, warmSeconds));
+        }
+        return (a, b);
+    }
+
+    private static Load Measure(string[] command, Dictionary<string, string> env, int connections, int seconds, int warmSeconds)
     {
         var port = FreePort();
         using var server = Start(command, env, port);

@@ -128,14 +128,13 @@ internal static class PerlSwitches
             }
             if (profile && a is "-o" or "--output" or "--hz" or "--max-depth" or "--format")
             {
-                parser.Add(a + ":" + Value(args, ref i, "", command, a, profile ? Describe(a) : ""));
+                parser.Add(a + ":" + Value(args, ref i, "", command, a));
                 continue;
             }
             var flag = a[..2];
             if (flag is "-I" or "-M" or "-e")
             {
-                var what = flag switch { "-I" => "a directory", "-M" => "a module name", _ => "Perl code" };
-                parser.Add(flag + ":" + Value(args, ref i, a[2..], command, flag, what));
+                parser.Add(flag + ":" + Value(args, ref i, a[2..], command, flag));
                 code |= flag == "-e";
                 continue;
             }
@@ -175,20 +174,23 @@ internal static class PerlSwitches
         return RunRequest.Of(inc, mods, code, script, scriptArgs, "run", Commands.RunUsage);
     }
 
+    /// <summary>What a switch's value is, for the message when it has none.</summary>
     private static string Describe(string flag) => flag switch
     {
-        "-o" or "--output" => "a directory",
+        "-I" or "-o" or "--output" => "a directory",
+        "-M" => "a module name",
+        "-e" => "Perl code",
         "--hz" => "a rate in Hz",
         "--max-depth" => "a frame count",
         _ => "a list such as flamegraph,speedscope",
     };
 
-    private static string Value(IReadOnlyList<string> args, ref int i, string attached, string command, string flag, string what)
+    private static string Value(IReadOnlyList<string> args, ref int i, string attached, string command, string flag)
     {
         if (attached.Length > 0)
             return attached;
         if (i + 1 >= args.Count)
-            throw new UsageException($"perl-sentry {command}: {flag} needs {what}.");
+            throw new UsageException($"perl-sentry {command}: {flag} needs {Describe(flag)}.");
         return args[++i];
     }
 }

@@ -170,9 +170,11 @@ public sealed class PerlPool : IPerlPool
     private static PerlInterpreter StartOne(PerlPoolOptions options, int number)
     {
         IEnumerable<string> inc = options.IncludeDirs;
-        if (options.Sentry is not null && Path.Combine(AppContext.BaseDirectory, "perl", "lib") is var bundled
+        // The SDK's modules and the pool's own Perl halves (PerlSentry::Pool, PerlSentry::PSGI), shipped
+        // next to the assemblies: for a pool with Sentry options or with its own setup (the PSGI server).
+        if ((options.Sentry is not null || options.Setup is not null) && Path.Combine(AppContext.BaseDirectory, "perl", "lib") is var bundled
             && Directory.Exists(bundled) && !options.IncludeDirs.Contains(bundled))
-            inc = inc.Append(bundled);   // the SDK's modules, shipped next to the assemblies
+            inc = inc.Append(bundled);
         var perl = PerlInterpreter.Start(inc, threadName: $"perl-pool-{number}");   // each its own thread in profiles
         try
         {

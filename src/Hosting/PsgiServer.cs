@@ -51,7 +51,6 @@ public sealed class PsgiOptions
 /// </summary>
 public sealed class PsgiServer : IAsyncDisposable
 {
-    private static readonly object?[] NoArgs = [];
     [ThreadStatic] private static Exchange? t_exchange;
 
     private readonly PerlPool _pool;
@@ -87,9 +86,7 @@ public sealed class PsgiServer : IAsyncDisposable
             Setup = perl => Load(perl, app, options),
         };
         foreach (var dir in options.IncludeDirs)
-            pool.IncludeDirs.Add(dir);
-        if (Path.Combine(AppContext.BaseDirectory, "perl", "lib") is var bundled && Directory.Exists(bundled))
-            pool.IncludeDirs.Add(bundled);   // PerlSentry::PSGI and the SDK
+            pool.IncludeDirs.Add(dir);   // the pool adds the bundled perl/lib (PerlSentry::PSGI, the SDK) after them
         foreach (var module in options.Modules)
             pool.Modules.Add(module);
         return new PsgiServer(PerlPool.Start(pool), log ?? NullLogger.Instance);
@@ -226,7 +223,7 @@ public sealed class PsgiServer : IAsyncDisposable
         {
             if (bytes[i] == '%' && i + 2 < bytes.Length && Uri.IsHexDigit((char)bytes[i + 1]) && Uri.IsHexDigit((char)bytes[i + 2]))
             {
-                bytes[n++] = (byte)((Convert.ToInt32(((char)bytes[i + 1]).ToString(), 16) << 4) | Convert.ToInt32(((char)bytes[i + 2]).ToString(), 16));
+                bytes[n++] = (byte)((Uri.FromHex((char)bytes[i + 1]) << 4) | Uri.FromHex((char)bytes[i + 2]));
                 i += 2;
             }
             else
