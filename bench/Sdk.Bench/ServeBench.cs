@@ -51,6 +51,19 @@ internal static partial class ServeBench
                 Console.WriteLine(Row($"{name}: p99 latency, 64 connections, `serve` vs Starman", $"{sp:0.00} ms vs {tp:0.00} ms: **{sp / tp:0.00}×**"));
             }
 
+            // p99 like for like at 64 connections: every request on a new connection, so Starman's workers
+            // take the connections in turn from the accept queue as serve takes its requests from its own.
+            foreach (var (name, app) in new[] { ("hello world", hello), ("JSON of 200 rows", json) })
+            {
+                var (serve, starman) = Alternate(Serve(app, false), Starman(app), env, rounds, 64, seconds, warmSeconds: 3, close: true);
+                var sp = Median(serve.Select(l => l.P99Ms));
+                var tp = Median(starman.Select(l => l.P99Ms));
+                var s = Median(serve.Select(l => l.RequestsPerSecond));
+                var t = Median(starman.Select(l => l.RequestsPerSecond));
+                Console.WriteLine(Row($"{name}: p99 latency, 64 connections, each request on a new connection (`Connection: close`), `serve` vs Starman",
+                    $"{sp:0.00} ms vs {tp:0.00} ms: **{sp / tp:0.00}×** (req/s {s:N0} vs {t:N0})"));
+            }
+
             // p99 where every connection is served at once (2 connections, 2 workers): the per-request
             // latency, without the queueing that 64 connections on 2 workers add.
             {
@@ -85,24 +98,24 @@ internal static partial class ServeBench
 
     /// <summary>Two servers measured in turn, <paramref name="rounds"/> times each, first one first.</summary>
     private static (List<Load> First, List<Load> Second) Alternate(string[] first, string[] second, Dictionary<string, string> env,
-        int rounds, int connections, int seconds, int warmSeconds)
+        int rounds, int connections, int seconds, int warmSeconds, bool close = false)
     {
         var a = new List<Load>();
         var b = new List<Load>();
         for (var i = 0; i < rounds; i++)
         {
-            a.Add(Measure(first, env, connections, seconds, warmSeconds));
-            b.Add(Measure(second, env, connections, seconds, warmSeconds));
+            a.Add(Measure(first, env, connections, seconds, warmSeconds, close));
+            b.Add(Measure(second, env, connections, seconds, warmSeconds, close));
         }
         return (a, b);
     }
 
-    private static Load Measure(string[] command, Dictionary<string, string> env, int connections, int seconds, int warmSeconds)
+    private static Load Measure(string[] command, Dictionary<string, string> env, int connections, int seconds, int warmSeconds, bool close)
     {
         var port = FreePort();
         using var server = Start(command, env, port);
-        Wrk(port, connections, warmSeconds);   // warm-up: JIT tier-up, Perl's first calls
-        var output = Wrk(port, connections, seconds);
+        Wrk(port, connections, warmSeconds, close);   // warm-up: JIT tier-up, Perl's first calls
+        var output = Wrk(port, connections, seconds, close);
         Stop(server);
         return Parse(output);
     }
@@ -158,10 +171,11 @@ internal static partial class ServeBench
         Thread.Sleep(300);   // Starman's workers
     }
 
-    private static string Wrk(int port, int connections, int seconds)
+    private static string Wrk(int port, int connections, int seconds, bool close = false)
     {
         var psi = new ProcessStartInfo("wrk") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-t2", $"-c{connections}", $"-d{seconds}s", "--latency", $"http://127.0.0.1:{port}/" })
+        string[] header = close ? ["-H", "Connection: close"] : [];
+        foreach (var a in (string[])["-t2", $"-c{connections}", $"-d{seconds}s", "--latency", .. header, $"http://127.0.0.1:{port}/"])
             psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         var output = p.StandardOutput.ReadToEnd();

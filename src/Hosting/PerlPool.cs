@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using PerlSentry.Engine.PerlApi;
 using PerlSentry.PerlBridge;
 
@@ -84,11 +83,19 @@ public sealed class PerlPool : IPerlPool
 {
     private readonly List<PerlInterpreter> _interpreters;
     private readonly PerlPoolOptions _options;
-    private readonly Channel<PerlInterpreter> _free;
-    private readonly CancellationTokenSource _stopping = new();
+    // Calls waiting for an interpreter, in the order they came. Each interpreter's thread takes the
+    // next one itself as soon as it is done with the last, so under load no other thread stands
+    // between two calls; an idle one waits on the semaphore (a short spin, then asleep).
+    private readonly System.Collections.Concurrent.ConcurrentQueue<PoolCall> _calls = new();
+    private readonly SemaphoreSlim _available = new(0);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<PerlInterpreter, bool> _retiring = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<PerlInterpreter, bool> _abandoned = new();
     private readonly int _maxQueued;
-    private int _waiting;
+    private int _pending;   // calls queued or running
+    private int _waiting;   // calls queued
     private int _running;
+    private int _replaced;
+    private volatile bool _closed;
     private int _disposed;
 
     private PerlPool(PerlInterpreter[] interpreters, PerlPoolOptions options)
@@ -96,9 +103,8 @@ public sealed class PerlPool : IPerlPool
         _interpreters = [.. interpreters];
         _options = options;
         _maxQueued = options.MaxQueued;
-        _free = Channel.CreateUnbounded<PerlInterpreter>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
         foreach (var perl in interpreters)
-            _free.Writer.TryWrite(perl);
+            StartWorker(perl);
     }
 
     /// <inheritdoc/>
@@ -112,9 +118,6 @@ public sealed class PerlPool : IPerlPool
 
     /// <summary>How many interpreters were replaced: stopped code that would not end, or retired by their call.</summary>
     public int Replaced => Volatile.Read(ref _replaced);
-
-    private int _replaced;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<PerlInterpreter, bool> _retiring = new();
 
     /// <summary>
     /// From a call's work on <paramref name="perl"/>: when the call ends, the interpreter is ended (its
@@ -226,101 +229,218 @@ public sealed class PerlPool : IPerlPool
     /// Runs <paramref name="work"/> on the next free interpreter's thread, with the pool's queue bound,
     /// timeout and replacement; <paramref name="what"/> names it in a timeout's message.
     /// </summary>
-    internal async Task<T> RunAsync<T>(string what, Func<PerlInterpreter, T> work, CancellationToken cancel = default)
+    internal Task<T> RunAsync<T>(string what, Func<PerlInterpreter, T> work, CancellationToken cancel = default)
     {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (Interlocked.Increment(ref _waiting) > _maxQueued && _free.Reader.Count == 0)
+        ObjectDisposedException.ThrowIf(_closed, this);
+        if (Interlocked.Increment(ref _pending) > Size + _maxQueued)
         {
+            Interlocked.Decrement(ref _pending);
+            return Task.FromException<T>(new PerlPoolFullException(_maxQueued));
+        }
+        var call = new PoolCall<T>(this, what, work);
+        if (cancel.CanBeCanceled)
+            call.CancelWith(cancel);
+        Interlocked.Increment(ref _waiting);
+        _calls.Enqueue(call);
+        _available.Release();
+        if (_closed)
+            call.Refuse();   // the pool stopped meanwhile: the call will not be taken
+        return call.Task;
+    }
+
+    private void StartWorker(PerlInterpreter perl) =>
+        perl.InvokeAsync(() => { Work(perl); return 0; });
+
+    /// <summary>An interpreter's thread: takes the calls one after another until the pool stops or the interpreter leaves it.</summary>
+    private void Work(PerlInterpreter perl)
+    {
+        while (true)
+        {
+            _available.Wait();
+            if (!_calls.TryDequeue(out var call))
+            {
+                if (_closed)
+                    return;
+                continue;
+            }
+            if (!call.Take(perl))
+                continue;   // cancelled or refused while it waited
             Interlocked.Decrement(ref _waiting);
-            throw new PerlPoolFullException(_maxQueued);
-        }
-        PerlInterpreter perl;
-        try
-        {
-            using var both = CancellationTokenSource.CreateLinkedTokenSource(cancel, _stopping.Token);
-            perl = await _free.Reader.ReadAsync(both.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested && !cancel.IsCancellationRequested)
-        {
-            throw new ObjectDisposedException(nameof(PerlPool), "the Perl pool was stopped before an interpreter took the call");
-        }
-        catch (ChannelClosedException)
-        {
-            throw new ObjectDisposedException(nameof(PerlPool), "the Perl pool was stopped before an interpreter took the call");
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _waiting);
-        }
-        Interlocked.Increment(ref _running);
-        var keep = true;
-        try
-        {
-            var call = perl.InvokeAsync(() =>
+            Interlocked.Increment(ref _running);
+            try
             {
                 perl.Interrupt(null);   // one meant for the call before (it ended as it came) is void
-                return work(perl);
-            });
-            if (_options.CallTimeout is not { } limit)
-                return await call.ConfigureAwait(false);
-            try
-            {
-                return await call.WaitAsync(limit).ConfigureAwait(false);
+                call.Run(perl);
             }
-            catch (TimeoutException)
+            finally
             {
-                // still running: stopped below
+                Interlocked.Decrement(ref _running);
+                Interlocked.Decrement(ref _pending);
             }
-            var message = $"{what} ran longer than {limit.TotalSeconds:0.###} s ({_options.CallTimeoutName}) and was stopped";
-            perl.Interrupt(message);
-            try
+            if (_abandoned.TryRemove(perl, out _))
             {
-                return await call.WaitAsync(_options.StopGrace).ConfigureAwait(false);
+                // Its call would not stop and a fresh interpreter took its place; now that it did stop, it can be ended.
+                _ = Task.Run(() => End(perl));
+                return;
             }
-            catch (TimeoutException)
+            if (_retiring.TryRemove(perl, out _))
             {
-                keep = false;
-                Replace(perl);
-                throw new TimeoutException(message + $"; it did not stop within {_options.StopGrace.TotalSeconds:0.###} s, so its interpreter was replaced");
+                Replace(perl, retired: true);   // ended on its thread once this loop has returned
+                return;
             }
-            catch (PerlException e) when (e.Message.StartsWith(message, StringComparison.Ordinal))
-            {
-                throw new TimeoutException(e.Message, e);
-            }
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _running);
-            if (keep && _retiring.TryRemove(perl, out _))
-            {
-                keep = false;
-                Replace(perl, retired: true);
-            }
-            if (keep)
-                _free.Writer.TryWrite(perl);
         }
     }
 
     /// <summary>
-    /// An interpreter whose code would not stop: it is left to its thread (which cannot be ended from
-    /// outside) and a fresh one, loaded the same way, takes its place.
+    /// Past <see cref="PerlPoolOptions.CallTimeout"/>: the call's code is told to die; past the grace too,
+    /// its interpreter leaves the pool (a fresh one takes its place) and the call ends with a <see cref="TimeoutException"/>.
     /// </summary>
-    private void Replace(PerlInterpreter stuck, bool retired = false)
+    private void TimedOut(PoolCall call, PerlInterpreter perl)
+    {
+        var message = $"{call.What} ran longer than {_options.CallTimeout!.Value.TotalSeconds:0.###} s ({_options.CallTimeoutName}) and was stopped";
+        if (!call.Stop(perl, message))
+            return;   // it ended meanwhile: the interpreter may be running the next call
+        _ = Task.Delay(_options.StopGrace).ContinueWith(_ =>
+        {
+            if (call.IsDone)
+                return;
+            _abandoned[perl] = true;
+            Replace(perl);
+            call.Fail(new TimeoutException(message + $"; it did not stop within {_options.StopGrace.TotalSeconds:0.###} s, so its interpreter was replaced"));
+        }, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// An interpreter that leaves the pool (code that would not stop, or retired by its call): a fresh
+    /// one, loaded the same way, takes its place.
+    /// </summary>
+    private void Replace(PerlInterpreter old, bool retired = false)
     {
         Interlocked.Increment(ref _replaced);
         lock (_interpreters)
-            _interpreters.Remove(stuck);
+            _interpreters.Remove(old);
         _ = Task.Run(() =>
         {
             if (retired)
-                End(stuck);   // it finished its call: it can be ended, unlike a stuck one
-            if (Volatile.Read(ref _disposed) != 0)
+                End(old);   // it finished its call: it can be ended, unlike a stuck one
+            if (_closed)
                 return;
             var fresh = StartOne(_options, _options.Interpreters + Replaced);
             lock (_interpreters)
                 _interpreters.Add(fresh);
-            _free.Writer.TryWrite(fresh);
+            StartWorker(fresh);
         });
+    }
+
+    /// <summary>A call waiting for, or running on, an interpreter.</summary>
+    private abstract class PoolCall(PerlPool pool, string what)
+    {
+        private const int Queued = 0, Taken = 1, Gone = 2;
+        private int _state;
+        private CancellationTokenRegistration _cancel;
+        private Timer? _timer;
+        private string? _stopMessage;
+        private bool _ended;
+
+        private string? StopMessage
+        {
+            get { lock (this) return _stopMessage; }
+        }
+
+        public string What => what;
+
+        private PerlPool Pool => pool;
+
+        public abstract bool IsDone { get; }
+
+        public void CancelWith(CancellationToken cancel) =>
+            _cancel = cancel.Register(static (o, token) =>
+            {
+                var call = (PoolCall)o!;
+                if (Interlocked.CompareExchange(ref call._state, Gone, Queued) == Queued)
+                    call.Dequeued(() => call.Cancelled(token));
+            }, this);
+
+        /// <summary>The pool stopped before an interpreter took the call.</summary>
+        public void Refuse()
+        {
+            if (Interlocked.CompareExchange(ref _state, Gone, Queued) == Queued)
+                Dequeued(() => Fail(new ObjectDisposedException(nameof(PerlPool), "the Perl pool was stopped before an interpreter took the call")));
+        }
+
+        private void Dequeued(Action end)
+        {
+            Interlocked.Decrement(ref pool._waiting);
+            Interlocked.Decrement(ref pool._pending);
+            end();
+        }
+
+        /// <summary>From the interpreter's thread: whether the call is still there to run.</summary>
+        public bool Take(PerlInterpreter perl)
+        {
+            if (Interlocked.CompareExchange(ref _state, Taken, Queued) != Queued)
+                return false;
+            _cancel.Dispose();   // running calls are not cancelled
+            if (pool._options.CallTimeout is { } limit)
+                _timer = new Timer(static o => { var (call, perl) = ((PoolCall, PerlInterpreter))o!; call.Pool.TimedOut(call, perl); }, (this, perl), limit, Timeout.InfiniteTimeSpan);
+            return true;
+        }
+
+        /// <summary>From the timer: tells the running call's code to die, unless it has ended.</summary>
+        public bool Stop(PerlInterpreter perl, string message)
+        {
+            lock (this)
+            {
+                if (_ended)
+                    return false;
+                _stopMessage = message;
+                perl.Interrupt(message);
+                return true;
+            }
+        }
+
+        public void Run(PerlInterpreter perl)
+        {
+            try
+            {
+                Complete(perl);
+            }
+            catch (PerlException e) when (StopMessage is { } message && e.Message.StartsWith(message, StringComparison.Ordinal))
+            {
+                Fail(new TimeoutException(e.Message, e));
+            }
+            catch (Exception e)
+            {
+                Fail(e);
+            }
+            finally
+            {
+                _timer?.Dispose();
+                lock (this)
+                    _ended = true;   // from here the timer leaves the interpreter alone
+            }
+        }
+
+        protected abstract void Complete(PerlInterpreter perl);
+
+        public abstract void Fail(Exception e);
+
+        protected abstract void Cancelled(CancellationToken token);
+    }
+
+    private sealed class PoolCall<T>(PerlPool pool, string what, Func<PerlInterpreter, T> work) : PoolCall(pool, what)
+    {
+        private readonly TaskCompletionSource<T> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<T> Task => _done.Task;
+
+        public override bool IsDone => _done.Task.IsCompleted;
+
+        protected override void Complete(PerlInterpreter perl) => _done.TrySetResult(work(perl));
+
+        public override void Fail(Exception e) => _done.TrySetException(e);
+
+        protected override void Cancelled(CancellationToken token) => _done.TrySetCanceled(token);
     }
 
     /// <summary>Stops taking calls, lets running ones finish (up to 30 s), then ends the interpreters.</summary>
@@ -328,17 +448,18 @@ public sealed class PerlPool : IPerlPool
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
-        _stopping.Cancel();
+        _closed = true;
+        foreach (var call in _calls)
+            call.Refuse();
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (Volatile.Read(ref _running) > 0 && DateTime.UtcNow < deadline)
             await Task.Delay(10).ConfigureAwait(false);
-        _free.Writer.TryComplete();
         List<PerlInterpreter> all;
         lock (_interpreters)
             all = [.. _interpreters];
+        _available.Release(all.Count);   // every worker wakes, finds the queue empty and the pool closed, and returns
         foreach (var perl in all)
-            End(perl);
-        _stopping.Dispose();
+            End(perl);   // on its thread, after its worker
     }
 
     /// <summary>Flushes the interpreter's SDK (whoever called init: the pool or the app) and ends it.</summary>
