@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using PerlSentry.Engine.Profiling;
 using PerlSentry.Engine.Profiling.Sessions;
 using PerlSentry.Engine.Profiling.Export;
 using PerlSentry.Engine.Sentry;
@@ -19,7 +20,7 @@ internal static class ProfileCommand
         // this run keeps every sample (the SDK only trims what no one needs).
         var sampler = InterpreterSampler.For(perl, bundled is null ? [] : [Path.GetFullPath(bundled)]);
         var owner = new object();
-        sampler.Retain(owner, [(long.MinValue, long.MaxValue)]);
+        sampler.Retain(owner, [new TimeWindow(long.MinValue, long.MaxValue)]);
         sampler.Acquire(1_000_000 / request.Hz, request.MaxDepth);
         var title = request.Run.Script is null ? "perl -e" : Path.GetFileName(request.Run.Script);
         var output = new Output(request, outDir, title, sampler, report);

@@ -494,6 +494,37 @@ public sealed unsafe class PerlInterpreter : IDisposable
     /// <summary>Takes one sample at once (a profile's first and last), if sampling is on.</summary>
     public bool SampleNow() => Invoke(() => _ip != 0 && !_destructed && PerlRuntime.Api->sample_now(_ip) != 0);
 
+    /// <summary>
+    /// Compiles the sample-draining path ahead (any thread, no interpreter needed): the methods that
+    /// read the shim's records are generic over this assembly's types, which ReadyToRun cannot hold,
+    /// so otherwise the JIT compiles them inside a program's first profiled transaction (about 1 ms
+    /// there). Decodes two made-up records in the shim's layout and returns them.
+    /// </summary>
+    public static List<PerlSample> PrepareSampling()
+    {
+        System.Runtime.CompilerServices.RuntimeHelpers.PrepareMethod(
+            typeof(PerlInterpreter).GetMethod(nameof(DrainLocked), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.MethodHandle);
+        var records = new List<byte>();
+        void U16(int v) => records.AddRange(BitConverter.GetBytes((ushort)v));
+        void Str(string v) { var b = System.Text.Encoding.UTF8.GetBytes(v); U16(b.Length); records.AddRange(b); }
+        for (var i = 0; i < 2; i++)
+        {
+            records.AddRange(BitConverter.GetBytes(1_000_000L * (i + 1)));
+            records.AddRange(BitConverter.GetBytes(1));
+            U16(2);
+            U16(i);   // flags: the second is truncated
+            Str("main::warm_up");
+            Str("warm-up.pl");
+            records.AddRange(BitConverter.GetBytes(2));
+            Str("main");
+            Str("warm-up.pl");
+            records.AddRange(BitConverter.GetBytes(1));
+        }
+        var samples = new List<PerlSample>();
+        PerlSample.Parse(records.ToArray(), samples);
+        return samples;
+    }
+
     /// <summary>Moves the samples taken so far into <paramref name="into"/>. Any thread.</summary>
     public int DrainSamples(List<PerlSample> into)
     {

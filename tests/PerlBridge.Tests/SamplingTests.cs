@@ -14,6 +14,16 @@ public sealed class SamplingTests
     }
 
     [Test]
+    public void PrepareSampling_DecodesRecordsInTheShimsLayout_WithoutAnInterpreter()
+    {
+        var samples = PerlInterpreter.PrepareSampling();
+        Assert.That(samples, Has.Count.EqualTo(2));
+        Assert.That(samples[0].Frames, Is.EqualTo(new[] { new PerlFrame("main::warm_up", "warm-up.pl", 2), new PerlFrame("main", "warm-up.pl", 1) }));
+        Assert.That(samples.Select(s => (s.MonotonicNs, s.Weight, s.Truncated, s.IsMarker)),
+            Is.EqualTo(new[] { (1_000_000L, 1, false, false), (2_000_000L, 1, true, false) }), "flags 1: truncated");
+    }
+
+    [Test]
     public void BusyLoop_IsSampledInTheRightSub_AtTheRightLine()
     {
         using var perl = PerlInterpreter.Start();

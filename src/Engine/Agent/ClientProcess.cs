@@ -19,6 +19,6 @@ internal sealed class ClientProcess(int pid, IEnumerable<string> libraryDirs, st
     public FrameResolver Frames { get; } = new(libraryDirs, cwd);
 
     /// <summary>Keeps the samples some session's profiler still needs (see <see cref="Profiling.Sessions.ISampler.Retain"/>).</summary>
-    public void Retain(object owner, IReadOnlyList<(long From, long To)> windows) =>
+    public void Retain(object owner, IReadOnlyList<TimeWindow> windows) =>
         LazyInitializer.EnsureInitialized(ref _needs, () => new SampleNeeds(Store)).Set(owner, windows);
 }

@@ -70,7 +70,7 @@ internal sealed class RemoteSampler(ClientProcess process, long threadId, string
 
     public void Drain() { }
 
-    public void Retain(object owner, IReadOnlyList<(long From, long To)> windows) => process.Retain(owner, windows);
+    public void Retain(object owner, IReadOnlyList<TimeWindow> windows) => process.Retain(owner, windows);
 
     /// <summary>
     /// The releases made since the last reply when they are all there is (a profiled transaction's

@@ -6,7 +6,7 @@ namespace PerlSentry.Engine.Profiling;
 /// </summary>
 public sealed class SampleNeeds(ProfileStore store)
 {
-    private readonly Dictionary<object, IReadOnlyList<(long From, long To)>> _needs = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<object, IReadOnlyList<TimeWindow>> _needs = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>
     /// Says what <paramref name="owner"/> needs now (none: it is forgotten) and trims the store, unless
@@ -14,9 +14,9 @@ public sealed class SampleNeeds(ProfileStore store)
     /// is not walked. A profiler says so at once when a profile starts, so that another profiler's
     /// trim (another ithread's session sharing the process's store) cannot take the new one's samples.
     /// </summary>
-    public void Set(object owner, IReadOnlyList<(long From, long To)> windows)
+    public void Set(object owner, IReadOnlyList<TimeWindow> windows)
     {
-        (long From, long To)[] all;
+        TimeWindow[] all;
         lock (_needs)
         {
             var before = _needs.GetValueOrDefault(owner);

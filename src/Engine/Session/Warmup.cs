@@ -50,10 +50,11 @@ internal static class Warmup
         // own that goes afterwards, toward a sink that drops what it is given.
         var folder = Directory.CreateTempSubdirectory("perl-sentry-warm-up-");
         var transport = new BackgroundTransport(new Discard(), new EnvelopeJournal(folder.FullName, 100), sampler);
+        var reports = new ClientReports();
         using var writer = new CaptureWriter("perl-sentry warm-up");   // as the host writes: off the calling thread
         var session = new EngineSession(new SessionHost(() => sampler, sampler, host, "1", "main", [], _ => { })
         {
-            Transports = (_, _, _, _) => (transport, new ClientReports()),
+            Transports = (_, _, _, _) => (transport, reports),
             Writer = writer,
         });
         try
@@ -63,6 +64,10 @@ internal static class Warmup
             File.WriteAllLines(source, ["use strict;", "sub work { die \"warm-up\" }", "work();"]);
             _source = source;
             Exercise(session, sampler, given);
+            reports.Record("sample_rate", "profile");   // a transaction not profiled records one (a dictionary keyed by a tuple: compiled on first use)
+            reports.TakeItem(sampler.UnixNs);
+            sampler.ResolveMany();
+            sampler.Resolve(PerlBridge.PerlInterpreter.PrepareSampling());   // the real sampler's decoding, then the resolver as a drain calls it
             writer.Drain(TimeSpan.FromSeconds(2));
             transport.FlushAsync(TimeSpan.FromSeconds(2)).Wait();
         }
@@ -175,10 +180,20 @@ internal static class Warmup
             return _now;
         }
 
+        /// <summary>A deep stack of distinct frames: the resolver's cache grows (a dictionary keyed by a struct, compiled on first use).</summary>
+        public void ResolveMany()
+        {
+            var stack = Enumerable.Range(0, 40).Select(i => new PerlBridge.PerlFrame($"main::warm_up_{i}", "warm-up.pl", i + 1)).ToArray();
+            _frames.AddTo(new ProfileStore(), [new PerlBridge.PerlSample(_now, 1, false, stack)], ThreadId, 0, ProfileFrame.IsSdkFrame);
+        }
+
+        public void Resolve(List<PerlBridge.PerlSample> samples) =>
+            _frames.AddTo(new ProfileStore(), samples, ThreadId, 0, ProfileFrame.IsSdkFrame);
+
         public void Acquire(int samplingIntervalUs, int maxStackDepth) => _users++;
         public void Release() => _users = Math.Max(0, _users - 1);
         public void Mark() => Advance();
         public void Drain() { }
-        public void Retain(object owner, IReadOnlyList<(long From, long To)> windows) => _needs.Set(owner, windows);
+        public void Retain(object owner, IReadOnlyList<TimeWindow> windows) => _needs.Set(owner, windows);
     }
 }

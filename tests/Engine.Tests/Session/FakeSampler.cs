@@ -62,7 +62,7 @@ internal sealed class FakeSampler : ISampler, IClock
 
     public void Drain() { }
 
-    public void Retain(object owner, IReadOnlyList<(long From, long To)> windows) =>
+    public void Retain(object owner, IReadOnlyList<TimeWindow> windows) =>
         LazyInitializer.EnsureInitialized(ref _needs, () => new SampleNeeds(Store)).Set(owner, windows);
 
     /// <summary>Time passes: a sample every 10 ms while sampling, and a drain every second crossed.</summary>

@@ -48,15 +48,15 @@ public sealed class SharedSamplerTests
         var needs = new SampleNeeds(store);
         var frames = new[] { new ProfileFrame("main", "main", "a.pl", null, 1, true) };
         object a = new(), b = new();
-        needs.Set(a, [(0, 100)]);
-        needs.Set(b, [(50, 200)]);
+        needs.Set(a, [new TimeWindow(0, 100)]);
+        needs.Set(b, [new TimeWindow(50, 200)]);
         foreach (var t in new long[] { 10, 60, 150, 300 })
             store.Add(frames, 1, t, 1);
-        needs.Set(a, [(0, 100), (250, 400)]);   // grew: nothing is forgotten, not even the sample at 300 nobody needed before
+        needs.Set(a, [new TimeWindow(0, 100), new TimeWindow(250, 400)]);   // grew: nothing is forgotten, not even the sample at 300 nobody needed before
         Assert.That(store.Snapshot().Samples.Select(s => s.TimestampNs), Is.EqualTo(new long[] { 10, 60, 150, 300 }));
         needs.Set(b, []);
         Assert.That(store.Snapshot().Samples.Select(s => s.TimestampNs), Is.EqualTo(new long[] { 10, 60, 300 }), "150 only b needed");
-        needs.Set(a, [(250, 400)]);
+        needs.Set(a, [new TimeWindow(250, 400)]);
         Assert.That(store.Snapshot().Samples.Select(s => s.TimestampNs), Is.EqualTo(new long[] { 300 }));
     }
 }

@@ -73,7 +73,7 @@ internal sealed class ContinuousProfiler(ProfilerContext ctx)
     /// <summary>After a drain: sends every chunk whose 60 s are over.</summary>
     public void Tick(long nowNs) => FlushChunks(nowNs, final: false);
 
-    public IEnumerable<(long From, long To)> Windows => Session is null ? [] : [(_chunkCutNs, long.MaxValue)];
+    public IEnumerable<TimeWindow> Windows => Session is null ? [] : [new TimeWindow(_chunkCutNs, long.MaxValue)];
 
     /// <summary>Sends each finished 60 s window of the session as a chunk; at the end, the rest.</summary>
     private void FlushChunks(long nowNs, bool final)

@@ -41,5 +41,5 @@ public interface ISampler
     /// Says which time windows (Unix ns, inclusive) <paramref name="owner"/> still needs samples of, and
     /// forgets the samples no owner needs. Several profilers may share one sampler.
     /// </summary>
-    void Retain(object owner, IReadOnlyList<(long From, long To)> windows);
+    void Retain(object owner, IReadOnlyList<TimeWindow> windows);
 }

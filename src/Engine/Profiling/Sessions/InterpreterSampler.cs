@@ -85,7 +85,7 @@ public sealed class InterpreterSampler : ISampler, IDisposable
 
     private SampleNeeds? _needs;
 
-    public void Retain(object owner, IReadOnlyList<(long From, long To)> windows) =>
+    public void Retain(object owner, IReadOnlyList<TimeWindow> windows) =>
         LazyInitializer.EnsureInitialized(ref _needs, () => new SampleNeeds(_profiler.Store)).Set(owner, windows);
 
     public void Dispose()

@@ -103,5 +103,5 @@ internal sealed class TransactionProfiler(ProfilerContext ctx)
     }
 
     /// <summary>The sample windows the running profiles still need.</summary>
-    public IEnumerable<(long From, long To)> Windows => _running.Select(h => (h.StartNs, h.StartNs + MaxDurationNs));
+    public IEnumerable<TimeWindow> Windows => _running.Select(h => new TimeWindow(h.StartNs, h.StartNs + MaxDurationNs));
 }
