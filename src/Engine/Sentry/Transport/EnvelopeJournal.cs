@@ -22,6 +22,7 @@ public sealed class EnvelopeJournal : IEnvelopeQueue
     private const uint Magic = 0x314A5350;   // "PSJ1"
     private const long SegmentLimit = 4 << 20;
     private const string Suffix = ".journal";
+    private const long HeldLimit = 8 << 20;
     private static readonly long RescanNs = (long)TimeSpan.FromSeconds(5).TotalNanoseconds;
     private static int _instances;
 
@@ -36,6 +37,7 @@ public sealed class EnvelopeJournal : IEnvelopeQueue
     private Segment? _active;
     private int _segmentNo;
     private long _nextRescanNs;
+    private long _held;   // bytes of the envelopes kept in memory beside their records
     private bool _disposed;
 
     private sealed class Segment(string path, FileStream file, long length)
@@ -66,6 +68,9 @@ public sealed class EnvelopeJournal : IEnvelopeQueue
         public int Length { get; } = length;
 
         public IReadOnlyList<string> Types { get; } = types;
+
+        /// <summary>The envelope as it was added, while the journal keeps it in memory: sent without reading the record back.</summary>
+        public SerializedEnvelope? Held { get; set; }
 
         public long ParkedUntil { get; set; }
 
@@ -108,6 +113,14 @@ public sealed class EnvelopeJournal : IEnvelopeQueue
             var seg = ActiveSegment(record.Length);
             RandomAccess.Write(seg.Handle, record, seg.Length);   // one write; IOException (disk full) goes to the caller
             var entry = new Entry(seg, seg.Length, record.Length, [.. envelope.ItemTypes]);
+            if (_held + bytes.Length <= HeldLimit)
+            {
+                // Sending keeps up in the usual case: the copy in memory spares reading the record back
+                // and parsing it (with a 100% traced server, 6% of its CPU). A backlog past the limit
+                // is read from disk as before.
+                entry.Held = envelope;
+                _held += bytes.Length;
+            }
             seg.Length += record.Length;
             seg.Live++;
             entry.Node = _pending.AddLast(entry);
@@ -173,6 +186,8 @@ public sealed class EnvelopeJournal : IEnvelopeQueue
         }
         if (entry is null)
             return null;
+        if (entry.Held is { } held)
+            return new QueuedEnvelope(held, entry);
         var record = new byte[entry.Length];
         try
         {
@@ -224,6 +239,11 @@ public sealed class EnvelopeJournal : IEnvelopeQueue
             return;
         _pending.Remove(e.Node);
         e.Node = null;
+        if (e.Held is { } held)
+        {
+            _held -= held.Bytes.Length;
+            e.Held = null;
+        }
         if (e.Claimed)
             _claimed--;
         if (e.ParkedUntil != 0)

@@ -249,6 +249,23 @@ public sealed class BackgroundTransportTests
     }
 
     [Test]
+    public void DiskCache_ABacklogPastWhatItKeepsInMemory_IsReadBackFromDisk_ByteForByte()
+    {
+        using var q = new EnvelopeJournal(_cache, 100);
+        var added = Enumerable.Range(0, 12).Select(i => SerializedEnvelope.From(Event($"{i}:" + new string('x', 1 << 20)))).ToList();
+        foreach (var e in added)
+            q.Add(e);   // 12 MB: the first 8 MB are kept in memory, the rest only on disk
+        var claimed = Enumerable.Range(0, 12).Select(_ => q.TryClaim(long.MaxValue)!).ToList();
+        Assert.That(claimed.Select(c => c.Envelope.Bytes), Is.EqualTo(added.Select(e => e.Bytes)), "in order, as added");
+        Assert.That(claimed.Take(7).Select(c => c.Envelope), Is.EqualTo(added.Take(7)), "kept in memory: the same objects");
+        Assert.That(claimed.Skip(8).Select(c => c.Envelope).Intersect(added), Is.Empty, "read back and parsed");
+        foreach (var c in claimed)
+            q.Complete(c);
+        q.Add(added[0]);
+        Assert.That(q.TryClaim(long.MaxValue)!.Envelope, Is.SameAs(added[0]), "completing gave the memory back");
+    }
+
+    [Test]
     public void DiskCache_CountsWaitingAndDue_ThroughClaimParkAndComplete()
     {
         using var q = new EnvelopeJournal(_cache, 10);
