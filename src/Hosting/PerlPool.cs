@@ -231,7 +231,8 @@ public sealed class PerlPool : IPerlPool
     /// </summary>
     internal Task<T> RunAsync<T>(string what, Func<PerlInterpreter, T> work, CancellationToken cancel = default)
     {
-        ObjectDisposedException.ThrowIf(_closed, this);
+        if (_closed)
+            return Task.FromException<T>(new ObjectDisposedException(nameof(PerlPool), "the Perl pool was stopped"));
         if (Interlocked.Increment(ref _pending) > Size + _maxQueued)
         {
             Interlocked.Decrement(ref _pending);
