@@ -149,6 +149,42 @@ public sealed class PerlPoolTests
     }
 
     [Test]
+    public async Task ManyCallers_WithCancellationsAndTimeouts_EveryCallEnds_AndThePoolGoesOn()
+    {
+        var pool = Start(2, maxQueued: 50, timeout: TimeSpan.FromMilliseconds(200));
+        var calls = new List<Task<object?>>();
+        var cancels = new List<CancellationTokenSource>();
+        for (var i = 0; i < 300; i++)
+        {
+            var cancel = new CancellationTokenSource();
+            cancels.Add(cancel);
+            calls.Add(i % 50 == 7 ? pool.InvokeAsync("App::spin", [], cancel.Token)   // stopped by the timeout
+                : pool.InvokeAsync("App::slow", [0.002], cancel.Token));
+            if (i % 3 == 0)
+                cancel.CancelAfter(i % 2 == 0 ? 0 : 5);
+        }
+        var all = Task.WhenAll(calls.Select(c => c.ContinueWith(_ => 0, TaskScheduler.Default)));
+        Assert.That(await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(60))), Is.SameAs(all), "every call ended");
+        var outcomes = calls.Select(c => c.Status == TaskStatus.RanToCompletion ? "ok"
+            : c.Exception?.InnerException switch
+            {
+                PerlPoolFullException => "full",
+                TimeoutException => "timeout",
+                null => "cancelled",
+                var e => e.GetType().Name,
+            }).GroupBy(o => o).ToDictionary(g => g.Key, g => g.Count());
+        Assert.That(outcomes.Keys, Is.SubsetOf(new[] { "ok", "full", "timeout", "cancelled" }), string.Join(", ", outcomes));
+        Assert.That(outcomes.GetValueOrDefault("ok"), Is.GreaterThan(0));
+        Assert.That(outcomes.GetValueOrDefault("timeout"), Is.GreaterThan(0), "the runaway calls that ran were stopped");
+        Assert.That(pool.Waiting, Is.Zero);
+        Assert.That(await pool.InvokeAsync("App::add", [20L, 22L]), Is.EqualTo(42L), "still serving");
+        var stop = pool.DisposeAsync().AsTask();
+        Assert.That(await Task.WhenAny(stop, Task.Delay(TimeSpan.FromSeconds(30))), Is.SameAs(stop), "stops");
+        foreach (var c in cancels)
+            c.Dispose();
+    }
+
+    [Test]
     public void BadOptionsAndCodeThatDoesNotLoad_FailAtStart_SayingWhat()
     {
         Assert.That(Assert.Throws<ArgumentException>(() => PerlPool.Start(new PerlPoolOptions { Interpreters = 0 }))!.Message,
