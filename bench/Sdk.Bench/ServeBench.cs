@@ -42,44 +42,36 @@ internal static partial class ServeBench
 
             foreach (var (name, app) in new[] { ("hello world", hello), ("JSON of 200 rows (JSON::PP)", json) })
             {
-                var (serve, starman) = Alternate(Serve(app, false), Starman(app), env, rounds, 64, seconds, warmSeconds: 3);
-                var s = Median(serve.Select(l => l.RequestsPerSecond));
-                var t = Median(starman.Select(l => l.RequestsPerSecond));
-                Console.WriteLine(Row($"{name}: req/s, 64 connections, `serve` vs Starman", $"{s:N0} vs {t:N0}: **{s / t:0.00}×**"));
-                var sp = Median(serve.Select(l => l.P99Ms));
-                var tp = Median(starman.Select(l => l.P99Ms));
-                Console.WriteLine(Row($"{name}: p99 latency, 64 connections, `serve` vs Starman", $"{sp:0.00} ms vs {tp:0.00} ms: **{sp / tp:0.00}×**"));
+                var (serve, starman) = Medians(Alternate(Serve(app, false), Starman(app), env, rounds, 64, seconds, warmSeconds: 3));
+                Console.WriteLine(Row($"{name}: req/s, 64 connections, `serve` vs Starman",
+                    $"{serve.RequestsPerSecond:N0} vs {starman.RequestsPerSecond:N0}: **{serve.RequestsPerSecond / starman.RequestsPerSecond:0.00}×**"));
+                Console.WriteLine(Row($"{name}: p99 latency, 64 connections, `serve` vs Starman",
+                    $"{serve.P99Ms:0.00} ms vs {starman.P99Ms:0.00} ms: **{serve.P99Ms / starman.P99Ms:0.00}×**"));
             }
 
             // p99 like for like at 64 connections: every request on a new connection, so Starman's workers
             // take the connections in turn from the accept queue as serve takes its requests from its own.
             foreach (var (name, app) in new[] { ("hello world", hello), ("JSON of 200 rows", json) })
             {
-                var (serve, starman) = Alternate(Serve(app, false), Starman(app), env, rounds, 64, seconds, warmSeconds: 3, close: true);
-                var sp = Median(serve.Select(l => l.P99Ms));
-                var tp = Median(starman.Select(l => l.P99Ms));
-                var s = Median(serve.Select(l => l.RequestsPerSecond));
-                var t = Median(starman.Select(l => l.RequestsPerSecond));
+                var (serve, starman) = Medians(Alternate(Serve(app, false), Starman(app), env, rounds, 64, seconds, warmSeconds: 3, close: true));
                 Console.WriteLine(Row($"{name}: p99 latency, 64 connections, each request on a new connection (`Connection: close`), `serve` vs Starman",
-                    $"{sp:0.00} ms vs {tp:0.00} ms: **{sp / tp:0.00}×** (req/s {s:N0} vs {t:N0})"));
+                    $"{serve.P99Ms:0.00} ms vs {starman.P99Ms:0.00} ms: **{serve.P99Ms / starman.P99Ms:0.00}×** (req/s {serve.RequestsPerSecond:N0} vs {starman.RequestsPerSecond:N0})"));
             }
 
             // p99 where every connection is served at once (2 connections, 2 workers): the per-request
             // latency, without the queueing that 64 connections on 2 workers add.
             {
-                var (serve, starman) = Alternate(Serve(hello, false), Starman(hello), env, rounds, 2, seconds, warmSeconds: 3);
-                var sp = Median(serve.Select(l => l.P99Ms));
-                var tp = Median(starman.Select(l => l.P99Ms));
-                Console.WriteLine(Row("hello world: p99 latency, 2 connections, `serve` vs Starman", $"{sp:0.000} ms vs {tp:0.000} ms: **{sp / tp:0.00}×**"));
+                var (serve, starman) = Medians(Alternate(Serve(hello, false), Starman(hello), env, rounds, 2, seconds, warmSeconds: 3));
+                Console.WriteLine(Row("hello world: p99 latency, 2 connections, `serve` vs Starman",
+                    $"{serve.P99Ms:0.000} ms vs {starman.P99Ms:0.000} ms: **{serve.P99Ms / starman.P99Ms:0.00}×**"));
             }
 
             // Traced servers run more code (the SDK, the transport): a longer warm-up, until the JIT settles.
             foreach (var (name, app, n) in new[] { ("JSON of 200 rows", json, rounds), ("hello world", hello, 1) })
             {
-                var (off, on) = Alternate(Serve(app, false), Serve(app, true), env, n, 64, seconds, warmSeconds: 12);
-                var a = Median(on.Select(l => l.RequestsPerSecond));
-                var b = Median(off.Select(l => l.RequestsPerSecond));
-                Console.WriteLine(Row($"{name}: `serve` with every request traced and profiled vs without, req/s", $"{a:N0} vs {b:N0}: **{a / b:0.00}**"));
+                var (off, on) = Medians(Alternate(Serve(app, false), Serve(app, true), env, n, 64, seconds, warmSeconds: 12));
+                Console.WriteLine(Row($"{name}: `serve` with every request traced and profiled vs without, req/s",
+                    $"{on.RequestsPerSecond:N0} vs {off.RequestsPerSecond:N0}: **{on.RequestsPerSecond / off.RequestsPerSecond:0.00}**"));
             }
             Console.WriteLine(Row("envelopes the Sentry stand-in received during the traced runs", receiver.Envelopes.ToString("N0", CultureInfo.InvariantCulture)));
 
@@ -108,6 +100,13 @@ internal static partial class ServeBench
             b.Add(Measure(second, env, connections, seconds, warmSeconds, close));
         }
         return (a, b);
+    }
+
+    /// <summary>Each server's median throughput and median p99 over its rounds.</summary>
+    private static (Load First, Load Second) Medians((List<Load> First, List<Load> Second) runs)
+    {
+        static Load Of(List<Load> r) => new(Median(r.Select(l => l.RequestsPerSecond)), Median(r.Select(l => l.P99Ms)));
+        return (Of(runs.First), Of(runs.Second));
     }
 
     private static Load Measure(string[] command, Dictionary<string, string> env, int connections, int seconds, int warmSeconds, bool close)

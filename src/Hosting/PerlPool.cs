@@ -95,7 +95,6 @@ public sealed class PerlPool : IPerlPool
     private int _waiting;   // calls queued
     private int _running;
     private int _replaced;
-    private volatile bool _closed;
     private int _disposed;
 
     private PerlPool(PerlInterpreter[] interpreters, PerlPoolOptions options)
@@ -111,7 +110,9 @@ public sealed class PerlPool : IPerlPool
     public int Size => _options.Interpreters;
 
     /// <summary>Whether the pool takes calls (it was not stopped).</summary>
-    public bool IsRunning => Volatile.Read(ref _disposed) == 0;
+    public bool IsRunning => !Closed;
+
+    private bool Closed => Volatile.Read(ref _disposed) != 0;
 
     /// <summary>How many calls wait for an interpreter now.</summary>
     public int Waiting => Math.Max(0, Volatile.Read(ref _waiting));
@@ -231,7 +232,7 @@ public sealed class PerlPool : IPerlPool
     /// </summary>
     internal Task<T> RunAsync<T>(string what, Func<PerlInterpreter, T> work, CancellationToken cancel = default)
     {
-        if (_closed)
+        if (Closed)
             return Task.FromException<T>(new ObjectDisposedException(nameof(PerlPool), "the Perl pool was stopped"));
         if (Interlocked.Increment(ref _pending) > Size + _maxQueued)
         {
@@ -244,7 +245,7 @@ public sealed class PerlPool : IPerlPool
         Interlocked.Increment(ref _waiting);
         _calls.Enqueue(call);
         _available.Release();
-        if (_closed)
+        if (Closed)
             call.Refuse();   // the pool stopped meanwhile: the call will not be taken
         return call.Task;
     }
@@ -260,7 +261,7 @@ public sealed class PerlPool : IPerlPool
             _available.Wait();
             if (!_calls.TryDequeue(out var call))
             {
-                if (_closed)
+                if (Closed)
                     return;
                 continue;
             }
@@ -324,7 +325,7 @@ public sealed class PerlPool : IPerlPool
         {
             if (retired)
                 End(old);   // it finished its call: it can be ended, unlike a stuck one
-            if (_closed)
+            if (Closed)
                 return;
             var fresh = StartOne(_options, _options.Interpreters + Replaced);
             lock (_interpreters)
@@ -449,7 +450,6 @@ public sealed class PerlPool : IPerlPool
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
-        _closed = true;
         foreach (var call in _calls)
             call.Refuse();
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);

@@ -181,13 +181,11 @@ internal static class Warmup
         }
 
         /// <summary>A deep stack of distinct frames: the resolver's cache grows (a dictionary keyed by a struct, compiled on first use).</summary>
-        public void ResolveMany()
-        {
-            var stack = Enumerable.Range(0, 40).Select(i => new PerlBridge.PerlFrame($"main::warm_up_{i}", "warm-up.pl", i + 1)).ToArray();
-            _frames.AddTo(new ProfileStore(), [new PerlBridge.PerlSample(_now, 1, false, stack)], ThreadId, 0, ProfileFrame.IsSdkFrame);
-        }
+        public void ResolveMany() =>
+            Resolve([new PerlBridge.PerlSample(_now, 1, false, [.. Enumerable.Range(0, 40).Select(i => new PerlBridge.PerlFrame($"main::warm_up_{i}", "warm-up.pl", i + 1))])]);
 
-        public void Resolve(List<PerlBridge.PerlSample> samples) =>
+        /// <summary>Samples through the frame resolver, as a drain hands them over, into a store of their own.</summary>
+        public void Resolve(IEnumerable<PerlBridge.PerlSample> samples) =>
             _frames.AddTo(new ProfileStore(), samples, ThreadId, 0, ProfileFrame.IsSdkFrame);
 
         public void Acquire(int samplingIntervalUs, int maxStackDepth) => _users++;
