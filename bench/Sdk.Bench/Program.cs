@@ -14,13 +14,22 @@ switch (command)
     case "serve":
         ServeBench.Run(Path.GetFullPath(cli), rounds: args.Length > 2 ? int.Parse(args[2]) : 3, seconds: 5, memorySeconds: args.Length > 3 ? int.Parse(args[3]) : 60);
         break;
+    case "receiver":
+        // A Sentry stand-in for hand measurements: prints its DSN, counts envelopes until Enter or EOF.
+        using (var receiver = new Receiver())
+        {
+            Console.WriteLine(receiver.Dsn);
+            Console.In.ReadToEnd();
+            Console.WriteLine($"{receiver.Envelopes} envelopes");
+        }
+        break;
     case "all":
         bench.Costs();
         bench.Transport();
         bench.Agent();
         break;
     default:
-        Console.Error.WriteLine("usage: PerlSentry.Sdk.Bench costs|transport|agent|engine|all [perl-sentry] | serve [perl-sentry [rounds [memory-seconds]]]");
+        Console.Error.WriteLine("usage: PerlSentry.Sdk.Bench costs|transport|agent|engine|all [perl-sentry] | receiver | serve [perl-sentry [rounds [memory-seconds]]]");
         return 2;
 }
 return 0;

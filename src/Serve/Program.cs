@@ -178,7 +178,13 @@ internal static class Program
 
     private static async Task<int> Serve(PsgiOptions options, IPEndPoint endpoint, long maxBody, bool accessLog, CancellationToken cancel)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = System.Environment.CurrentDirectory });
+        // appsettings.json is read but not watched: a watcher on the current directory woke on every
+        // file written under it (the envelope journal, when the cache is there) and cost CPU per request.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = System.Environment.CurrentDirectory,
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+        });
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o =>
         {

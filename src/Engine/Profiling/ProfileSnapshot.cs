@@ -16,9 +16,42 @@ public sealed record ProfileSnapshot(
     /// <summary>
     /// The same profile with <c>in_app</c> decided by <paramref name="rules"/>: a store is shared by
     /// profilers with different options, so each decides at export.
+    /// A view, decided as each frame is read: a profile reads the few frames its samples use, while the
+    /// store holds every frame the process has seen (copying them all cost each profile ~7 µs on a small
+    /// app and grew with the app).
     /// </summary>
-    public ProfileSnapshot WithInApp(InAppRules rules) => this with
+    public ProfileSnapshot WithInApp(InAppRules rules) => this with { Frames = new InAppFrames(Frames, rules) };
+
+    /// <summary>Frames with in_app decided on first read and kept (exporters read a frame once per sample).</summary>
+    private sealed class InAppFrames(IReadOnlyList<ProfileFrame> frames, InAppRules rules) : IReadOnlyList<ProfileFrame>
     {
-        Frames = [.. Frames.Select(f => f with { InApp = rules.IsInApp(f.Module, f.FileName, f.AbsPath) })],
-    };
+        private readonly int _count = frames.Count;   // the snapshot's frames; the store may have more by now
+        private readonly Dictionary<int, ProfileFrame> _decided = [];
+
+        public ProfileFrame this[int index]
+        {
+            get
+            {
+                ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)_count, nameof(index));
+                lock (_decided)
+                {
+                    if (!_decided.TryGetValue(index, out var f))
+                        _decided[index] = f = Decide(frames[index]);
+                    return f;
+                }
+            }
+        }
+
+        public int Count => _count;
+
+        public IEnumerator<ProfileFrame> GetEnumerator()
+        {
+            for (var i = 0; i < Count; i++)
+                yield return this[i];
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+        private ProfileFrame Decide(ProfileFrame f) => f with { InApp = rules.IsInApp(f.Module, f.FileName, f.AbsPath) };
+    }
 }

@@ -226,15 +226,7 @@ public static class DirectEvent
     private static void WriteTrace(JsonWriter w, Transaction tx)
     {
         w.WritePropertyName("trace");
-        var trace = tx.TraceContext();
-        if (tx.ThreadId is { } thread)
-        {
-            var data = trace["data"] as JObject ?? [];
-            data["thread.id"] = thread;
-            data["thread.name"] = tx.ThreadName ?? "main";
-            trace["data"] = data;
-        }
-        trace.WriteTo(w);
+        tx.WriteTraceContext(w, tx.ThreadId, tx.ThreadName);
     }
 
     private static void WriteTags(JsonWriter w, Dictionary<string, string> tags, Dictionary<string, string>? more)

@@ -48,13 +48,14 @@ public sealed class Scope
     /// <summary>
     /// A copy of the scope as it is now, for writing an event on another thread: what the program
     /// changes later (its tags, its active span) is not in it. No event processors (an event that has
-    /// any is written on the program's thread).
+    /// any is written on the program's thread). A transaction writes its own trace, not the scope's
+    /// (<paramref name="withTrace"/> false: the copy's <see cref="TraceContext"/> is its propagation context's).
     /// </summary>
-    public Scope ForWriting()
+    public Scope ForWriting(bool withTrace = true)
     {
         var c = Clone();
         c._processors.Clear();
-        c._fixedTrace = TraceContext();
+        c._fixedTrace = withTrace ? TraceContext() : null;
         c._fixedRoot = Span?.Root;
         c.Span = null;
         return c;

@@ -137,7 +137,7 @@ public sealed class SentryClient(SentryOptions options, ITransport? transport, C
             // Nothing is to see it on the way: written straight to its envelope (DirectEvent).
             if (Writer is { } writer)
             {
-                var frozen = scope?.ForWriting();
+                var frozen = scope?.ForWriting(withTrace: false);
                 var direct = DirectClient(null);
                 writer.Post(() => SendTransaction(tx, frozen, profile?.Invoke(), direct));
             }

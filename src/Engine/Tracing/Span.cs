@@ -87,6 +87,47 @@ public class Span
     }
 
     /// <summary>
+    /// Writes <see cref="TraceContext"/> straight to JSON (no tree), with the thread that ran it in its
+    /// <c>data</c> (replacing what the span's data says of the thread, where it says it): the same text as
+    /// the tree with the thread merged in (<see cref="Transaction.ToEvent"/>).
+    /// </summary>
+    public void WriteTraceContext(JsonWriter w, string? threadId, string? threadName)
+    {
+        w.WriteStartObject();
+        Write(w, "trace_id", TraceId);
+        Write(w, "span_id", SpanId);
+        Write(w, "parent_span_id", ParentSpanId);
+        Write(w, "op", Op);
+        Write(w, "description", Description);
+        Write(w, "status", Status);
+        if (_data is { HasValues: true } || threadId is not null)
+        {
+            threadName ??= "main";
+            w.WritePropertyName("data");
+            w.WriteStartObject();
+            if (_data is not null)
+            {
+                foreach (var p in _data.Properties())
+                {
+                    if (threadId is not null && p.Name == "thread.id")
+                        Write(w, p.Name, threadId);
+                    else if (threadId is not null && p.Name == "thread.name")
+                        Write(w, p.Name, threadName);
+                    else
+                        p.WriteTo(w);
+                }
+            }
+            if (threadId is not null)
+            {
+                if (_data?["thread.id"] is null) Write(w, "thread.id", threadId);
+                if (_data?["thread.name"] is null) Write(w, "thread.name", threadName);
+            }
+            w.WriteEndObject();
+        }
+        w.WriteEndObject();
+    }
+
+    /// <summary>
     /// Writes the span as it goes in a transaction's <c>spans</c>, straight to JSON (no tree): the thread
     /// that ran the transaction goes in its <c>data</c> unless the span says otherwise.
     /// </summary>

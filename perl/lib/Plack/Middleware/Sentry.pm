@@ -32,7 +32,7 @@ sub call {
         method       => $env->{REQUEST_METHOD},
         url          => _url($env),
         query_string => $env->{QUERY_STRING},
-        headers      => { map { (my $h = $_) =~ s/^HTTP_//; $h => $env->{$_} } grep { /^HTTP_/ && !/^HTTP_(?:COOKIE|AUTHORIZATION)$/ } keys %$env },
+        headers      => _headers($env),
     });
     my $res = eval { $self->app->($env) };
     if (my $err = $@) {
@@ -40,6 +40,11 @@ sub call {
         $tx->set_http_status(500);
         _done($hub, $tx);
         die $err;
+    }
+    if (ref $res eq 'ARRAY' && defined $res->[2]) {   # the usual response: no callback wrapper needed
+        $tx->set_http_status($res->[0]);
+        _done($hub, $tx);
+        return $res;
     }
     return Plack::Util::response_cb($res, sub {
         my ($r) = @_;
@@ -56,6 +61,17 @@ sub _done {
     return if $tx->{_finished}++;
     $tx->finish;
     $hub->pop_scope;
+}
+
+# The request's headers as the scope's request context shows them: all but cookies and credentials.
+sub _headers {
+    my ($env) = @_;
+    my %h;
+    for my $k (keys %$env) {
+        next unless rindex($k, 'HTTP_', 0) == 0 && $k ne 'HTTP_COOKIE' && $k ne 'HTTP_AUTHORIZATION';
+        $h{ substr $k, 5 } = $env->{$k};
+    }
+    return \%h;
 }
 
 sub _url {
