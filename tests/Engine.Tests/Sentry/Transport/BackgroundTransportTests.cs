@@ -41,20 +41,26 @@ public sealed class BackgroundTransportTests
     }
 
     [Test]
-    public async Task Send_Ok_PostsGzippedEnvelopeWithAuthToTheEnvelopeEndpoint()
+    public async Task Send_Ok_PostsEnvelopeWithAuthToTheEnvelopeEndpoint_GzippedFrom4KiB()
     {
         using var t = Transport();
         await t.SendEnvelopeAsync(Event());
         Assert.That(await t.FlushAsync(TimeSpan.FromSeconds(5)), Is.True);
-        var r = _server.Requests.Single();
+        await t.SendEnvelopeAsync(Event(new string('x', HttpSink.GzipFrom)));
+        Assert.That(await t.FlushAsync(TimeSpan.FromSeconds(5)), Is.True);
+        var r = _server.Requests[0];
+        var large = _server.Requests[1];
         Assert.Multiple(() =>
         {
+            Assert.That(_server.Requests, Has.Count.EqualTo(2));
             Assert.That(r.Method, Is.EqualTo("POST"));
             Assert.That(r.Path, Is.EqualTo("/api/42/envelope/"));
             Assert.That(r.Headers["X-Sentry-Auth"], Does.Contain("sentry_version=7").And.Contain("sentry_key=publickey").And.Contain("sentry_client=sentry.perl/"));
-            Assert.That(r.Headers["Content-Encoding"], Is.EqualTo("gzip"));
+            Assert.That(r.Headers.ContainsKey("Content-Encoding"), Is.False, "a small envelope goes as it is");
+            Assert.That(large.Headers["Content-Encoding"], Is.EqualTo("gzip"));
+            Assert.That(large.Body, Has.Length.GreaterThan(HttpSink.GzipFrom), "the server saw it unpacked");
             Assert.That(r.Headers["Content-Type"], Is.EqualTo("application/x-sentry-envelope"));
-            Assert.That(t.Stats.Sent, Is.EqualTo(1));
+            Assert.That(t.Stats.Sent, Is.EqualTo(2));
             Assert.That(t.Pending, Is.Zero, "delivered envelopes leave the cache");
         });
         AssertConforms(_server.Accepted);
