@@ -68,15 +68,34 @@ public static class SessionValues
     }
 
     /// <summary>Whether <paramref name="v"/> holds a Perl reference anywhere (reading one needs the interpreter's thread).</summary>
-    public static bool HasPerlRefs(object? v, int depth = 0) => v switch
+    public static bool HasPerlRefs(object? v, int depth = 0)
     {
-        IPerlRef => true,
-        _ when depth > 64 => false,   // written as "[too deep]": not read
-        string => false,
-        IDictionary<string, object?> d => d.Values.Any(x => HasPerlRefs(x, depth + 1)),
-        IEnumerable<object?> list => list.Any(x => HasPerlRefs(x, depth + 1)),
-        _ => false,
-    };
+        switch (v)
+        {
+            case null or string or long or double or bool:
+                return false;
+            case IPerlRef:
+                return true;
+            case var _ when depth > 64:
+                return false;   // written as "[too deep]": not read
+            case Dictionary<string, object?> d:   // what the bridge decodes a hash to (loops, not LINQ: every capture asks)
+                foreach (var x in d.Values)
+                    if (HasPerlRefs(x, depth + 1))
+                        return true;
+                return false;
+            case List<object?> l:
+                foreach (var x in l)
+                    if (HasPerlRefs(x, depth + 1))
+                        return true;
+                return false;
+            case IDictionary<string, object?> d:
+                return d.Values.Any(x => HasPerlRefs(x, depth + 1));
+            case IEnumerable<object?> list:
+                return list.Any(x => HasPerlRefs(x, depth + 1));
+            default:
+                return false;
+        }
+    }
 
     /// <summary>Perl data as JSON text, held as a <see cref="JRaw"/>: cheap to clone, written as it is.</summary>
     public static JRaw ToRawJson(object? v)
