@@ -99,6 +99,7 @@ public sealed class PsgiServer : IAsyncDisposable
         perl.DefineSub("PerlSentry::PSGI::_read", Read);
         perl.DefineSub("PerlSentry::PSGI::_respond", Respond);
         perl.DefineSub("PerlSentry::PSGI::_write", Write);
+        perl.DefineSub("PerlSentry::PSGI::_gone", Gone);
         perl.Call("PerlSentry::PSGI::load", app, options.Workers,
             options.Sentry is null ? null : new Dictionary<string, object?>(options.Sentry));
     }
@@ -140,6 +141,13 @@ public sealed class PsgiServer : IAsyncDisposable
             {
                 if (!exchange.Started)
                     await Plain(http, 413, "Request Entity Too Large").ConfigureAwait(false);
+                return;
+            }
+            if (exchange.ClientGone || http.RequestAborted.IsCancellationRequested)
+            {
+                // Not the app's fault nor the server's: as Starman, nothing is said (debug level only).
+                _log.LogDebug("{Method} {Path}: the client closed the connection: {Error}", http.Request.Method, http.Request.Path, e.Message);
+                http.Abort();
                 return;
             }
             _log.LogError("{Method} {Path}: {Error}", http.Request.Method, http.Request.Path, e.Message);
@@ -313,7 +321,17 @@ public sealed class PsgiServer : IAsyncDisposable
         http.Response.BodyWriter.Write(data);
         var flushed = http.Response.BodyWriter.FlushAsync().AsTask().GetAwaiter().GetResult();
         if (flushed.IsCanceled || flushed.IsCompleted && http.RequestAborted.IsCancellationRequested)
+        {
+            exchange.ClientGone = true;
             throw new InvalidOperationException("the client closed the connection");
+        }
+    }
+
+    /// <summary>_gone(): 1 when the client closed the connection (a write failed for it, or Kestrel saw it go).</summary>
+    private static void Gone(ref PerlCall call)
+    {
+        var exchange = Current;
+        call.Return(exchange.ClientGone || exchange.Http.RequestAborted.IsCancellationRequested ? 1L : 0L);
     }
 
     /// <summary>Stops the interpreters after the requests they are running.</summary>
@@ -326,6 +344,8 @@ public sealed class PsgiServer : IAsyncDisposable
         public bool Started { get; set; }
 
         public bool TooLarge { get; set; }
+
+        public bool ClientGone { get; set; }
     }
 }
 

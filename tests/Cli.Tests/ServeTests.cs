@@ -43,6 +43,13 @@ public sealed class ServeTests
                     $w->close;
                 };
             }
+            if ($p eq '/endless') {   # longer than --timeout, unless the client's going away ends it
+                return sub {
+                    my $w = shift->([200, ['Content-Type' => 'text/plain']]);
+                    for (1 .. 500) { $w->write('x' x 4096); select undef, undef, undef, 0.005 }
+                    $w->close;
+                };
+            }
             if ($p eq '/iter') {
                 my $n = 0;
                 my $body = Plack::Util::inline_object(getline => sub { die "iterator broke\n" if ++$n > 0; 'x' }, close => sub { 1 });
@@ -125,6 +132,8 @@ public sealed class ServeTests
             Assert.That((int)r.StatusCode, Is.EqualTo(413), "a body past --max-body, with Content-Length");
         Assert.That(ChunkedPost(port, "/echo", 5000), Does.StartWith("HTTP/1.1 413"), "a chunked body past --max-body");
         Assert.That(Get(http, "/hello").Status, Is.EqualTo(200), "still serving");
+        ReadSomeThenReset(port, "/endless", 8192);
+        Assert.That(Get(http, "/hello").Status, Is.EqualTo(200), "still serving after a client went away mid-stream");
 
         // Graceful stop: a request in flight when TERM arrives is answered, then the server exits 0.
         var slow = http.GetStringAsync("/slow");
@@ -154,6 +163,10 @@ public sealed class ServeTests
             Assert.That(messages, Has.Some.Contains("not a PSGI response"));
             Assert.That(messages, Has.Some.Contains("ran longer than 2 s (--timeout)"));
             Assert.That(txs, Has.Some.Matches<Newtonsoft.Json.Linq.JObject>(t => (string?)t["transaction"] == "GET /slow"), "flushed at the stop");
+            // The client that went away: its transaction ended there as cancelled, no error event, nothing logged.
+            Assert.That((string?)txs.Single(t => (string?)t["transaction"] == "GET /endless")["contexts"]!["trace"]!["status"], Is.EqualTo("cancelled"));
+            Assert.That(items.Where(i => i.Type == "event").Select(i => (string?)i.Payload["transaction"]), Has.None.EqualTo("GET /endless"));
+            Assert.That(File.ReadAllText(server.Stderr), Does.Not.Contain("/endless"));
         });
         world.AssertAllConform();
     }
@@ -255,6 +268,23 @@ public sealed class ServeTests
     {
         using var r = http.GetAsync(path).Result;
         return ((int)r.StatusCode, r.Content.ReadAsStringAsync().Result);
+    }
+
+    /// <summary>A GET whose response is read for <paramref name="bytes"/> bytes, then the connection reset (a client that goes away).</summary>
+    private static void ReadSomeThenReset(int port, string path, int bytes)
+    {
+        using var client = new TcpClient("127.0.0.1", port);
+        var stream = client.GetStream();
+        stream.Write(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+        var buffer = new byte[4096];
+        for (var got = 0; got < bytes;)
+        {
+            var n = stream.Read(buffer);
+            if (n == 0)
+                break;
+            got += n;
+        }
+        client.LingerState = new LingerOption(true, 0);   // closing sends a reset
     }
 
     /// <summary>A POST with a chunked body of <paramref name="size"/> bytes (no Content-Length); the status line.</summary>

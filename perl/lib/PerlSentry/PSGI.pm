@@ -7,12 +7,13 @@ use overload ();
 our $VERSION = '0.1.0';
 
 # The Perl half of the PSGI server on Kestrel (perl-sentry serve, PerlSentry.Hosting.PsgiServer). The
-# .NET half gives each request's environment and reads and writes the HTTP exchange through four
+# .NET half gives each request's environment and reads and writes the HTTP exchange through the
 # subs it defines in this package for the interpreter's thread:
 #   _read($max)                      up to $max bytes of the request body ('' at its end)
 #   _respond($status, $has_body, $body, @headers)
 #                                    status and headers, and the whole body when it is known
 #   _write($bytes)                   a piece of a streamed body, sent at once
+#   _gone()                          1 when the client closed the connection
 our $APP;
 my $SENTRY;   # the SDK is on: errors past the app's own call are captured here
 my %FIXED;
@@ -68,9 +69,16 @@ sub handle {
     my $res = $APP->(\%env);   # a die here was the app's: the middleware (when on) captured it
     my $ok = eval { _response($res); 1 };
     return $env{'psgix.harakiri.commit'} ? 1 : 0 if $ok;
-    # A die after the app returned: in its delayed response, its body, or a response that is not PSGI.
+    # A die after the app returned: in its delayed response, its body, or a response that is not PSGI,
+    # or a write to a client that has gone. The request's transaction (Plack::Middleware::Sentry) ends
+    # here, as cancelled or internal_error; a client that went away is not an error to report.
     my $err = $@;
-    if ($SENTRY) {
+    my $gone = _gone();
+    if (my $finish = $env{'sentry.finish'}) {
+        local ($@, $!);
+        eval { $finish->($gone ? 'cancelled' : 'internal_error'); 1 };
+    }
+    if ($SENTRY && !$gone) {
         local ($@, $!);
         eval {
             Sentry::SDK->capture_event({

@@ -24,6 +24,13 @@ sub call {
         baggage      => $env->{HTTP_BAGGAGE},
     });
     local $env->{'sentry.transaction'} = $tx;
+    # For the server, when the response fails after the app returned (a streamed body that dies, a
+    # client that went away): perl-sentry serve calls it so the transaction ends and its scope is popped.
+    $env->{'sentry.finish'} = sub {
+        my ($status) = @_;
+        $tx->set_status($status) if defined $status && !$tx->{_finished};
+        _done($hub, $tx);
+    };
     $hub->push_scope;
     my $scope = $hub->get_current_scope;
     $scope->set_span($tx);
