@@ -26,7 +26,7 @@ sub call {
     local $env->{'sentry.transaction'} = $tx;
     # For the server, when the response fails after the app returned (a streamed body that dies, a
     # client that went away): perl-sentry serve calls it so the transaction ends and its scope is popped.
-    $env->{'sentry.finish'} = sub {
+    my $finish = $env->{'sentry.finish'} = sub {
         my ($status) = @_;
         $tx->set_status($status) if defined $status && !$tx->{_finished};
         _done($hub, $tx);
@@ -53,11 +53,16 @@ sub call {
         _done($hub, $tx);
         return $res;
     }
+    # A delayed or streamed response ends later. Under any server, the guard ends the transaction
+    # (internal_error) if the response is dropped unfinished: a responder never called, a writer
+    # dropped without close because the body died.
+    my $guard = bless [$finish, $tx], 'Plack::Middleware::Sentry::Guard';
     return Plack::Util::response_cb($res, sub {
         my ($r) = @_;
+        my $held = $guard;
         $tx->set_http_status($r->[0]);
         # A streamed body: the transaction ends with it.
-        return sub { my ($chunk) = @_; _done($hub, $tx) unless defined $chunk; return $chunk } if !defined $r->[2];
+        return sub { my ($chunk) = @_; my $kept = $held; _done($hub, $tx) unless defined $chunk; return $chunk } if !defined $r->[2];
         _done($hub, $tx);
         return;
     });
@@ -86,6 +91,19 @@ sub _url {
     my $host = $env->{HTTP_HOST} // "$env->{SERVER_NAME}:$env->{SERVER_PORT}";
     return ($env->{'psgi.url_scheme'} // 'http') . "://$host" . ($env->{SCRIPT_NAME} // '') . ($env->{PATH_INFO} // '');
 }
+
+package Plack::Middleware::Sentry::Guard;
+
+# [finish, transaction]: ends the transaction when the last closure of its response lets go of it.
+sub DESTROY {
+    my ($self) = @_;
+    return if ${^GLOBAL_PHASE} eq 'DESTRUCT' || $self->[1]{_finished};
+    local ($@, $!, $?);
+    eval { $self->[0]->('internal_error'); 1 };
+    return;
+}
+
+package Plack::Middleware::Sentry;
 
 1;
 
