@@ -88,6 +88,8 @@ public sealed class PerlPoolSentryTests
             Assert.That((string?)profile!["transaction"]!["active_thread_id"], Is.EqualTo(thread), "sampled on the interpreter that ran it");
             var frames = ((JArray)profile["profile"]!["frames"]!).Select(f => (string?)f["function"]).ToList();
             Assert.That(frames, Does.Contain("App::work"));
+            Assert.That(((JArray)profile["profile"]!["frames"]!).Select(f => (string?)f["filename"]), Has.None.EqualTo("-e"),
+                () => "no frame for the host's own `perl -e 0` top level: " + profile["profile"]!["frames"]!.ToString(Newtonsoft.Json.Formatting.None) + profile["profile"]!["stacks"]!.ToString(Newtonsoft.Json.Formatting.None));
         }
 
         var evt = items.Single(i => i.Type == "event").Payload;
@@ -97,6 +99,7 @@ public sealed class PerlPoolSentryTests
         var stack = (JArray)evt["exception"]!["values"]![0]!["stacktrace"]!["frames"]!;
         Assert.That((string?)stack.Last!["function"], Is.EqualTo("App::fail"), "the stack where it died");
         Assert.That((string?)stack.Last!["filename"], Does.EndWith("app.pl"));
+        Assert.That(stack.Select(f => (string?)f["filename"]), Has.None.EqualTo("-e"), () => "no frame for the host's own top level: " + stack.ToString(Newtonsoft.Json.Formatting.None));
     }
 
     [Test]

@@ -157,6 +157,9 @@ sub _stack_frames {
     my @c = caller($i);
     @c = caller(++$i) while @c && $c[0] =~ /\ASentry(?:::|\z)/;
     while (@c) {
+        # The top level of an interpreter a .NET host made (perl -e 0), and the eval frame its calls
+        # run in, say nothing: left out, with anything outside them.
+        last if @frames && $c[1] eq '-e' && !$c[2];
         my @up = caller(++$i);
         my $function = @up ? $up[3] : 'main';
         my $module = $function;
@@ -181,7 +184,7 @@ sub _frame {
         ($file, $line) = ($site, $site_line) if defined $site;
     }
     my %f = (function => $function, module => $module, filename => $file, lineno => 0 + ($line || 0));
-    $f{abs_path} = $ABS_PATH{$file} //= _abs_path($file) if defined $file && $file !~ /\A\(/;
+    $f{abs_path} = $ABS_PATH{$file} //= _abs_path($file) if defined $file && $file !~ /\A[(-]/;   # not "(eval 3)" or "-e"
     return \%f;
 }
 

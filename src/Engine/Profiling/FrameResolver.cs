@@ -22,13 +22,23 @@ public sealed class FrameResolver(IEnumerable<string> libraryDirs, string cwd)
                 var frames = new ProfileFrame[s.Frames.Length];
                 for (var i = 0; i < frames.Length; i++)
                     frames[i] = Resolve(s.Frames[i]);
+                var end = frames.Length;
+                while (end > 1 && IsHostTopLevel(frames[end - 1]))
+                    end--;
                 var skip = 0;
-                while (s.IsMarker && trimLeaf is not null && skip < frames.Length - 1 && trimLeaf(frames[skip]))
+                while (s.IsMarker && trimLeaf is not null && skip < end - 1 && trimLeaf(frames[skip]))
                     skip++;
-                store.Add(skip == 0 ? frames : frames[skip..], threadId, s.MonotonicNs + monoToUnixNs, s.Weight);
+                store.Add(skip == 0 && end == frames.Length ? frames : frames[skip..end], threadId, s.MonotonicNs + monoToUnixNs, s.Weight);
             }
         }
     }
+
+    /// <summary>
+    /// The top level of an interpreter the host made (<c>perl -e 0</c>: <see cref="PerlSentry.PerlBridge.PerlInterpreter.Start"/>),
+    /// under every call a pool or server makes into it: it says nothing, so it is left out. A program's
+    /// own <c>-e</c> code is on line 1 or later.
+    /// </summary>
+    internal static bool IsHostTopLevel(ProfileFrame f) => f is { FileName: "-e", Line: 0 };
 
     private ProfileFrame Resolve(PerlFrame f)
     {
