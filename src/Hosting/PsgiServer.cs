@@ -143,7 +143,7 @@ public sealed class PsgiServer : IAsyncDisposable
                     await Plain(http, 413, "Request Entity Too Large").ConfigureAwait(false);
                 return;
             }
-            if (exchange.ClientGone || http.RequestAborted.IsCancellationRequested)
+            if (exchange.Gone)
             {
                 // Not the app's fault nor the server's: as Starman, nothing is said (debug level only).
                 _log.LogDebug("{Method} {Path}: the client closed the connection: {Error}", http.Request.Method, http.Request.Path, e.Message);
@@ -330,8 +330,7 @@ public sealed class PsgiServer : IAsyncDisposable
     /// <summary>_gone(): 1 when the client closed the connection (a write failed for it, or Kestrel saw it go).</summary>
     private static void Gone(ref PerlCall call)
     {
-        var exchange = Current;
-        call.Return(exchange.ClientGone || exchange.Http.RequestAborted.IsCancellationRequested ? 1L : 0L);
+        call.Return(Current.Gone ? 1L : 0L);
     }
 
     /// <summary>Stops the interpreters after the requests they are running.</summary>
@@ -345,7 +344,11 @@ public sealed class PsgiServer : IAsyncDisposable
 
         public bool TooLarge { get; set; }
 
+        /// <summary>A write found the client gone.</summary>
         public bool ClientGone { get; set; }
+
+        /// <summary>The client closed the connection: a write failed for it, or Kestrel saw it go.</summary>
+        public bool Gone => ClientGone || Http.RequestAborted.IsCancellationRequested;
     }
 }
 

@@ -94,36 +94,8 @@ public class Span
     public void WriteTraceContext(JsonWriter w, string? threadId, string? threadName)
     {
         w.WriteStartObject();
-        Write(w, "trace_id", TraceId);
-        Write(w, "span_id", SpanId);
-        Write(w, "parent_span_id", ParentSpanId);
-        Write(w, "op", Op);
-        Write(w, "description", Description);
-        Write(w, "status", Status);
-        if (_data is { HasValues: true } || threadId is not null)
-        {
-            threadName ??= "main";
-            w.WritePropertyName("data");
-            w.WriteStartObject();
-            if (_data is not null)
-            {
-                foreach (var p in _data.Properties())
-                {
-                    if (threadId is not null && p.Name == "thread.id")
-                        Write(w, p.Name, threadId);
-                    else if (threadId is not null && p.Name == "thread.name")
-                        Write(w, p.Name, threadName);
-                    else
-                        p.WriteTo(w);
-                }
-            }
-            if (threadId is not null)
-            {
-                if (_data?["thread.id"] is null) Write(w, "thread.id", threadId);
-                if (_data?["thread.name"] is null) Write(w, "thread.name", threadName);
-            }
-            w.WriteEndObject();
-        }
+        WriteIdentity(w);
+        WriteData(w, threadId, threadName, threadWins: true);
         w.WriteEndObject();
     }
 
@@ -134,26 +106,8 @@ public class Span
     public void WriteJson(JsonWriter w, string? threadId, string? threadName)
     {
         w.WriteStartObject();
-        Write(w, "trace_id", TraceId);
-        Write(w, "span_id", SpanId);
-        Write(w, "parent_span_id", ParentSpanId);
-        Write(w, "op", Op);
-        Write(w, "description", Description);
-        Write(w, "status", Status);
-        if (_data is { HasValues: true } || threadId is not null)
-        {
-            w.WritePropertyName("data");
-            w.WriteStartObject();
-            if (_data is not null)
-                foreach (var p in _data.Properties())
-                    p.WriteTo(w);
-            if (threadId is not null)
-            {
-                if (_data?["thread.id"] is null) Write(w, "thread.id", threadId);
-                if (_data?["thread.name"] is null) Write(w, "thread.name", threadName ?? "main");
-            }
-            w.WriteEndObject();
-        }
+        WriteIdentity(w);
+        WriteData(w, threadId, threadName, threadWins: false);
         w.WritePropertyName("start_timestamp");
         w.WriteValue(Timestamps.ToEpochSeconds(StartNs));
         w.WritePropertyName("timestamp");
@@ -165,6 +119,48 @@ public class Span
             foreach (var (k, v) in Tags)
                 Write(w, k, v);
             w.WriteEndObject();
+        }
+        w.WriteEndObject();
+    }
+
+    /// <summary>The ids, op, description and status, as both the trace context and the span list have them.</summary>
+    private void WriteIdentity(JsonWriter w)
+    {
+        Write(w, "trace_id", TraceId);
+        Write(w, "span_id", SpanId);
+        Write(w, "parent_span_id", ParentSpanId);
+        Write(w, "op", Op);
+        Write(w, "description", Description);
+        Write(w, "status", Status);
+    }
+
+    /// <summary>
+    /// <c>data</c> with the thread that ran the transaction in it (when given): where the span's own
+    /// data names the thread, <paramref name="threadWins"/> says whose value is written in its place.
+    /// </summary>
+    private void WriteData(JsonWriter w, string? threadId, string? threadName, bool threadWins)
+    {
+        if (_data is not { HasValues: true } && threadId is null)
+            return;
+        threadName ??= "main";
+        w.WritePropertyName("data");
+        w.WriteStartObject();
+        if (_data is not null)
+        {
+            foreach (var p in _data.Properties())
+            {
+                if (threadWins && threadId is not null && p.Name == "thread.id")
+                    Write(w, p.Name, threadId);
+                else if (threadWins && threadId is not null && p.Name == "thread.name")
+                    Write(w, p.Name, threadName);
+                else
+                    p.WriteTo(w);
+            }
+        }
+        if (threadId is not null)
+        {
+            if (_data?["thread.id"] is null) Write(w, "thread.id", threadId);
+            if (_data?["thread.name"] is null) Write(w, "thread.name", threadName);
         }
         w.WriteEndObject();
     }

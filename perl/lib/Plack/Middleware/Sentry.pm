@@ -56,7 +56,7 @@ sub call {
     # A delayed or streamed response ends later. Under any server, the guard ends the transaction
     # (internal_error) if the response is dropped unfinished: a responder never called, a writer
     # dropped without close because the body died.
-    my $guard = bless [$finish, $tx], 'Plack::Middleware::Sentry::Guard';
+    my $guard = bless [$finish], 'Plack::Middleware::Sentry::Guard';
     return Plack::Util::response_cb($res, sub {
         my ($r) = @_;
         my $held = $guard;
@@ -94,10 +94,10 @@ sub _url {
 
 package Plack::Middleware::Sentry::Guard;
 
-# [finish, transaction]: ends the transaction when the last closure of its response lets go of it.
+# [finish]: ends the transaction (if nothing has) when the last closure of its response lets go of it.
 sub DESTROY {
     my ($self) = @_;
-    return if ${^GLOBAL_PHASE} eq 'DESTRUCT' || $self->[1]{_finished};
+    return if ${^GLOBAL_PHASE} eq 'DESTRUCT';
     local ($@, $!, $?);
     eval { $self->[0]->('internal_error'); 1 };
     return;
