@@ -18,11 +18,14 @@ out=bench/RESULTS.md.new
   echo
   echo "A Perl loop calls each kind of sub 2,000,000 times; the loop's own cost (the same loop with"
   echo "\`\$x = \$i + 1\` as its body) is subtracted. C# → Perl is 200,000 \`Call\`s from the owner thread."
+  echo "A call of a C# sub that perl compiled knowing the sub runs the bridge's own call op, not perl's"
+  echo "entersub; the row with \`PERLSENTRY_ENTERSUB=1\` is the same call through entersub, for comparison."
   echo
   echo "| what | cost |"
   echo "|---|---|"
   "$bridge" calls
   # The same process-level benchmark without entersub wrapped (the default wraps it), run next.
+  PERLSENTRY_ENTERSUB=1 "$bridge" calls | grep -E 'cs_inc' | sed 's/^| /| through perl'"'"'s entersub (`PERLSENTRY_ENTERSUB=1`, separate process run right after): /'
   PERLSENTRY_XS_SAMPLES=0 "$bridge" calls | grep -E 'pure-Perl|native XSUB' | sed 's/^| /| without XS-call sampling (`PERLSENTRY_XS_SAMPLES=0`, separate process run right after): /'
   echo
   echo "## The interpreter pool (bench/Bridge.Bench, \`pool\`)"

@@ -95,6 +95,7 @@ if (what == "calls")
 {
     using var perl = PerlInterpreter.Start();
     perl.DefineSub("Bench::cs_inc", static (ref PerlCall call) => call.Return(call.NextInt64() + 1));
+    perl.DefineSub("Bench::cs_none", static (ref PerlCall call) => { });
     perl.Eval("""
         package Bench;
         use Time::HiRes ();
@@ -103,14 +104,15 @@ if (what == "calls")
         sub loop_empty  { my ($n) = @_; my $x = 0; my $t = Time::HiRes::time(); for my $i (1 .. $n) { $x = $i + 1 } Time::HiRes::time() - $t }
         sub loop_perl   { my ($n) = @_; my $x = 0; my $t = Time::HiRes::time(); for my $i (1 .. $n) { $x = perl_inc($i) } Time::HiRes::time() - $t }
         sub loop_xs     { my ($n) = @_; my $x = 0; my $t = Time::HiRes::time(); for my $i (1 .. $n) { $x = Scalar::Util::dualvar($i, '') } Time::HiRes::time() - $t }
+        sub loop_none   { my ($n) = @_; my $x = 0; my $t = Time::HiRes::time(); for my $i (1 .. $n) { $x = cs_none() } Time::HiRes::time() - $t }
         sub loop_cs     { my ($n) = @_; my $x = 0; my $t = Time::HiRes::time(); for my $i (1 .. $n) { $x = cs_inc($i) } Time::HiRes::time() - $t }
         1;
         """);
     const int n = 2_000_000;
-    var samples = new Dictionary<string, List<double>> { ["empty"] = [], ["perl"] = [], ["xs"] = [], ["cs"] = [], ["cs2perl"] = [] };
+    var samples = new Dictionary<string, List<double>> { ["empty"] = [], ["perl"] = [], ["xs"] = [], ["cs"] = [], ["none"] = [], ["cs2perl"] = [] };
     for (var round = 0; round < 7; round++)
     {
-        foreach (var k in new[] { "empty", "perl", "xs", "cs" })
+        foreach (var k in new[] { "empty", "perl", "xs", "cs", "none" })
             samples[k].Add((double)perl.Call("Bench::loop_" + k, n)! / n * 1e9);
         // C# -> Perl: one guarded call of a cached sub per iteration, on the owner thread.
         samples["cs2perl"].Add(perl.Invoke(() =>
@@ -125,6 +127,7 @@ if (what == "calls")
     double Median(List<double> v) { v.Sort(); return v[v.Count / 2]; }
     var empty = Median(samples["empty"]);
     Console.WriteLine($"| Perl → C# sub (`cs_inc($i)`), per call (goal ≤ 40 ns) | {Median(samples["cs"]) - empty:F1} ns |");
+    Console.WriteLine($"| Perl → C# sub with no arguments and no result (`$x = cs_none()`), per call | {Median(samples["none"]) - empty:F1} ns |");
     Console.WriteLine($"| Perl → pure-Perl sub (`perl_inc($i)`), per call | {Median(samples["perl"]) - empty:F1} ns |");
     Console.WriteLine($"| Perl → native XSUB (`Scalar::Util::dualvar`), per call | {Median(samples["xs"]) - empty:F1} ns |");
     Console.WriteLine($"| C# → Perl (`Call(\"Bench::perl_inc\", i)`), per call | {Median(samples["cs2perl"]):F1} ns |");

@@ -185,4 +185,47 @@ public sealed class ValuesTests
         Perl.DefineSub("T::cs_grow", (ref PerlCall call) => call.Return(((object?[])Perl.EvalList("(1) x 100000")).Length));
         Assert.That(Perl.EvalList("map { T::cs_grow() } 1 .. 3"), Is.EqualTo(new object?[] { 100000L, 100000L, 100000L }));
     }
+    // Calls compiled knowing the C# sub run the bridge's own op, not entersub: these hold for both.
+
+    [Test]
+    public void CSharpSub_InScalarContext_GivesItsLastValueOrUndef()
+    {
+        Perl.DefineSub("T::cs_three", (ref PerlCall call) => { call.Return(1L); call.Return(2L); call.Return(3L); });
+        Perl.DefineSub("T::cs_nothing", (ref PerlCall call) => { });
+        Assert.That(Perl.EvalList("my $s = T::cs_three(); my $n = T::cs_nothing(); my @l = T::cs_three(); my @e = T::cs_nothing(); ($s, defined $n ? 'def' : 'undef', scalar @l, 0 + @e, 'end')"),
+            Is.EqualTo(new object?[] { 3L, "undef", 3L, 0L, "end" }));
+    }
+
+    [Test]
+    public void CSharpSub_RedefinedInPerl_CompiledCallsRunTheNewSub()
+    {
+        Perl.DefineSub("T::cs_redefined", (ref PerlCall call) => call.Return("C#"));
+        Perl.Eval("sub T::calls_redefined { T::cs_redefined(@_) } 1");
+        Assert.That(Perl.Eval("T::calls_redefined()"), Is.EqualTo("C#"));
+        Perl.Eval("no warnings 'redefine'; *T::cs_redefined = sub { 'Perl ' . scalar @_ }; 1");
+        Assert.That(Perl.Eval("T::calls_redefined(1, 2)"), Is.EqualTo("Perl 2"));
+    }
+
+    [Test]
+    public void CSharpSub_ByReferenceAmpersandAndGoto_StillWork()
+    {
+        Perl.DefineSub("T::cs_count", (ref PerlCall call) => call.Return(call.ArgumentCount));
+        Assert.That(Perl.EvalList("""
+            my $r = \&T::cs_count;
+            sub T::amp { &T::cs_count }          # the caller's @_
+            sub T::jump { goto &T::cs_count }
+            ($r->(1, 2), T::amp(1, 2, 3), T::jump(1, 2, 3, 4), &T::cs_count(5))
+            """), Is.EqualTo(new object?[] { 2L, 3L, 4L, 1L }));
+    }
+
+    [Test]
+    public void CSharpSub_DyingInALoop_LeavesTheStacksAsTheyWere()
+    {
+        Perl.DefineSub("T::cs_boom", (ref PerlCall call) => throw new InvalidOperationException("boom"));
+        Assert.That(Perl.EvalList("""
+            my ($caught, @kept) = (0);
+            for my $i (1 .. 2000) { my @x = (1, 2, eval { T::cs_boom($i) }); $caught++ if $@ =~ /boom/; push @kept, scalar @x if $i == 2000 }
+            ($caught, @kept, join(',', map { $_ * 2 } 1 .. 3))
+            """), Is.EqualTo(new object?[] { 2000L, 2L, "2,4,6" }));
+    }
 }

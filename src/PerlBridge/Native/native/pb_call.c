@@ -5,6 +5,7 @@
  * croaks or exits only after C# has returned. */
 #include "pb_common.h"
 #include "pb_client.h"
+#include "pb_sample.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,6 +293,46 @@ XS(pb_trampoline)
     croak_sv(msg ? msg : sv_2mortal(newSVpvs("PerlSentry: a C# sub failed")));
 }
 
+/* A call of a host sub that perl compiled knowing the sub (`Sentry::Engine::scope_set(...)`, not
+ * `&$ref` or `&name`) runs this op in place of entersub: the trampoline straight away, without
+ * entersub's scope (ENTER, SAVETMPS, LEAVE) and dispatch, which cost about as much as the call into
+ * C# itself (bench/RESULTS.md, Bridge call cost). Anything unusual takes perl's own entersub: the
+ * name now holds another sub, the debugger wants its DB::sub, a forked child or an ithread clone
+ * (the trampoline's fallbacks need entersub's scope). */
+static OP *pb_pp_host_call(pTHX)
+{
+    SV *sv = *PL_stack_sp;
+    CV *cv = SvTYPE(sv) == SVt_PVGV ? GvCV((GV *)sv)
+           : SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVCV ? (CV *)SvRV(sv)
+           : NULL;
+    if (UNLIKELY(!cv || !CvISXSUB(cv) || CvXSUB(cv) != pb_trampoline
+                 || (PL_op->op_private & OPpENTERSUB_DB) || !(PL_op->op_flags & OPf_STACKED)
+                 || pb_is_child || ((pb_subdef *)CvXSUBANY(cv).any_ptr)->ip->perl != my_perl))
+        return PL_ppaddr[OP_ENTERSUB](aTHX);
+    PL_stack_sp--;   /* the sub itself, as entersub pops it */
+    SSize_t base = TOPMARK;
+    bool scalar = GIMME_V == G_SCALAR;
+    pb_trampoline(aTHX_ cv);
+    if (scalar) {
+        /* Exactly one value in scalar context, as entersub makes it: undef for none, else the last. */
+        SV **first = PL_stack_base + base + 1;
+        if (PL_stack_sp < first)
+            *first = &PL_sv_undef;
+        else if (PL_stack_sp > first)
+            *first = *PL_stack_sp;
+        PL_stack_sp = first;
+    }
+    return pb_sample_after_host_call(aTHX_ PL_op->op_next);
+}
+
+static OP *pb_ck_host_call(pTHX_ OP *o, GV *namegv, SV *ckobj)
+{
+    o = ck_entersub_args_proto_or_list(o, namegv, ckobj);
+    if (o->op_type == OP_ENTERSUB)
+        o->op_ppaddr = pb_pp_host_call;
+    return o;
+}
+
 struct define_ctx { pb_interp *ip; const char *name; int32_t id; };
 
 static void define_body(pTHX_ void *c, pb_result *res, int32_t *status)
@@ -327,6 +368,8 @@ static void make_xsub(pTHX_ pb_interp *ip, const char *name, int32_t id)
     def->next = ip->subdefs;
     ip->subdefs = def;
     CvXSUBANY(cv).any_ptr = def;
+    if (!getenv("PERLSENTRY_ENTERSUB"))   /* =1: every call through perl's entersub (for comparison) */
+        cv_set_call_checker_flags(cv, pb_ck_host_call, (SV *)cv, 0);
 }
 
 void pb_define_pending(pTHX_ pb_interp *ip)

@@ -563,6 +563,11 @@ void pb_sample_wrap_xs(void)
     }
 }
 
+OP *pb_sample_after_host_call(pTHX_ OP *next)
+{
+    return g_orig[OP_ENTERSUB] ? after_op(aTHX_ next) : next;
+}
+
 void pb_sample_wrap_ops(void)
 {
     static const struct { int op; Perl_ppaddr_t fn; } wraps[] = {

@@ -16,6 +16,9 @@ int pb_sample_eval_site(pb_interp *ip, uint32_t seq, const char **file, uint32_t
 void pb_sample_on_exec(void (*hook)(void));
 /* Also wraps entersub, so time inside XS subs lands on their caller's frame, not the next one. */
 void pb_sample_wrap_xs(void);
+/* The safe point a host sub's own call op (pb_call.c, which bypasses entersub) takes at its end,
+ * when entersub is wrapped: the time inside C# lands on the calling statement, as for XS subs. */
+OP *pb_sample_after_host_call(pTHX_ OP *next);
 
 /* Record layout of the drained buffer (little endian), one per sample:
  *   u64 monotonic ns of the first tick it stands for, u32 weight (ticks), u16 frame count,
