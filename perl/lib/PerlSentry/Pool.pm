@@ -14,16 +14,12 @@ sub call {
     # An unqualified name is main's, as perl's call_pv has it (not this package's).
     my $code = do { no strict 'refs'; my $full = $sub =~ /::/ ? $sub : "main::$sub"; defined &$full ? \&$full : undef };
     my $hub = Sentry::Hub->get_current_hub;
-    my $tx = Sentry::SDK->start_transaction({
+    my $tx = $hub->_start_request({
         name   => $sub,
         op     => 'perl.call',
         source => 'task',
         (defined $trace ? (sentry_trace => $trace, baggage => $baggage) : ()),
     });
-    $hub->push_scope;
-    my $scope = $hub->get_current_scope;
-    $scope->set_span($tx);
-    $scope->set_transaction_name($sub);
     my ($result, $at_die);
     my $ok = do {
         local $SIG{__DIE__} = Sentry::Internal::PoolDie::hook(\$at_die, $SIG{__DIE__});
@@ -40,8 +36,7 @@ sub call {
         else { Sentry::SDK->capture_exception($err) }
         $tx->set_status('internal_error');
     }
-    $tx->finish;
-    $hub->pop_scope;
+    $hub->_finish_request($tx);
     die $err unless $ok;
     return $result;
 }

@@ -120,6 +120,33 @@ sub start_transaction {
     return Sentry::Internal::_create('Sentry::Tracing::Transaction', $id);
 }
 
+# A request's transaction and a scope of its own for it (Plack::Middleware::Sentry), in one engine
+# call: the scope is pushed with the transaction as its span, the transaction's name, and $request as
+# its request context. _finish_request sets the HTTP status, finishes, and pops that scope, in one more.
+sub _start_request {
+    my ($self, $ctx, $request) = @_;
+    Sentry::Integration::_check_loaded();
+    my ($tx_id, $scope_id) = (Sentry::Internal::_new_id(), Sentry::Internal::_new_id());
+    {
+        local ($@, $!);
+        Sentry::Engine::transaction_start($tx_id, { %$ctx, event_id => Sentry::Internal::_event_id() }, undef, $scope_id, $request);
+    }
+    push @STACK, $scope_id;
+    my $tx = Sentry::Internal::_create('Sentry::Tracing::Transaction', $tx_id);
+    $Sentry::Scope::SPAN_OF{$scope_id} = $tx;
+    return $tx;
+}
+
+sub _finish_request {
+    my ($self, $tx, $http_status) = @_;
+    my $scope_id = @STACK > 1 ? pop @STACK : undef;
+    delete $Sentry::Scope::SPAN_OF{$scope_id} if defined $scope_id;
+    local ($@, $!);
+    Sentry::Engine::transaction_finish($tx->{id}, undef, $http_status, $scope_id,
+                                       defined $scope_id && !Sentry::Internal::_live($scope_id) ? 1 : 0);
+    return;
+}
+
 sub last_event_id { Sentry::Engine::last_event_id() }
 
 # The CPAN SDK binds clients to hubs; here the engine owns the client.

@@ -73,7 +73,7 @@ public static class SessionCalls
             case "scope_set":
                 return s.Handles.Find<Scope>(A(0)) is { } scope ? ScopeCalls.Set(s, scope, Text(A(1)) ?? "", a[2..]) : null;
             case "scope_get": return ScopeCalls.Get(s, s.Handles.Get<Scope>(A(0), "scope"), Text(A(1)) ?? "", a.Length > 2 ? a[2..] : []);
-            case "transaction_start": return StartTransaction(s, A(0), Hash(A(1)), A(2));
+            case "transaction_start": return StartTransaction(s, A(0), Hash(A(1)), A(2), A(3), A(4));
             case "span_start":
                 if (s.Handles.Find<Span>(A(1)) is { } parent)
                     s.Handles.Put(A(0), SpanCalls.StartChild(s, parent, Hash(A(2))));
@@ -82,24 +82,55 @@ public static class SessionCalls
                 return s.Handles.Find<Span>(A(0)) is { } span ? SpanCalls.Set(s, span, Text(A(1)) ?? "", a[2..]) : null;
             case "span_get": return SpanCalls.Get(s, s.Handles.Get<Span>(A(0), "span"), Text(A(1)) ?? "");
             case "transaction_finish":
-                if (s.Handles.Find<Span>(A(0)) is not { } finishing)
-                    return 0L;
-                if (finishing is Transaction && s.Refuse("finishing a transaction"))
-                    return 0L;
-                return finishing.Finish(Number(A(1)) is { } ts ? Timestamps.FromEpochSeconds(ts) : s.Hub.Clock.UnixNs) ? 1L : 0L;
+                try
+                {
+                    if (s.Handles.Find<Span>(A(0)) is not { } finishing)
+                        return 0L;
+                    if (Number(A(2)) is { } httpStatus)
+                        finishing.SetHttpStatus((int)httpStatus);
+                    if (finishing is Transaction && s.Refuse("finishing a transaction"))
+                        return 0L;
+                    return finishing.Finish(Number(A(1)) is { } ts ? Timestamps.FromEpochSeconds(ts) : s.Hub.Clock.UnixNs) ? 1L : 0L;
+                }
+                finally
+                {
+                    // A request's scope (transaction_start with a scope id) goes with its transaction.
+                    if (A(3) is { } requestScope)
+                    {
+                        s.Hub.PopScope();
+                        if (Truthy(A(4)))
+                            s.Handles.Release(requestScope);
+                    }
+                }
             case "profiler_call": return ProfilerCalls.Call(s, Text(A(0)) ?? "", a.Length > 1 ? a[1..] : []);
             case "snapshot": return s.Given is null ? null : SessionSnapshot.Take(s, s.TokenOf).ToString(Newtonsoft.Json.Formatting.None);
             default: throw new SessionCallException($"Sentry::Engine::{name} is not an engine call");
         }
     }
 
-    private static object? StartTransaction(EngineSession s, object? id, IReadOnlyDictionary<string, object?> ctx, object? custom)
+    /// <summary>
+    /// A transaction; with <paramref name="scopeId"/>, also a request's scope (Plack::Middleware::Sentry:
+    /// one call per request instead of six): pushed, with the transaction as its span, its name as the
+    /// transaction name and <paramref name="request"/> as its request context. transaction_finish with
+    /// the same scope id pops it.
+    /// </summary>
+    private static object? StartTransaction(EngineSession s, object? id, IReadOnlyDictionary<string, object?> ctx, object? custom,
+        object? scopeId = null, object? request = null)
     {
         var context = SpanCalls.Context(ctx);
         var tx = s.Refuse("start_transaction")
             ? s.Hub.StartTransaction(context with { Sampled = false })
             : s.Hub.StartTransaction(context, custom is null ? null : ToJObject(custom));
         s.Handles.Put(id, tx);
+        if (scopeId is not null)
+        {
+            var scope = s.Hub.PushScope();
+            s.Handles.Put(scopeId, scope);
+            scope.Span = tx;
+            scope.TransactionName = tx.Name;
+            if (request is not null)
+                scope.Contexts["request"] = ToRawJson(request);
+        }
         return tx.IsSampled ? 1L : 0L;
     }
 

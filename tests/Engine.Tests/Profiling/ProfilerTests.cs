@@ -50,6 +50,33 @@ public sealed class ProfilerTests
     }
 
     [Test]
+    public void InterpreterSampler_KeepsSamplingForItsLinger_ThenStops()
+    {
+        using var perl = PerlInterpreter.Start();
+        perl.Eval("package L; " + Spin);
+        var sampler = PerlSentry.Engine.Profiling.Sessions.InterpreterSampler.For(perl, []);
+        sampler.Acquire(10_000, 128);
+        sampler.Release();
+        Assert.That(sampler.IsSampling, Is.True, "the next profile soon finds it running");
+        sampler.Acquire(10_000, 128);   // back to back: no stop and start
+        perl.Call("L::spin", 0.2);
+        sampler.Release();
+        var deadline = DateTime.UtcNow + InterpreterSamplerLinger + TimeSpan.FromSeconds(3);   // stopped at a drain (once a second)
+        while (sampler.IsSampling && DateTime.UtcNow < deadline)
+            Thread.Sleep(50);
+        Assert.That(sampler.IsSampling, Is.False, "stopped once nobody used it for the linger");
+        var before = sampler.Store.Snapshot().TotalWeight;
+        perl.Call("L::spin", 0.2);
+        sampler.Drain();
+        Assert.That(sampler.Store.Snapshot().TotalWeight, Is.EqualTo(before), "no samples after it stopped");
+        sampler.Acquire(10_000, 128);   // and starts again
+        Assert.That(sampler.IsSampling, Is.True);
+        sampler.Release();
+    }
+
+    private static readonly TimeSpan InterpreterSamplerLinger = PerlSentry.Engine.Profiling.Sessions.InterpreterSampler.Linger;
+
+    [Test]
     public void Frames_GetInAppAndAbsolutePaths()
     {
         using var perl = PerlInterpreter.Start();

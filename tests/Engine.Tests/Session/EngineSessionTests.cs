@@ -93,6 +93,28 @@ public sealed class EngineSessionTests
     }
 
     [Test]
+    public void RequestTransaction_OneCallEachWay_PushesItsScopeAndPopsIt()
+    {
+        Init(("traces_sample_rate", 1.0));
+        var request = Hash(("method", "GET"), ("url", "http://x/orders"), ("headers", Hash(("HOST", "x"))));
+        Call("transaction_start", 8L, Hash(("name", "GET /orders"), ("op", "http.server")), null, 7L, request);
+        Assert.That(Call("scope_get", 7L, "get_span"), Is.EqualTo(new object?[] { 8L, 1L }), "the request's scope has the transaction");
+        Assert.That(Call("scope_get", 7L, "transaction_name"), Is.EqualTo("GET /orders"));
+        Call("capture_event", Hash(("message", Hash(("formatted", "inside")))));
+        Call("transaction_finish", 8L, null, 404L, 7L, 1L);
+        Call("capture_event", Hash(("message", Hash(("formatted", "after")))));
+        var tx = Payloads("transaction").Single();
+        Assert.That((string?)tx["contexts"]!["request"]!["url"], Is.EqualTo("http://x/orders"));
+        Assert.That((long?)tx["contexts"]!["trace"]!["data"]!["http.response.status_code"], Is.EqualTo(404));
+        Assert.That((string?)tx["contexts"]!["trace"]!["status"], Is.EqualTo("not_found"));
+        var events = Payloads("event").ToList();
+        Assert.That((string?)events[0]["transaction"], Is.EqualTo("GET /orders"), "an event inside the request");
+        Assert.That((string?)events[0]["contexts"]!["request"]!["method"], Is.EqualTo("GET"));
+        Assert.That(events[1]["transaction"], Is.Null, "the scope went with the transaction");
+        Assert.Throws<SessionCallException>(() => Call("scope_get", 7L, "tags"), "and its handle was released");
+    }
+
+    [Test]
     public void TransactionProfile_MarkersAtStartAndFinish_SamplerReleased_InAppFromTheOptions()
     {
         Init(("traces_sample_rate", 1.0), ("profiles_sample_rate", 1.0), ("in_app_exclude", new List<object?> { "main" }));

@@ -14,32 +14,23 @@ sub register {
         my ($next, $c) = @_;
         my $req = $c->req;
         my $hub = Sentry::Hub->get_current_hub;
-        my $tx = Sentry::SDK->start_transaction({
+        my $tx = $hub->_start_request({
             name         => $req->method . ' ' . $req->url->path->to_abs_string,
             op           => 'http.server',
             source       => 'url',
             sentry_trace => $req->headers->header('sentry-trace'),
             baggage      => $req->headers->header('baggage'),
-        });
-        $hub->push_scope;
-        my $scope = $hub->get_current_scope;
-        $scope->set_span($tx);
-        $scope->set_context(request => { method => $req->method, url => $req->url->to_abs->to_string });
+        }, { method => $req->method, url => $req->url->to_abs->to_string });
         my $ok = eval { $next->(); 1 };
         my $err = $@;
         if (!$ok) {
             Sentry::SDK->capture_exception($err) unless $c->stash->{'sentry.captured'}++;
-            $tx->set_http_status(500);
         }
-        else {
-            $tx->set_http_status($c->res->code // 200);
-            if (my $route = $c->match->endpoint) {
-                $tx->name($req->method . ' ' . ($route->to_string || '/')) if $route->to_string;
-                $tx->set_source('route');
-            }
+        elsif (my $route = $c->match->endpoint) {
+            $tx->name($req->method . ' ' . ($route->to_string || '/')) if $route->to_string;
+            $tx->set_source('route');
         }
-        $tx->finish;
-        $hub->pop_scope;
+        $hub->_finish_request($tx, $ok ? $c->res->code // 200 : 500);
         die $err unless $ok;
     });
     # Mojolicious catches what an action throws and renders it: capture it there.

@@ -15,13 +15,17 @@ sub call {
     # Enabled twice (by the app and by perl-sentry serve): the outer one makes the transaction.
     return $self->app->($env) if $env->{'sentry.transaction'};
     my $hub = Sentry::Hub->get_current_hub;
-    my $name = "$env->{REQUEST_METHOD} " . (($env->{SCRIPT_NAME} // '') . ($env->{PATH_INFO} // '') || '/');
-    my $tx = Sentry::SDK->start_transaction({
-        name         => $name,
+    my $tx = $hub->_start_request({
+        name         => "$env->{REQUEST_METHOD} " . (($env->{SCRIPT_NAME} // '') . ($env->{PATH_INFO} // '') || '/'),
         op           => 'http.server',
         source       => 'url',
         sentry_trace => $env->{HTTP_SENTRY_TRACE},
         baggage      => $env->{HTTP_BAGGAGE},
+    }, {
+        method       => $env->{REQUEST_METHOD},
+        url          => _url($env),
+        query_string => $env->{QUERY_STRING},
+        headers      => _headers($env),
     });
     local $env->{'sentry.transaction'} = $tx;
     # For the server, when the response fails after the app returned (a streamed body that dies, a
@@ -31,26 +35,14 @@ sub call {
         $tx->set_status($status) if defined $status && !$tx->{_finished};
         _done($hub, $tx);
     };
-    $hub->push_scope;
-    my $scope = $hub->get_current_scope;
-    $scope->set_span($tx);
-    $scope->set_transaction_name($name);
-    $scope->set_context(request => {
-        method       => $env->{REQUEST_METHOD},
-        url          => _url($env),
-        query_string => $env->{QUERY_STRING},
-        headers      => _headers($env),
-    });
     my $res = eval { $self->app->($env) };
     if (my $err = $@) {
         Sentry::SDK->capture_exception($err);
-        $tx->set_http_status(500);
-        _done($hub, $tx);
+        _done($hub, $tx, 500);
         die $err;
     }
     if (ref $res eq 'ARRAY' && defined $res->[2]) {   # the usual response: no callback wrapper needed
-        $tx->set_http_status($res->[0]);
-        _done($hub, $tx);
+        _done($hub, $tx, $res->[0]);
         return $res;
     }
     # A delayed or streamed response ends later. Under any server, the guard ends the transaction
@@ -60,19 +52,21 @@ sub call {
     return Plack::Util::response_cb($res, sub {
         my ($r) = @_;
         my $held = $guard;
-        $tx->set_http_status($r->[0]);
         # A streamed body: the transaction ends with it.
-        return sub { my ($chunk) = @_; my $kept = $held; _done($hub, $tx) unless defined $chunk; return $chunk } if !defined $r->[2];
-        _done($hub, $tx);
+        if (!defined $r->[2]) {
+            $tx->set_http_status($r->[0]) if ($r->[0] // '') =~ /\A\s*\d+\s*\z/;
+            return sub { my ($chunk) = @_; my $kept = $held; _done($hub, $tx) unless defined $chunk; return $chunk };
+        }
+        _done($hub, $tx, $r->[0]);
         return;
     });
 }
 
+# Finishes the request's transaction (with its HTTP status, when known) and pops its scope, once.
 sub _done {
-    my ($hub, $tx) = @_;
+    my ($hub, $tx, $http_status) = @_;
     return if $tx->{_finished}++;
-    $tx->finish;
-    $hub->pop_scope;
+    $hub->_finish_request($tx, $http_status);
 }
 
 # The request's headers as the scope's request context shows them: all but cookies and credentials.

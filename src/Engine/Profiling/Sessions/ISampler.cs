@@ -22,10 +22,10 @@ public interface ISampler
     /// <summary>Starts sampling if no one else has.</summary>
     void Acquire(int samplingIntervalUs, int maxStackDepth);
 
-    /// <summary>Stops sampling when the last user lets go.</summary>
+    /// <summary>Stops sampling when the last user lets go (in-process: <see cref="InterpreterSampler.Linger"/> later).</summary>
     void Release();
 
-    /// <summary>Takes a sample now, leaving out the SDK's own frames at the leaf.</summary>
+    /// <summary>Takes a sample now, leaving out the SDK's own frames at the leaf; what was sampled before it is drained first.</summary>
     void Mark();
 
     /// <summary>Moves what was sampled into <see cref="Store"/>. Any thread.</summary>

@@ -42,9 +42,10 @@ internal sealed class TransactionProfiler(ProfilerContext ctx)
     {
         tx.ProfileState = null;
         if (!h.Expired)
-            ctx.Sampler.Mark();
+            ctx.Sampler.Mark();   // which drains what was sampled before it
+        else
+            ctx.Sampler.Drain();
         h.EndNs = ctx.Sampler.NowNs;   // after the closing marker, so the window holds it
-        ctx.Sampler.Drain();
         ctx.Sampler.Release();
         _running.Remove(h);
         if (!tx.IsSampled)
