@@ -20,6 +20,16 @@ public sealed class InAppRules(IEnumerable<string> libraryDirs, IEnumerable<stri
         return !_libraryDirs.Any(d => path.StartsWith(d, StringComparison.Ordinal));
     }
 
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<ProfileFrame, ProfileFrame> _decided = [];
+
+    /// <summary>
+    /// <paramref name="frame"/> with <c>in_app</c> decided by these rules: the same object for the same
+    /// frame every time (a store's frames live as long as the store; this holds them no longer), so
+    /// exporters can keep what they derive from it (<see cref="Export.SentryProfileWriter"/>: its JSON).
+    /// </summary>
+    public ProfileFrame Decide(ProfileFrame frame) =>
+        _decided.GetValue(frame, f => f with { InApp = IsInApp(f.Module, f.FileName, f.AbsPath) });
+
     /// <summary>A prefix names a package (<c>My::App</c>) or a path (<c>/srv/app/lib</c>).</summary>
     private static bool Matches(string[] prefixes, string module, string path) =>
         prefixes.Any(p => p.Contains('/', StringComparison.Ordinal)

@@ -22,23 +22,17 @@ public sealed record ProfileSnapshot(
     /// </summary>
     public ProfileSnapshot WithInApp(InAppRules rules) => this with { Frames = new InAppFrames(Frames, rules) };
 
-    /// <summary>Frames with in_app decided on first read and kept (exporters read a frame once per sample).</summary>
+    /// <summary>Frames with in_app decided on first read, once per frame for all profiles (<see cref="InAppRules.Decide"/>).</summary>
     private sealed class InAppFrames(IReadOnlyList<ProfileFrame> frames, InAppRules rules) : IReadOnlyList<ProfileFrame>
     {
         private readonly int _count = frames.Count;   // the snapshot's frames; the store may have more by now
-        private readonly Dictionary<int, ProfileFrame> _decided = [];
 
         public ProfileFrame this[int index]
         {
             get
             {
                 ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)_count, nameof(index));
-                lock (_decided)
-                {
-                    if (!_decided.TryGetValue(index, out var f))
-                        _decided[index] = f = Decide(frames[index]);
-                    return f;
-                }
+                return rules.Decide(frames[index]);
             }
         }
 
@@ -51,7 +45,5 @@ public sealed record ProfileSnapshot(
         }
 
         System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
-
-        private ProfileFrame Decide(ProfileFrame f) => f with { InApp = rules.IsInApp(f.Module, f.FileName, f.AbsPath) };
     }
 }

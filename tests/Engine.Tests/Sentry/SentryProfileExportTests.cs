@@ -48,6 +48,27 @@ public sealed class SentryProfileExportTests
     }
 
     [Test]
+    public void FramesDecidedAndWrittenOncePerFrame_StillFollowEachProfilersRules()
+    {
+        var store = PerlSentry.Engine.Tests.Profiling.StoreFixture.Make();
+        var all = new InAppRules(["/usr/lib"]);
+        var notMain = new InAppRules(["/usr/lib"], exclude: ["main"]);
+        string InApp(InAppRules rules)
+        {
+            var snap = store.Snapshot().WithInApp(rules);
+            var ctx = new SentryProfileV1Exporter.Context("p", "t", "r", "job", 0, 10_000, 7, Host);
+            var frames = JObject.Parse(SentryProfileV1Exporter.Export(snap, ctx)!)["profile"]!["frames"]!;
+            return string.Join(",", frames.Select(f => $"{f["function"]}={f["in_app"]}"));
+        }
+        var first = InApp(all);
+        Assert.That(first, Is.EqualTo("main::fib=True,main::work=True,main=True,POSIX::nap=False"));
+        Assert.That(InApp(notMain), Is.EqualTo("main::fib=False,main::work=False,main=False,POSIX::nap=False"), "the other profiler's rules, same frames");
+        Assert.That(InApp(all), Is.EqualTo(first), "and the first rules again, from what was kept");
+        var decided = all.Decide(store.Snapshot().Frames[0]);
+        Assert.That(all.Decide(store.Snapshot().Frames[0]), Is.SameAs(decided), "one decided frame per frame");
+    }
+
+    [Test]
     public void V1_WithItsTransaction_PassesTheChecker_AndIsCutAt30s()
     {
         var snap = LongProfile(out var start);

@@ -39,6 +39,30 @@ internal static class SentryProfileWriter
         return [.. ticks.OrderBy(s => s.TimestampNs)];   // stable: samples of one instant keep their order
     }
 
+    /// <summary>
+    /// Each frame's JSON, written once per frame object: a store's frames (and their in_app versions,
+    /// <see cref="InAppRules.Decide"/>) are the same objects from profile to profile, and most of a
+    /// small profile's text is its frames.
+    /// </summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ProfileFrame, string> FrameJson = [];
+
+    private static string WriteFrame(ProfileFrame f)
+    {
+        using var sw = new StringWriter(CultureInfo.InvariantCulture);
+        using (var w = new JsonTextWriter(sw))
+        {
+            w.WriteStartObject();
+            w.WritePropertyName("function"); w.WriteValue(f.Function);
+            if (f.Module.Length > 0) { w.WritePropertyName("module"); w.WriteValue(f.Module); }
+            w.WritePropertyName("filename"); w.WriteValue(f.FileName);
+            if (f.AbsPath is not null) { w.WritePropertyName("abs_path"); w.WriteValue(f.AbsPath); }
+            w.WritePropertyName("lineno"); w.WriteValue(Math.Max(0, f.Line));
+            w.WritePropertyName("in_app"); w.WriteValue(f.InApp);
+            w.WriteEndObject();
+        }
+        return sw.ToString();
+    }
+
     public static void WriteProfileBody(JsonWriter w, ProfileSnapshot p, IReadOnlyList<ProfileSample> samples,
         Action<JsonWriter, ProfileSample> writeTime)
     {
@@ -67,16 +91,7 @@ internal static class SentryProfileWriter
         w.WritePropertyName("frames");
         w.WriteStartArray();
         foreach (var f in frames)
-        {
-            w.WriteStartObject();
-            w.WritePropertyName("function"); w.WriteValue(f.Function);
-            if (f.Module.Length > 0) { w.WritePropertyName("module"); w.WriteValue(f.Module); }
-            w.WritePropertyName("filename"); w.WriteValue(f.FileName);
-            if (f.AbsPath is not null) { w.WritePropertyName("abs_path"); w.WriteValue(f.AbsPath); }
-            w.WritePropertyName("lineno"); w.WriteValue(Math.Max(0, f.Line));
-            w.WritePropertyName("in_app"); w.WriteValue(f.InApp);
-            w.WriteEndObject();
-        }
+            w.WriteRawValue(FrameJson.GetValue(f, WriteFrame));
         w.WriteEndArray();
         w.WritePropertyName("stacks");
         w.WriteStartArray();
