@@ -483,13 +483,15 @@ public sealed unsafe class PerlInterpreter : IDisposable
         return 0;
     });
 
-    /// <summary>Stops sampling; samples taken so far stay until drained.</summary>
-    public void StopSampling() => Invoke(() =>
+    /// <summary>Stops sampling; samples taken so far stay until drained. Any thread.</summary>
+    public void StopSampling()
     {
-        if (_ip != 0)
-            PerlRuntime.Api->sample_stop(_ip);
-        return 0;
-    });
+        lock (_drainGate)   // against interp_free
+        {
+            if (_ip != 0)
+                PerlRuntime.Api->sample_stop(_ip);
+        }
+    }
 
     /// <summary>Takes one sample at once (a profile's first and last), if sampling is on.</summary>
     public bool SampleNow() => Invoke(() => _ip != 0 && !_destructed && PerlRuntime.Api->sample_now(_ip) != 0);

@@ -74,6 +74,42 @@ public sealed class ProfilerTests
         sampler.Release();
     }
 
+    [Test]
+    public void InterpreterSampler_OfAProgramsInterpreter_StopsFromTheDrainWhileTheProgramRuns()
+    {
+        // perl-sentry run's shape: the interpreter runs a program on its own thread and takes no
+        // marshalled calls, so the drain's thread must stop the sampler without asking that thread.
+        Exception? error = null;
+        var stopped = false;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                using var perl = PerlInterpreter.CreateOnCurrentThread();
+                PerlSentry.Engine.Profiling.Sessions.InterpreterSampler? sampler = null;
+                perl.DefineSub("T::acquire", (ref PerlCall call) =>
+                {
+                    sampler = PerlSentry.Engine.Profiling.Sessions.InterpreterSampler.For(perl, []);
+                    sampler.Acquire(10_000, 128);
+                });
+                perl.DefineSub("T::release", (ref PerlCall call) => sampler!.Release());
+                perl.DefineSub("T::sampling", (ref PerlCall call) => call.Return(sampler!.IsSampling ? 1L : 0L));
+                var until = (InterpreterSamplerLinger + TimeSpan.FromSeconds(4)).TotalSeconds;
+                perl.RunProgram(["perl", "-e", Spin + "; T::acquire(); spin(0.1); T::release(); my $end = time + " + until +
+                    "; spin(0.05) while T::sampling() && time < $end; exit(T::sampling() ? 3 : 0)"]);
+                stopped = !sampler!.IsSampling;
+            }
+            catch (Exception e)
+            {
+                error = e;
+            }
+        });
+        thread.Start();
+        thread.Join();
+        Assert.That(error, Is.Null);
+        Assert.That(stopped, Is.True, "stopped after its linger, the program still running Perl");
+    }
+
     private static readonly TimeSpan InterpreterSamplerLinger = PerlSentry.Engine.Profiling.Sessions.InterpreterSampler.Linger;
 
     [Test]

@@ -102,6 +102,11 @@ public sealed class InterpreterSampler : ISampler, IDisposable
         {
             // the interpreter went away between ticks
         }
+        catch (Exception e)
+        {
+            // A timer's callback that throws ends the process: the program must not pay for a drain.
+            System.Diagnostics.Trace.TraceError($"perl-sentry: the sampler's drain failed: {e}");
+        }
     }
 
     public void Mark() => _profiler.SampleNow(_perl, ProfileFrame.IsSdkFrame);

@@ -640,13 +640,11 @@ void pb_sample_stop(pb_interp *ip)
     pthread_mutex_lock(&g_lock);
     pthread_mutex_lock(&s->lock);
     if (s->active) {
+        /* Any thread (the in-process sampler stops at a drain, on a timer's thread): nothing of the
+         * interpreter is touched. Its hook stays in place, passing perl's signals on while nothing
+         * samples; a later start finds it there. */
         s->active = 0;
         s->pending = 0;
-        if (ip->perl) {
-            dTHXa(ip->perl);
-            if (PL_signalhook == sample_hook)
-                PL_signalhook = s->prev_hook;
-        }
         g_active_count--;
         if (g_cond_ready)
             pthread_cond_signal(&g_wake);   /* the thread goes idle at once when nothing is left */

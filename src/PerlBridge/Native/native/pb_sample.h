@@ -29,7 +29,7 @@ OP *pb_sample_after_host_call(pTHX_ OP *next);
 #define PB_SAMPLE_MARKER    2
 
 int32_t pb_sample_start(pb_interp *ip, int64_t interval_ns, int32_t max_depth);
-void pb_sample_stop(pb_interp *ip);
+void pb_sample_stop(pb_interp *ip);   /* any thread */
 int32_t pb_sample_drain(pb_interp *ip, pb_buf *out);
 int32_t pb_sample_now(pb_interp *ip);
 
