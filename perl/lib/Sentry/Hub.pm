@@ -31,12 +31,18 @@ sub push_scope {
 }
 
 sub pop_scope {
-    return 0 if @STACK <= 1;
-    my $id = pop @STACK;
-    delete $Sentry::Scope::SPAN_OF{$id};
+    my $id = _pop_stack() // return 0;
     Sentry::Engine::scope_pop();
     Sentry::Engine::release($id) unless Sentry::Internal::_live($id);   # no handle of it is left in Perl
     return 1;
+}
+
+# The innermost scope's id, off the stack (undef for the root, which stays).
+sub _pop_stack {
+    return undef if @STACK <= 1;
+    my $id = pop @STACK;
+    delete $Sentry::Scope::SPAN_OF{$id};
+    return $id;
 }
 
 # A new hub (init) starts with a root scope of its own.
@@ -110,12 +116,19 @@ sub start_transaction {
     Carp::croak('start_transaction: the custom sampling context must be a hash reference') if defined $custom && ref $custom ne 'HASH';
     Carp::croak("start_transaction: source '$ctx->{source}' is not one of custom, url, route, view, component, task")
         if defined $ctx->{source} && $ctx->{source} !~ /\A(?:custom|url|route|view|component|task)\z/;
+    return _start($ctx, $custom);
+}
+
+# The transaction in the engine and its Perl object; @request: a request's scope id and request
+# context, pushed with it (_start_request).
+sub _start {
+    my ($ctx, $custom, @request) = @_;
     Sentry::Integration::_check_loaded();   # libraries loaded ahead of the integrations' @INC hook
     my $id = Sentry::Internal::_new_id();
     {
         local ($@, $!);
         Sentry::Engine::transaction_start($id, { %$ctx, (ref $ctx->{name} ? (name => "$ctx->{name}") : ()),
-                                                  event_id => Sentry::Internal::_event_id() }, $custom);
+                                                  event_id => Sentry::Internal::_event_id() }, $custom, @request);
     }
     return Sentry::Internal::_create('Sentry::Tracing::Transaction', $id);
 }
@@ -125,22 +138,16 @@ sub start_transaction {
 # its request context. _finish_request sets the HTTP status, finishes, and pops that scope, in one more.
 sub _start_request {
     my ($self, $ctx, $request) = @_;
-    Sentry::Integration::_check_loaded();
-    my ($tx_id, $scope_id) = (Sentry::Internal::_new_id(), Sentry::Internal::_new_id());
-    {
-        local ($@, $!);
-        Sentry::Engine::transaction_start($tx_id, { %$ctx, event_id => Sentry::Internal::_event_id() }, undef, $scope_id, $request);
-    }
+    my $scope_id = Sentry::Internal::_new_id();
+    my $tx = _start($ctx, undef, $scope_id, $request);
     push @STACK, $scope_id;
-    my $tx = Sentry::Internal::_create('Sentry::Tracing::Transaction', $tx_id);
     $Sentry::Scope::SPAN_OF{$scope_id} = $tx;
     return $tx;
 }
 
 sub _finish_request {
     my ($self, $tx, $http_status) = @_;
-    my $scope_id = @STACK > 1 ? pop @STACK : undef;
-    delete $Sentry::Scope::SPAN_OF{$scope_id} if defined $scope_id;
+    my $scope_id = _pop_stack();
     local ($@, $!);
     Sentry::Engine::transaction_finish($tx->{id}, undef, $http_status, $scope_id,
                                        defined $scope_id && !Sentry::Internal::_live($scope_id) ? 1 : 0);

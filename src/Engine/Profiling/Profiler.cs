@@ -38,6 +38,13 @@ public sealed class Profiler : IDisposable
 
     public bool IsRunning => _running;
 
+    /// <summary>Whether it samples now at this interval and depth.</summary>
+    public bool IsRunningWith(int samplingIntervalUs, int maxStackDepth)
+    {
+        lock (_gate)
+            return _running && _intervalUs == samplingIntervalUs && _maxDepth == maxStackDepth;
+    }
+
     /// <summary>Adds an interpreter as a thread of the profile; it is sampled while the profiler runs.</summary>
     public void Attach(PerlInterpreter perl, string threadName)
     {

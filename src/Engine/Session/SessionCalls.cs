@@ -81,27 +81,7 @@ public static class SessionCalls
             case "span_set":
                 return s.Handles.Find<Span>(A(0)) is { } span ? SpanCalls.Set(s, span, Text(A(1)) ?? "", a[2..]) : null;
             case "span_get": return SpanCalls.Get(s, s.Handles.Get<Span>(A(0), "span"), Text(A(1)) ?? "");
-            case "transaction_finish":
-                try
-                {
-                    if (s.Handles.Find<Span>(A(0)) is not { } finishing)
-                        return 0L;
-                    if (Number(A(2)) is { } httpStatus)
-                        finishing.SetHttpStatus((int)httpStatus);
-                    if (finishing is Transaction && s.Refuse("finishing a transaction"))
-                        return 0L;
-                    return finishing.Finish(Number(A(1)) is { } ts ? Timestamps.FromEpochSeconds(ts) : s.Hub.Clock.UnixNs) ? 1L : 0L;
-                }
-                finally
-                {
-                    // A request's scope (transaction_start with a scope id) goes with its transaction.
-                    if (A(3) is { } requestScope)
-                    {
-                        s.Hub.PopScope();
-                        if (Truthy(A(4)))
-                            s.Handles.Release(requestScope);
-                    }
-                }
+            case "transaction_finish": return FinishTransaction(s, A(0), A(1), A(2), A(3), Truthy(A(4)));
             case "profiler_call": return ProfilerCalls.Call(s, Text(A(0)) ?? "", a.Length > 1 ? a[1..] : []);
             case "snapshot": return s.Given is null ? null : SessionSnapshot.Take(s, s.TokenOf).ToString(Newtonsoft.Json.Formatting.None);
             default: throw new SessionCallException($"Sentry::Engine::{name} is not an engine call");
@@ -132,6 +112,34 @@ public static class SessionCalls
                 scope.Contexts["request"] = ToRawJson(request);
         }
         return tx.IsSampled ? 1L : 0L;
+    }
+
+    /// <summary>
+    /// Finishes a span or transaction (with <paramref name="httpStatus"/> set first, when given). With
+    /// <paramref name="scopeId"/>, the request's scope transaction_start pushed goes with it, whatever
+    /// the finish did (its handle too when <paramref name="release"/>: Perl holds no object of it).
+    /// </summary>
+    private static object? FinishTransaction(EngineSession s, object? id, object? timestamp, object? httpStatus, object? scopeId, bool release)
+    {
+        try
+        {
+            if (s.Handles.Find<Span>(id) is not { } finishing)
+                return 0L;
+            if (Number(httpStatus) is { } code)
+                finishing.SetHttpStatus((int)code);
+            if (finishing is Transaction && s.Refuse("finishing a transaction"))
+                return 0L;
+            return finishing.Finish(Number(timestamp) is { } ts ? Timestamps.FromEpochSeconds(ts) : s.Hub.Clock.UnixNs) ? 1L : 0L;
+        }
+        finally
+        {
+            if (scopeId is not null)
+            {
+                s.Hub.PopScope();
+                if (release)
+                    s.Handles.Release(scopeId);
+            }
+        }
     }
 
     /// <summary>

@@ -49,7 +49,6 @@ public sealed class InterpreterSampler : ISampler, IDisposable
     /// </summary>
     public static readonly TimeSpan Linger = TimeSpan.FromSeconds(2);
 
-    private int _intervalUs, _maxDepth;
     private long _idleSinceMs;
 
     public void Acquire(int samplingIntervalUs, int maxStackDepth)
@@ -58,14 +57,10 @@ public sealed class InterpreterSampler : ISampler, IDisposable
         {
             if (_users++ > 0)
                 return;
-            if (_profiler.IsRunning)
-            {
-                if (_intervalUs == samplingIntervalUs && _maxDepth == maxStackDepth)
-                    return;   // still lingering with these settings
-                _profiler.Stop();
-            }
+            if (_profiler.IsRunningWith(samplingIntervalUs, maxStackDepth))
+                return;   // still lingering with these settings
+            _profiler.Stop();   // lingering with others (nothing when stopped)
             _profiler.Start(samplingIntervalUs, maxStackDepth);
-            (_intervalUs, _maxDepth) = (samplingIntervalUs, maxStackDepth);
             // Once a second keeps the native buffers small (about 100 samples each) at little CPU.
             _drain ??= new Timer(_ => OnDrain(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         }
