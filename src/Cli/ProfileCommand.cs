@@ -66,7 +66,7 @@ internal static class ProfileCommand
         private void WriteFiles(string? why)
         {
             sampler.Drain();
-            var snapshot = sampler.Store.Snapshot();
+            var snapshot = sampler.Store.Snapshot().Ticks();
             var written = new List<string>();
             void Write(string format, string file, Func<string> content)
             {

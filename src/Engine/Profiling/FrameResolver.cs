@@ -28,7 +28,7 @@ public sealed class FrameResolver(IEnumerable<string> libraryDirs, string cwd)
                 var skip = 0;
                 while (s.IsMarker && trimLeaf is not null && skip < end - 1 && trimLeaf(frames[skip]))
                     skip++;
-                store.Add(skip == 0 && end == frames.Length ? frames : frames[skip..end], threadId, s.MonotonicNs + monoToUnixNs, s.Weight);
+                store.Add(skip == 0 && end == frames.Length ? frames : frames[skip..end], threadId, s.MonotonicNs + monoToUnixNs, s.IsMarker ? 0 : s.Weight);
             }
         }
     }

@@ -8,7 +8,18 @@ public sealed record ProfileSnapshot(
     IReadOnlyDictionary<long, string> Threads,
     TimeSpan Interval)
 {
+    /// <summary>The sampler ticks the samples stand for (markers stand for none).</summary>
     public long TotalWeight => Samples.Sum(s => (long)s.Weight);
+
+    /// <summary>How many samples Sentry's formats get (one per tick, and one per marker: <see cref="Export.SentryProfileWriter.PerTick"/>).</summary>
+    public long WrittenSamples => Samples.Sum(s => (long)Math.Max(1, s.Weight));
+
+    /// <summary>
+    /// The timer's samples only, for what weighs time by ticks (flame graph, lines, speedscope, the
+    /// collapsed stacks): a marker is a profile's start or end taken inside an SDK call, not a tick,
+    /// and a program that runs many profiled transactions takes two per transaction.
+    /// </summary>
+    public ProfileSnapshot Ticks() => this with { Samples = [.. Samples.Where(s => s.Weight > 0)] };
 
     /// <summary>The stack of a sample as frames, innermost first.</summary>
     public IEnumerable<ProfileFrame> FramesOf(ProfileSample s) => Stacks[s.StackId].Select(i => Frames[i]);

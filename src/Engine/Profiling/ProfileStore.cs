@@ -54,8 +54,26 @@ public sealed class ProfileStore
                 _stacks.Add(ids);
                 _stackIds[key] = stackId;
             }
-            _samples.Add(new ProfileSample(stackId, threadId, timestampNs, weight));
+            var sample = new ProfileSample(stackId, threadId, timestampNs, weight);
+            // In time order (drains of several threads can come out of it): a window is found by
+            // binary search, not by a walk over every sample held.
+            if (_samples.Count == 0 || _samples[^1].TimestampNs <= timestampNs)
+                _samples.Add(sample);
+            else
+                _samples.Insert(After(timestampNs), sample);
         }
+    }
+
+    /// <summary>The index of the first sample later than <paramref name="timestampNs"/>.</summary>
+    private int After(long timestampNs)
+    {
+        int lo = 0, hi = _samples.Count;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (_samples[mid].TimestampNs <= timestampNs) lo = mid + 1; else hi = mid;
+        }
+        return lo;
     }
 
     /// <summary>Forgets the samples no one needs any more (frames and stacks stay interned); returns how many went.</summary>
@@ -69,8 +87,9 @@ public sealed class ProfileStore
     {
         lock (_gate)
         {
-            var samples = _samples.Where(s => s.TimestampNs >= fromNs && s.TimestampNs <= toNs)
-                .OrderBy(s => s.TimestampNs).ToList();
+            var first = fromNs == long.MinValue ? 0 : After(fromNs - 1);
+            var last = toNs == long.MaxValue ? _samples.Count : After(toNs);
+            var samples = _samples.GetRange(first, Math.Max(0, last - first));
             // Frames and stacks only grow: the snapshot views them as they are now, without a copy.
             return new ProfileSnapshot(_frames.View(), _stacks.View(), samples, new Dictionary<long, string>(_threads), Interval);
         }

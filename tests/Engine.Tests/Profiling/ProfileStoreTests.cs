@@ -21,4 +21,33 @@ public sealed class ProfileStoreTests
         Assert.That(snap.Samples.Select(s => s.TimestampNs), Is.EqualTo(new long[] { 2_000, 3_000 }));
         Assert.That(snap.TotalWeight, Is.EqualTo(2));
     }
+
+    [Test]
+    public void Samples_AddedOutOfTimeOrder_AreHeldInTimeOrder_AndWindowsFindThem()
+    {
+        // Drains of two threads into one store can come out of time order.
+        var store = new ProfileStore();
+        var frames = new[] { new ProfileFrame("main", "main", "a.pl", null, 1, true) };
+        foreach (var t in new long[] { 10, 40, 20, 40, 5, 50, 30 })
+            store.Add(frames, t == 40 ? 2 : 1, t, 1);
+        Assert.That(store.Samples.Select(s => s.TimestampNs), Is.EqualTo(new long[] { 5, 10, 20, 30, 40, 40, 50 }));
+        Assert.That(store.Snapshot(20, 40).Samples.Select(s => s.TimestampNs), Is.EqualTo(new long[] { 20, 30, 40, 40 }), "bounds inclusive");
+        Assert.That(store.Snapshot(41, 49).Samples, Is.Empty);
+        Assert.That(store.Snapshot(long.MinValue, 9).Samples.Select(s => s.TimestampNs), Is.EqualTo(new long[] { 5 }));
+        Assert.That(store.Snapshot(50, long.MaxValue).Samples.Select(s => s.TimestampNs), Is.EqualTo(new long[] { 50 }));
+    }
+
+    [Test]
+    public void Markers_WeighNoTicks_ButAreSamplesInSentrysFormats()
+    {
+        var store = new ProfileStore();
+        var frames = new[] { new ProfileFrame("main", "main", "a.pl", null, 1, true) };
+        store.Add(frames, 1, 10, 0);   // a profile's start marker
+        store.Add(frames, 1, 20, 3);   // a sample standing for 3 ticks
+        store.Add(frames, 1, 90, 0);   // its end marker
+        var snap = store.Snapshot();
+        Assert.That(snap.TotalWeight, Is.EqualTo(3));
+        Assert.That(snap.WrittenSamples, Is.EqualTo(5));
+        Assert.That(snap.Ticks().Samples.Select(s => s.TimestampNs), Is.EqualTo(new long[] { 20 }), "what weighs time by ticks leaves markers out");
+    }
 }

@@ -45,7 +45,7 @@ public sealed class SharedSamplerTests
     public void SampleNeeds_ForgetWhatNoOneNeeds_AndDoNotWalkTheStoreWhenNeedsOnlyGrow()
     {
         var store = new ProfileStore();
-        var needs = new SampleNeeds(store);
+        var needs = new SampleNeeds(store) { WalkEvery = TimeSpan.Zero };
         var frames = new[] { new ProfileFrame("main", "main", "a.pl", null, 1, true) };
         object a = new(), b = new();
         needs.Set(a, [new TimeWindow(0, 100)]);
@@ -58,5 +58,24 @@ public sealed class SharedSamplerTests
         Assert.That(store.Snapshot().Samples.Select(s => s.TimestampNs), Is.EqualTo(new long[] { 10, 60, 300 }), "150 only b needed");
         needs.Set(a, [new TimeWindow(250, 400)]);
         Assert.That(store.Snapshot().Samples.Select(s => s.TimestampNs), Is.EqualTo(new long[] { 300 }));
+    }
+
+    [Test]
+    public void SampleNeeds_WalkTheStoreAtMostEveryWalkEvery_WhileAnythingIsNeeded_AndForgetAllWhenNothingIs()
+    {
+        var store = new ProfileStore();
+        var needs = new SampleNeeds(store) { WalkEvery = TimeSpan.FromHours(1) };
+        var frames = new[] { new ProfileFrame("main", "main", "a.pl", null, 1, true) };
+        object a = new(), b = new();
+        needs.Set(a, [new TimeWindow(0, 100)]);
+        needs.Set(b, [new TimeWindow(50, 200)]);
+        foreach (var t in new long[] { 10, 60, 150 })
+            store.Add(frames, 1, t, 1);
+        needs.Set(b, []);   // the first walk
+        Assert.That(store.Snapshot().Samples.Select(s => s.TimestampNs), Is.EqualTo(new long[] { 10, 60 }));
+        needs.Set(a, [new TimeWindow(50, 100)]);   // shrank, but the last walk was just now
+        Assert.That(store.Snapshot().Samples.Select(s => s.TimestampNs), Is.EqualTo(new long[] { 10, 60 }), "kept until the next walk");
+        needs.Set(a, []);
+        Assert.That(store.Snapshot().Samples, Is.Empty, "nothing is needed: all goes at once");
     }
 }

@@ -18,7 +18,8 @@ internal static class SentryProfileWriter
     /// <summary>
     /// One sample per sampler tick, in time order: a sample that stands for N ticks (the program sat in
     /// a blocking call or an op with no safe point) becomes N samples at its ticks' times (it is stamped
-    /// at the first), so tools that count samples weigh that time right. Ticks after
+    /// at the first), so tools that count samples weigh that time right. A marker (weight 0) is one
+    /// sample: a short profile's start and end. Ticks after
     /// <paramref name="untilNs"/> are left out.
     /// </summary>
     public static List<ProfileSample> PerTick(IEnumerable<ProfileSample> samples, TimeSpan interval, long untilNs = long.MaxValue)

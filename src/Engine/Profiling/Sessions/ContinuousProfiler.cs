@@ -85,13 +85,13 @@ internal sealed class ContinuousProfiler(ProfilerContext ctx)
             var end = Math.Min(_chunkCutNs + ChunkNs, nowNs + 1);
             var snapshot = ctx.Sampler.Store.Snapshot(_chunkCutNs, end - 1);
             _chunkCutNs = end;
-            if (snapshot.TotalWeight >= 2)   // written one sample per tick
+            if (snapshot.WrittenSamples >= 2)   // written one sample per tick (and per marker)
             {
                 var context = new SentryChunkExporter.Context(Session.Id, SdkInfo.Default, ctx.Options.Release, ctx.Options.Environment);
                 foreach (var chunk in SentryChunkExporter.Export(snapshot.WithInApp(ctx.InApp), context))
                     ctx.Send(Envelope.FromProfileChunk(chunk, SdkInfo.Default));
             }
-            else if (snapshot.TotalWeight == 1)
+            else if (snapshot.WrittenSamples == 1)
             {
                 // Relay refuses a chunk with one sample (not_enough_samples, spec §3).
                 ctx.Reports.Record(DiscardReason.InsufficientData, DataCategory.ProfileChunk);
