@@ -90,6 +90,33 @@ public sealed class ProfileCommandTests
         Assert.That(Ticks("main;main::outer"), Is.LessThanOrEqualTo(2), "not charged to the caller of the sub that made the XS call");
     }
     [Test]
+    public void Profile_OfAProgramRunningProfiledTransactions_CountsOnlyTheTimersTicks()
+    {
+        // Each profiled transaction takes a marker at its start and end, inside the SDK's calls: they are
+        // its profile's first and last samples, not ticks. Before, 3,000 of them made thousands of ticks
+        // on the SDK's call sites (and each transaction walked every sample the run had kept).
+        var dir = _dir;
+        File.WriteAllText(Path.Combine(dir, "tx.pl"), """
+            use Sentry::SDK;
+            use Time::HiRes ();
+            Sentry::SDK->init({ dsn => 'http://k@127.0.0.1:9/1', envelope_dir => 'env', traces_sample_rate => 1, profiles_sample_rate => 1 });
+            my $t0 = Time::HiRes::time();
+            for (1 .. 3000) { my $tx = Sentry::SDK->start_transaction({ name => 'job', op => 'task' }); $tx->finish }
+            printf STDERR "elapsed %.3f\n", Time::HiRes::time() - $t0;
+            """);
+        var outDir = Path.Combine(dir, "out");
+        var r = ProcessRunner.Run(Repo.PerlSentry, ["profile", "-o", outDir, "--format", "collapsed", "tx.pl"], dir, timeoutMs: 120_000);
+        Assert.That(r.ExitCode, Is.Zero, r.Stderr);
+        var m = System.Text.RegularExpressions.Regex.Match(r.Stderr, @"(\d+) samples \((\d+) ticks, ([\d.]+) s at 101 Hz\)");
+        Assert.That(m.Success, r.Stderr);
+        var run = double.Parse(System.Text.RegularExpressions.Regex.Match(r.Stderr, @"elapsed ([\d.]+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        var ticks = int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.That(ticks, Is.LessThan((run + 1.5) * 101 * 1.5), $"at most the timer's ticks over the run ({run:F2} s of transactions): {m.Value}");
+        var collapsed = File.ReadAllText(Path.Combine(outDir, "profile.collapsed.txt"));
+        Assert.That(collapsed, Does.Not.Match(@" 0\r?\n"), "no stack of no ticks");
+    }
+
+    [Test]
     public void Profile_EndBlocksAndStringEvals_HaveStableNamesAndRealPlaces()
     {
         var dir = _dir;
