@@ -98,17 +98,20 @@ public sealed class Profiler : IDisposable
     public void Flush() => DrainAll();
 
     /// <summary>
-    /// Takes a sample at once (a profile's first and last) when sampling is on. Called from inside an
-    /// SDK call, so the innermost frames for which <paramref name="isOwnFrame"/> holds (the SDK's own
-    /// subs, found by position at the leaf) are left out of that sample.
+    /// Takes a sample at once (a profile's first and last) when sampling is on: only the stack walk,
+    /// on the interpreter's thread; it reaches the store with the next drain, which may run on any
+    /// thread. Called from inside an SDK call, so the innermost frames for which
+    /// <paramref name="isOwnFrame"/> holds (the SDK's own subs, found by position at the leaf) are left
+    /// out of that sample when it is drained.
     /// </summary>
     public void SampleNow(PerlInterpreter perl, Func<ProfileFrame, bool> isOwnFrame)
     {
-        Drain(perl);
-        if (!_running || !perl.SampleNow())
-            return;
-        Drain(perl, isOwnFrame);
+        _isOwnFrame = isOwnFrame;
+        if (_running)
+            perl.SampleNow();
     }
+
+    private volatile Func<ProfileFrame, bool>? _isOwnFrame;
 
     private void StartOn(PerlInterpreter perl) =>
         perl.StartSampling(TimeSpan.FromMicroseconds(_intervalUs), _maxDepth);
@@ -127,12 +130,22 @@ public sealed class Profiler : IDisposable
             Drain(p);
     }
 
-    private void Drain(PerlInterpreter perl, Func<ProfileFrame, bool>? trimLeaf = null)
+    private readonly Lock _draining = new();
+
+    /// <summary>
+    /// Moves what <paramref name="perl"/> recorded into the store. One drain at a time: a drain that
+    /// returns has added everything recorded before it started (another thread's drain may have taken
+    /// the records a moment earlier; it is waited for).
+    /// </summary>
+    private void Drain(PerlInterpreter perl)
     {
-        var raw = new List<PerlSample>();
-        perl.DrainSamples(raw);
-        if (raw.Count > 0)
-            _frames.AddTo(Store, raw, perl.OsThreadId, _monoToUnix, trimLeaf);
+        lock (_draining)
+        {
+            var raw = new List<PerlSample>();
+            perl.DrainSamples(raw);
+            if (raw.Count > 0)
+                _frames.AddTo(Store, raw, perl.OsThreadId, _monoToUnix, _isOwnFrame);
+        }
     }
 
     public void Dispose()

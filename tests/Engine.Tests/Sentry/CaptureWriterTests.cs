@@ -1,4 +1,5 @@
 using Newtonsoft.Json.Linq;
+using PerlSentry.Engine.Profiling.Sessions;
 using PerlSentry.Engine.Sentry;
 using PerlSentry.Engine.Sentry.Transport;
 using PerlSentry.Engine.Session;
@@ -117,5 +118,36 @@ public sealed class CaptureWriterTests
         var profile = JObject.Parse(transport.Items("profile").Single().Payload);
         Assert.That((string?)profile["transaction"]!["id"], Is.EqualTo((string?)tx["event_id"]));
         Assert.That((string?)tx["contexts"]!["profile"]!["profile_id"], Is.EqualTo((string?)profile["event_id"]));
+    }
+
+    [Test]
+    public void AProfileFinishedJustBeforeShutdown_IsWrittenWithAllItsSamples_AfterItsProfilerWasDisposed()
+    {
+        // The writer drains and exports a finished profile; at exit the session disposes its profilers
+        // first, which must not take the samples that export still needs (the README's example lost its
+        // last profile about half the time when they did).
+        using var writer = new CaptureWriter("test writer");
+        using var gate = new ManualResetEventSlim();
+        var sampler = new FakeSampler();
+        var transport = new RecordingTransport();
+        using var session = new EngineSession(new SessionHost(() => sampler, sampler, new HostInfo("x86_64", "Linux", "6.1", "5.36.0"),
+            "42", "main", [], _ => { })
+        {
+            Transports = (_, _, _, _) => (transport, new ClientReports()),
+            Writer = writer,
+        });
+        object? Call(string name, params object?[] args) => SessionCalls.Call(session, name, args);
+        Call("init", new Dictionary<string, object?> { ["dsn"] = "https://key@o1.ingest.sentry.io/1", ["traces_sample_rate"] = 1.0, ["profiles_sample_rate"] = 1.0 },
+            new Dictionary<string, object?>());
+        writer.Post(() => gate.Wait());
+        Call("transaction_start", 8L, new Dictionary<string, object?> { ["name"] = "report", ["op"] = "task" }, null);
+        sampler.Advance(TimeSpan.FromMilliseconds(1_200));   // a drain at 1 s moves the first 100 ticks into the store
+        Call("transaction_finish", 8L, null);
+        ((HubProfiler)session.Hub.Profiler!).Dispose();
+        sampler.Advance(TimeSpan.FromSeconds(2));
+        gate.Set();
+        Assert.That(session.Hub.Flush(TimeSpan.FromSeconds(10)), Is.True);
+        var profile = JObject.Parse(transport.Items("profile").Single().Payload);
+        Assert.That(profile["profile"]!["samples"]!.Count(), Is.GreaterThanOrEqualTo(120), "120 ticks and the two markers");
     }
 }

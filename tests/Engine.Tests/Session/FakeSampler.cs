@@ -6,7 +6,9 @@ namespace PerlSentry.Engine.Tests.Session;
 
 /// <summary>
 /// A sampler with no interpreter: time moves when the test says, a sample of <see cref="Stack"/> is
-/// taken every 10 ms while anyone holds it, and <see cref="Mark"/> takes one at once.
+/// taken every 10 ms while anyone holds it, and <see cref="Mark"/> takes one at once (a marker, of no
+/// ticks). As the native sampler does, it records them, and <see cref="Drain"/> (and the tick every
+/// second) moves them into the store.
 /// </summary>
 internal sealed class FakeSampler : ISampler, IClock
 {
@@ -53,14 +55,24 @@ internal sealed class FakeSampler : ISampler, IClock
         Users--;
     }
 
+    private readonly List<(IReadOnlyList<ProfileFrame> Stack, long At, int Weight)> _recorded = [];
+
     public void Mark()
     {
         Marks++;
         if (IsSampling)
-            Store.Add(Stack, ThreadId, Now, 1);
+            lock (_recorded) _recorded.Add((Stack, Now, 0));
     }
 
-    public void Drain() { }
+    public void Drain()
+    {
+        lock (_recorded)
+        {
+            foreach (var (stack, at, weight) in _recorded)
+                Store.Add(stack, ThreadId, at, weight);
+            _recorded.Clear();
+        }
+    }
 
     public void Retain(object owner, IReadOnlyList<TimeWindow> windows) =>
         LazyInitializer.EnsureInitialized(ref _needs, () => new SampleNeeds(Store)).Set(owner, windows);
@@ -74,9 +86,12 @@ internal sealed class FakeSampler : ISampler, IClock
             var before = Now / 1_000_000_000;
             Now += 10_000_000;
             if (IsSampling)
-                Store.Add(Stack, ThreadId, Now, 1);
+                lock (_recorded) _recorded.Add((Stack, Now, 1));
             if (Now / 1_000_000_000 != before)
+            {
+                Drain();
                 Drained?.Invoke();
+            }
         }
         Now = end;
     }

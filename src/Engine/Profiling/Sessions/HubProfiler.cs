@@ -31,7 +31,7 @@ public sealed class HubProfiler : ITransactionProfiler, IDisposable
         _hub = hub;
         _ctx = new ProfilerContext(hub.Options, sampler, host, inApp, hub.Client.Reports, hub.Client.Send, log);
         _decider = hub.Decider;
-        _transactions = new TransactionProfiler(_ctx);
+        _transactions = new TransactionProfiler(_ctx) { Exported = OnExported };
         _continuous = new ContinuousProfiler(_ctx);
         hub.Profiler = this;
         sampler.Drained += Tick;
@@ -55,7 +55,7 @@ public sealed class HubProfiler : ITransactionProfiler, IDisposable
                 throw new InvalidOperationException("a profile is running: stop it before changing the profiler's settings");
             _ctx = _ctx with { Options = options };
             _decider = _hub.Decider.With(options);
-            _transactions = new TransactionProfiler(_ctx);
+            _transactions = new TransactionProfiler(_ctx) { Exported = OnExported };
             _continuous = new ContinuousProfiler(_ctx);
         }
     }
@@ -245,9 +245,31 @@ public sealed class HubProfiler : ITransactionProfiler, IDisposable
         }
     }
 
+    private volatile bool _disposed;
+
+    /// <summary>
+    /// A finished profile took its samples (on the writer). Only after <see cref="Dispose"/> does that
+    /// change what is kept: until then the drain's tick says so.
+    /// </summary>
+    private void OnExported()
+    {
+        if (_disposed)
+            KeepFinishing();
+    }
+
+    private readonly Lock _keeping = new();
+
+    private void KeepFinishing()
+    {
+        lock (_keeping)   // the last one said wins: from the writer and from Dispose
+            _ctx.Sampler.Retain(this, _transactions.Finishing);
+    }
+
+    /// <summary>Stops following the sampler; the samples of finished profiles whose export has not run yet (on the writer) are kept until it has.</summary>
     public void Dispose()
     {
+        _disposed = true;
         _ctx.Sampler.Drained -= Tick;
-        _ctx.Sampler.Retain(this, []);
+        KeepFinishing();
     }
 }

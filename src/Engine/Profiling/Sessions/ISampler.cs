@@ -25,7 +25,10 @@ public interface ISampler
     /// <summary>Stops sampling when the last user lets go (in-process: <see cref="InterpreterSampler.Linger"/> later).</summary>
     void Release();
 
-    /// <summary>Takes a sample now, leaving out the SDK's own frames at the leaf; what was sampled before it is drained first.</summary>
+    /// <summary>
+    /// Takes a sample now (a marker), leaving out the SDK's own frames at the leaf. It is in
+    /// <see cref="Store"/> after the next <see cref="Drain"/>, with what was sampled before it.
+    /// </summary>
     void Mark();
 
     /// <summary>Moves what was sampled into <see cref="Store"/>. Any thread.</summary>

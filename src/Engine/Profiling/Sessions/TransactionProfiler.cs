@@ -9,12 +9,23 @@ namespace PerlSentry.Engine.Profiling.Sessions;
 /// <summary>
 /// Transaction profiles, sample format v1 (spec §2, §6): a marker sample at start and at finish,
 /// anchored at the transaction's start, cut at <c>max_profile_duration</c>, sent in the transaction's
-/// envelope; under 2 samples the profile is dropped as <c>insufficient_data</c>. Not thread-safe: its
-/// owner (<see cref="HubProfiler"/>) serialises calls.
+/// envelope; under 2 samples the profile is dropped as <c>insufficient_data</c>. On the program's
+/// thread a finish only takes its marker; the drain, the window and the export run where the
+/// envelope is written (the writer's thread). Not thread-safe: its owner (<see cref="HubProfiler"/>)
+/// serialises calls, except the export <see cref="Finish"/> returns.
 /// </summary>
 internal sealed class TransactionProfiler(ProfilerContext ctx)
 {
     private readonly List<ProfileHandle> _running = [];
+
+    /// <summary>Finished profiles not exported yet: their samples are still needed (under its own lock: the export runs on the writer).</summary>
+    private readonly List<ProfileHandle> _finishing = [];
+
+    /// <summary>How long a finished profile's samples are kept for an export that has not come (a writer that stopped).</summary>
+    /// <summary>Raised on the exporting thread when a finished profile has taken its samples.</summary>
+    public Action? Exported { get; set; }
+
+    private static readonly long ExportWaitNs = (long)TimeSpan.FromSeconds(60).TotalNanoseconds;
 
     private long MaxDurationNs => (long)(Math.Min(ctx.Options.MaxProfileDuration, SentryProfileV1Exporter.MaxDuration.TotalSeconds) * 1e9);
 
@@ -35,16 +46,15 @@ internal sealed class TransactionProfiler(ProfilerContext ctx)
     }
 
     /// <summary>
-    /// Ends the profile of a finishing transaction: what writes its envelope item (it reads only what
-    /// is fixed here, so it may run on another thread), or null (dropped and counted).
+    /// Ends the profile of a finishing transaction: what writes its envelope item, or null (dropped and
+    /// counted). That runs before the transaction is written (on the writer's thread, or here), reads
+    /// only what is fixed here, and adds <c>contexts.profile</c> to the transaction when it sends one.
     /// </summary>
     public Func<EnvelopeItem?>? Finish(Transaction tx, ProfileHandle h)
     {
         tx.ProfileState = null;
         if (!h.Expired)
-            ctx.Sampler.Mark();   // which drains what was sampled before it
-        else
-            ctx.Sampler.Drain();
+            ctx.Sampler.Mark();
         h.EndNs = ctx.Sampler.NowNs;   // after the closing marker, so the window holds it
         ctx.Sampler.Release();
         _running.Remove(h);
@@ -53,7 +63,18 @@ internal sealed class TransactionProfiler(ProfilerContext ctx)
             h.DropReason ??= DiscardReason.SampleRate;
             return null;
         }
+        lock (_finishing)
+            _finishing.Add(h);
+        return () => Export(h, tx);
+    }
+
+    private EnvelopeItem? Export(ProfileHandle h, Transaction tx)
+    {
+        ctx.Sampler.Drain();   // the closing marker and what was sampled before it
         var (snapshot, context) = Window(h, tx);
+        lock (_finishing)
+            _finishing.Remove(h);
+        Exported?.Invoke();
         var samples = SentryProfileV1Exporter.SamplesOf(snapshot, context);
         if (samples.Count < 2)
         {
@@ -61,8 +82,7 @@ internal sealed class TransactionProfiler(ProfilerContext ctx)
             return null;
         }
         tx.Contexts["profile"] = new JObject { ["profile_id"] = h.Id };
-        var inApp = ctx.InApp;   // marked on the writer: it looks at every frame the store holds
-        return () => new EnvelopeItem("profile", h.Payload = SentryProfileV1Exporter.Export(snapshot.WithInApp(inApp), context, samples));
+        return new EnvelopeItem("profile", h.Payload = SentryProfileV1Exporter.Export(snapshot.WithInApp(ctx.InApp), context, samples));
     }
 
     /// <summary>The profile's v1 payload so far (or as sent).</summary>
@@ -96,6 +116,8 @@ internal sealed class TransactionProfiler(ProfilerContext ctx)
     /// <summary>After a drain: profiles past max_profile_duration take no more samples.</summary>
     public void Tick(long nowNs)
     {
+        lock (_finishing)
+            _finishing.RemoveAll(h => nowNs - h.EndNs > ExportWaitNs);
         foreach (var h in _running.Where(h => !h.Expired && nowNs - h.StartNs > MaxDurationNs))
         {
             h.Expired = true;
@@ -104,5 +126,23 @@ internal sealed class TransactionProfiler(ProfilerContext ctx)
     }
 
     /// <summary>The sample windows the running profiles still need.</summary>
-    public IEnumerable<TimeWindow> Windows => _running.Select(h => new TimeWindow(h.StartNs, h.StartNs + MaxDurationNs));
+    /// <summary>The windows of the finished profiles whose export has not run yet.</summary>
+    public IReadOnlyList<TimeWindow> Finishing
+    {
+        get
+        {
+            lock (_finishing)
+                return [.. _finishing.Select(h => new TimeWindow(h.StartNs, h.EndNs!.Value))];
+        }
+    }
+
+    public IEnumerable<TimeWindow> Windows
+    {
+        get
+        {
+            lock (_finishing)
+                return [.. _running.Select(h => new TimeWindow(h.StartNs, h.StartNs + MaxDurationNs)),
+                        .. _finishing.Select(h => new TimeWindow(h.StartNs, h.EndNs!.Value))];
+        }
+    }
 }
