@@ -76,10 +76,42 @@ public sealed class ProfileStore
         return lo;
     }
 
-    /// <summary>Forgets the samples no one needs any more (frames and stacks stay interned); returns how many went.</summary>
-    public int Retain(Func<ProfileSample, bool> keep)
+    /// <summary>
+    /// Forgets the samples outside <paramref name="windows"/> (inclusive; frames and stacks stay
+    /// interned); returns how many went. Samples are in time order, so each window is found by binary
+    /// search and what is kept is copied in ranges.
+    /// </summary>
+    public int Retain(IReadOnlyList<TimeWindow> windows)
     {
-        lock (_gate) return _samples.RemoveAll(s => !keep(s));
+        lock (_gate)
+        {
+            var before = _samples.Count;
+            if (windows.Count == 0)
+            {
+                _samples.Clear();
+                return before;
+            }
+            var kept = new List<ProfileSample>();
+            long done = long.MinValue;   // kept up to here: overlapping windows add nothing twice
+            foreach (var w in windows.OrderBy(w => w.From))
+            {
+                var from = Math.Max(w.From, done == long.MinValue ? long.MinValue : done + 1);
+                if (from > w.To)
+                    continue;
+                var first = from == long.MinValue ? 0 : After(from - 1);
+                var last = w.To == long.MaxValue ? _samples.Count : After(w.To);
+                if (last > first)
+                    kept.AddRange(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_samples)[first..last]);
+                done = w.To;
+                if (done == long.MaxValue)
+                    break;
+            }
+            if (kept.Count == before)
+                return 0;
+            _samples.Clear();
+            _samples.AddRange(kept);
+            return before - kept.Count;
+        }
     }
 
     /// <summary>A consistent copy of everything, for the exporters (pure functions of it).</summary>

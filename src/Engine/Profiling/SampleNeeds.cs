@@ -39,6 +39,6 @@ public sealed class SampleNeeds(ProfileStore store)
             _walkedMs = now;
             all = [.. _needs.Values.SelectMany(w => w)];
         }
-        store.Retain(s => all.Any(w => s.TimestampNs >= w.From && s.TimestampNs <= w.To));
+        store.Retain(all);
     }
 }

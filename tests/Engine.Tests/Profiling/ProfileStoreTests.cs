@@ -50,4 +50,30 @@ public sealed class ProfileStoreTests
         Assert.That(snap.WrittenSamples, Is.EqualTo(5));
         Assert.That(snap.Ticks().Samples.Select(s => s.TimestampNs), Is.EqualTo(new long[] { 20 }), "what weighs time by ticks leaves markers out");
     }
+
+    [Test]
+    public void Retain_KeepsExactlyTheSamplesInsideAnyWindow()
+    {
+        var frames = new[] { new ProfileFrame("main", "main", "a.pl", null, 1, true) };
+        var times = new long[] { 1, 5, 5, 9, 10, 14, 20, 21, 30, 41 };
+        var cases = new TimeWindow[][]
+        {
+            [],
+            [new(long.MinValue, long.MaxValue)],
+            [new(5, 10)],
+            [new(20, 40), new(1, 5)],                 // not in order
+            [new(4, 14), new(9, 21), new(10, 12)],    // overlapping, one inside another
+            [new(long.MinValue, 0), new(42, long.MaxValue)],
+            [new(30, long.MaxValue), new(long.MinValue, 1)],
+        };
+        foreach (var windows in cases)
+        {
+            var store = new ProfileStore();
+            foreach (var t in times)
+                store.Add(frames, 1, t, 1);
+            var expected = times.Where(t => windows.Any(w => t >= w.From && t <= w.To)).ToArray();
+            Assert.That(store.Retain(windows), Is.EqualTo(times.Length - expected.Length));
+            Assert.That(store.Samples.Select(s => s.TimestampNs), Is.EqualTo(expected), string.Join(" ", windows.Select(w => $"{w.From}..{w.To}")));
+        }
+    }
 }

@@ -19,7 +19,7 @@ internal sealed class TransactionProfiler(ProfilerContext ctx)
     private readonly List<ProfileHandle> _running = [];
 
     /// <summary>Finished profiles not exported yet: their samples are still needed (under its own lock: the export runs on the writer).</summary>
-    private readonly List<ProfileHandle> _finishing = [];
+    private readonly PendingExports _finishing = new();
 
     /// <summary>How long a finished profile's samples are kept for an export that has not come (a writer that stopped).</summary>
     /// <summary>Raised on the exporting thread when a finished profile has taken its samples.</summary>
@@ -63,8 +63,7 @@ internal sealed class TransactionProfiler(ProfilerContext ctx)
             h.DropReason ??= DiscardReason.SampleRate;
             return null;
         }
-        lock (_finishing)
-            _finishing.Add(h);
+        _finishing.Add(h);
         return () => Export(h, tx);
     }
 
@@ -72,8 +71,7 @@ internal sealed class TransactionProfiler(ProfilerContext ctx)
     {
         ctx.Sampler.Drain();   // the closing marker and what was sampled before it
         var (snapshot, context) = Window(h, tx);
-        lock (_finishing)
-            _finishing.Remove(h);
+        _finishing.Remove(h);
         Exported?.Invoke();
         var samples = SentryProfileV1Exporter.SamplesOf(snapshot, context);
         if (samples.Count < 2)
@@ -116,8 +114,7 @@ internal sealed class TransactionProfiler(ProfilerContext ctx)
     /// <summary>After a drain: profiles past max_profile_duration take no more samples.</summary>
     public void Tick(long nowNs)
     {
-        lock (_finishing)
-            _finishing.RemoveAll(h => nowNs - h.EndNs > ExportWaitNs);
+        _finishing.ForgetEndedBefore(nowNs - ExportWaitNs);
         foreach (var h in _running.Where(h => !h.Expired && nowNs - h.StartNs > MaxDurationNs))
         {
             h.Expired = true;
@@ -126,23 +123,73 @@ internal sealed class TransactionProfiler(ProfilerContext ctx)
     }
 
     /// <summary>The sample windows the running profiles still need.</summary>
-    /// <summary>The windows of the finished profiles whose export has not run yet.</summary>
-    public IReadOnlyList<TimeWindow> Finishing
+    /// <summary>The samples the finished profiles whose export has not run yet need: one window over them all.</summary>
+    public IReadOnlyList<TimeWindow> Finishing => Span(includeRunning: false);
+
+    /// <summary>
+    /// The samples the running profiles and those not exported yet need, as one window over them all:
+    /// a server has a profile per request waiting for the writer, and a window each made every start
+    /// and finish compare them all. The gaps between them are kept too, for as long as the writer lags.
+    /// </summary>
+    public IReadOnlyList<TimeWindow> Windows => Span(includeRunning: true);
+
+    private IReadOnlyList<TimeWindow> Span(bool includeRunning)
     {
-        get
-        {
-            lock (_finishing)
-                return [.. _finishing.Select(h => new TimeWindow(h.StartNs, h.EndNs!.Value))];
-        }
+        long from = long.MaxValue, to = long.MinValue;
+        if (includeRunning)
+            foreach (var h in _running)
+                (from, to) = (Math.Min(from, h.StartNs), Math.Max(to, h.StartNs + MaxDurationNs));
+        if (_finishing.Span() is { } pending)
+            (from, to) = (Math.Min(from, pending.From), Math.Max(to, pending.To));
+        return from <= to ? [new TimeWindow(from, to)] : [];
     }
 
-    public IEnumerable<TimeWindow> Windows
+    /// <summary>
+    /// Finished profiles waiting for their export, and the one window over them, each in O(log n): when
+    /// the writer lags behind a busy server, thousands wait. Thread-safe.
+    /// </summary>
+    private sealed class PendingExports
     {
-        get
+        private readonly SortedSet<(long Start, long Seq)> _starts = [];
+        private readonly Dictionary<ProfileHandle, (long Start, long Seq, long End)> _of = new(ReferenceEqualityComparer.Instance);
+        private long _seq;
+        private long _to = long.MinValue;   // the latest end since the set was last empty
+
+        public void Add(ProfileHandle h)
         {
-            lock (_finishing)
-                return [.. _running.Select(h => new TimeWindow(h.StartNs, h.StartNs + MaxDurationNs)),
-                        .. _finishing.Select(h => new TimeWindow(h.StartNs, h.EndNs!.Value))];
+            lock (_starts)
+            {
+                var e = (h.StartNs, ++_seq, h.EndNs!.Value);
+                _starts.Add((e.StartNs, e.Item2));
+                _of[h] = e;
+                _to = Math.Max(_to, e.Item3);
+            }
+        }
+
+        public void Remove(ProfileHandle h)
+        {
+            lock (_starts)
+            {
+                if (!_of.Remove(h, out var e))
+                    return;
+                _starts.Remove((e.Start, e.Seq));
+                if (_of.Count == 0)
+                    _to = long.MinValue;
+            }
+        }
+
+        public TimeWindow? Span()
+        {
+            lock (_starts)
+                return _of.Count == 0 ? null : new TimeWindow(_starts.Min.Start, _to);
+        }
+
+        /// <summary>Forgets those whose export never came (a writer that stopped).</summary>
+        public void ForgetEndedBefore(long ns)
+        {
+            lock (_starts)
+                foreach (var h in _of.Where(kv => kv.Value.End < ns).Select(kv => kv.Key).ToList())
+                    Remove(h);
         }
     }
 }
