@@ -64,6 +64,13 @@ public sealed class ProfileStore
         }
     }
 
+    /// <summary>The indexes [first, last) of the samples from <paramref name="fromNs"/> to <paramref name="toNs"/> (inclusive).</summary>
+    private (int First, int Last) Range(long fromNs, long toNs)
+    {
+        var first = fromNs == long.MinValue ? 0 : After(fromNs - 1);
+        return (first, Math.Max(first, After(toNs)));
+    }
+
     /// <summary>The index of the first sample later than <paramref name="timestampNs"/>.</summary>
     private int After(long timestampNs)
     {
@@ -92,19 +99,13 @@ public sealed class ProfileStore
                 return before;
             }
             var kept = new List<ProfileSample>();
-            long done = long.MinValue;   // kept up to here: overlapping windows add nothing twice
-            foreach (var w in windows.OrderBy(w => w.From))
+            var covered = 0;   // samples before this index are kept already: overlapping windows add nothing twice
+            foreach (var (first, last) in windows.Select(w => Range(w.From, w.To)).OrderBy(r => r.First))
             {
-                var from = Math.Max(w.From, done == long.MinValue ? long.MinValue : done + 1);
-                if (from > w.To)
-                    continue;
-                var first = from == long.MinValue ? 0 : After(from - 1);
-                var last = w.To == long.MaxValue ? _samples.Count : After(w.To);
-                if (last > first)
-                    kept.AddRange(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_samples)[first..last]);
-                done = w.To;
-                if (done == long.MaxValue)
-                    break;
+                var start = Math.Max(first, covered);
+                if (last > start)
+                    kept.AddRange(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_samples)[start..last]);
+                covered = Math.Max(covered, last);
             }
             if (kept.Count == before)
                 return 0;
@@ -119,9 +120,8 @@ public sealed class ProfileStore
     {
         lock (_gate)
         {
-            var first = fromNs == long.MinValue ? 0 : After(fromNs - 1);
-            var last = toNs == long.MaxValue ? _samples.Count : After(toNs);
-            var samples = _samples.GetRange(first, Math.Max(0, last - first));
+            var (first, last) = Range(fromNs, toNs);
+            var samples = _samples.GetRange(first, last - first);
             // Frames and stacks only grow: the snapshot views them as they are now, without a copy.
             return new ProfileSnapshot(_frames.View(), _stacks.View(), samples, new Dictionary<long, string>(_threads), Interval);
         }

@@ -73,17 +73,9 @@ public sealed class CaptureWriterTests
     {
         using var writer = new CaptureWriter("test writer");
         using var gate = new ManualResetEventSlim();
-        var sampler = new FakeSampler();
-        var transport = new RecordingTransport();
-        using var session = new EngineSession(new SessionHost(() => sampler, sampler, new HostInfo("x86_64", "Linux", "6.1", "5.36.0"),
-            "42", "main", [], _ => { })
-        {
-            Transports = (_, _, _, _) => (transport, new ClientReports()),
-            Writer = writer,
-        });
+        var (session, sampler, transport) = ProfilingSession(writer);
+        using var _ = session;
         object? Call(string name, params object?[] args) => SessionCalls.Call(session, name, args);
-        Call("init", new Dictionary<string, object?> { ["dsn"] = "https://key@o1.ingest.sentry.io/1", ["traces_sample_rate"] = 1.0, ["profiles_sample_rate"] = 1.0 },
-            new Dictionary<string, object?>());
         writer.Post(() => gate.Wait());   // nothing is written until the program has changed everything
 
         Call("scope_set", EngineSession.RootScopeId, "set_tag", "stage", "at the call");
@@ -128,17 +120,9 @@ public sealed class CaptureWriterTests
         // last profile about half the time when they did).
         using var writer = new CaptureWriter("test writer");
         using var gate = new ManualResetEventSlim();
-        var sampler = new FakeSampler();
-        var transport = new RecordingTransport();
-        using var session = new EngineSession(new SessionHost(() => sampler, sampler, new HostInfo("x86_64", "Linux", "6.1", "5.36.0"),
-            "42", "main", [], _ => { })
-        {
-            Transports = (_, _, _, _) => (transport, new ClientReports()),
-            Writer = writer,
-        });
+        var (session, sampler, transport) = ProfilingSession(writer);
+        using var _ = session;
         object? Call(string name, params object?[] args) => SessionCalls.Call(session, name, args);
-        Call("init", new Dictionary<string, object?> { ["dsn"] = "https://key@o1.ingest.sentry.io/1", ["traces_sample_rate"] = 1.0, ["profiles_sample_rate"] = 1.0 },
-            new Dictionary<string, object?>());
         writer.Post(() => gate.Wait());
         Call("transaction_start", 8L, new Dictionary<string, object?> { ["name"] = "report", ["op"] = "task" }, null);
         sampler.Advance(TimeSpan.FromMilliseconds(1_200));   // a drain at 1 s moves the first 100 ticks into the store
@@ -149,5 +133,24 @@ public sealed class CaptureWriterTests
         Assert.That(session.Hub.Flush(TimeSpan.FromSeconds(10)), Is.True);
         var profile = JObject.Parse(transport.Items("profile").Single().Payload);
         Assert.That(profile["profile"]!["samples"]!.Count(), Is.GreaterThanOrEqualTo(120), "120 ticks and the two markers");
+    }
+
+    /// <summary>A session writing on <paramref name="writer"/>, initialised with tracing and profiling at 100%, sampled by a fake.</summary>
+    private static (EngineSession Session, FakeSampler Sampler, RecordingTransport Transport) ProfilingSession(CaptureWriter writer)
+    {
+        var sampler = new FakeSampler();
+        var transport = new RecordingTransport();
+        var session = new EngineSession(new SessionHost(() => sampler, sampler, new HostInfo("x86_64", "Linux", "6.1", "5.36.0"),
+            "42", "main", [], _ => { })
+        {
+            Transports = (_, _, _, _) => (transport, new ClientReports()),
+            Writer = writer,
+        });
+        SessionCalls.Call(session, "init",
+        [
+            new Dictionary<string, object?> { ["dsn"] = "https://key@o1.ingest.sentry.io/1", ["traces_sample_rate"] = 1.0, ["profiles_sample_rate"] = 1.0 },
+            new Dictionary<string, object?>(),
+        ]);
+        return (session, sampler, transport);
     }
 }

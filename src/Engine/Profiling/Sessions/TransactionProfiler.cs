@@ -21,10 +21,10 @@ internal sealed class TransactionProfiler(ProfilerContext ctx)
     /// <summary>Finished profiles not exported yet: their samples are still needed (under its own lock: the export runs on the writer).</summary>
     private readonly PendingExports _finishing = new();
 
-    /// <summary>How long a finished profile's samples are kept for an export that has not come (a writer that stopped).</summary>
     /// <summary>Raised on the exporting thread when a finished profile has taken its samples.</summary>
     public Action? Exported { get; set; }
 
+    /// <summary>How long a finished profile's samples are kept for an export that has not come (a writer that stopped).</summary>
     private static readonly long ExportWaitNs = (long)TimeSpan.FromSeconds(60).TotalNanoseconds;
 
     private long MaxDurationNs => (long)(Math.Min(ctx.Options.MaxProfileDuration, SentryProfileV1Exporter.MaxDuration.TotalSeconds) * 1e9);
@@ -122,7 +122,6 @@ internal sealed class TransactionProfiler(ProfilerContext ctx)
         }
     }
 
-    /// <summary>The sample windows the running profiles still need.</summary>
     /// <summary>The samples the finished profiles whose export has not run yet need: one window over them all.</summary>
     public IReadOnlyList<TimeWindow> Finishing => Span(includeRunning: false);
 
@@ -159,10 +158,10 @@ internal sealed class TransactionProfiler(ProfilerContext ctx)
         {
             lock (_starts)
             {
-                var e = (h.StartNs, ++_seq, h.EndNs!.Value);
-                _starts.Add((e.StartNs, e.Item2));
-                _of[h] = e;
-                _to = Math.Max(_to, e.Item3);
+                var seq = ++_seq;
+                _starts.Add((h.StartNs, seq));
+                _of[h] = (h.StartNs, seq, h.EndNs!.Value);
+                _to = Math.Max(_to, h.EndNs.Value);
             }
         }
 
