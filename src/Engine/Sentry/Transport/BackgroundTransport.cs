@@ -33,6 +33,7 @@ public sealed class BackgroundTransport : ITransport
     private readonly SemaphoreSlim _slots;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _worker;
+    private readonly Timer _tick;
     private readonly Lock _gate = new();
     private readonly HashSet<string> _warned = [];
     private TaskCompletionSource _idle = NewIdle(completed: true);
@@ -66,7 +67,12 @@ public sealed class BackgroundTransport : ITransport
         }
         _worker = Task.Run(WorkAsync);
         _wake.Release();
+        // Parked envelopes come due, backoffs end and client reports fall due with no event to say so:
+        // the loop looks again four times a second (a timed wait in the loop made a timer per envelope).
+        _tick = new Timer(_ => Wake(), null, TickInterval, TickInterval);
     }
+
+    private static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(250);
 
     public RateLimits Limits { get; }
 
@@ -129,7 +135,7 @@ public sealed class BackgroundTransport : ITransport
         }
         foreach (var types in overflow)
             RecordDropped(types, persistent ? DiscardReason.CacheOverflow : DiscardReason.QueueOverflow);
-        _wake.Release();
+        Wake();
     }
 
     private MemoryEnvelopeQueue Fallback()
@@ -188,7 +194,7 @@ public sealed class BackgroundTransport : ITransport
                 MarkIdleIfDone();
                 try
                 {
-                    await _wake.WaitAsync(TimeSpan.FromMilliseconds(250), cancel).ConfigureAwait(false);
+                    await _wake.WaitAsync(cancel).ConfigureAwait(false);   // an envelope, a finished send, a flush, or the tick
                 }
                 catch (OperationCanceledException)
                 {
@@ -197,25 +203,48 @@ public sealed class BackgroundTransport : ITransport
                 continue;
             }
             Interlocked.Increment(ref _inFlight);
-            _ = Task.Run(async () =>
-            {
-                try
-                {
-                    await SendOneAsync(entry, cancel).ConfigureAwait(false);
-                }
-                catch (Exception e)
-                {
-                    _log?.Invoke($"transport error: {e.Message}");
-                    Complete(entry);
-                }
-                finally
-                {
-                    Interlocked.Decrement(ref _inFlight);
-                    _slots.Release();
-                    _wake.Release();
-                }
-            }, CancellationToken.None);
+            // Started here, not through Task.Run: it runs on this thread up to the request's await, and
+            // this loop goes on to the next envelope while the answer is awaited. At a server's rate of
+            // transactions, each hop to another pool thread cost a wake-up and a context switch.
+            _ = SendAndReleaseAsync(entry, cancel);
         }
+    }
+
+    /// <summary>Wakes the loop unless a wake is already pending (it re-checks everything when it runs).</summary>
+    private void Wake()
+    {
+        if (_wake.CurrentCount == 0)
+            _wake.Release();
+    }
+
+    private async Task SendAndReleaseAsync(QueuedEnvelope entry, CancellationToken cancel)
+    {
+        try
+        {
+            await SendOneAsync(entry, cancel).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _log?.Invoke($"transport error: {e.Message}");
+            Complete(entry);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+            _slots.Release();   // wakes the loop when it waits for a slot
+            // The loop only needs waking when there is more to send (or reports to flush); otherwise
+            // the transport may have become idle, which is said from here.
+            if (_flushReports || Claimable())
+                Wake();
+            else
+                MarkIdleIfDone();
+        }
+    }
+
+    private bool Claimable()
+    {
+        var now = _clock.UnixNs;
+        return now >= Interlocked.Read(ref _pausedUntilNs) && (_queue.DueCount(now) > 0 || _fallback is { Count: > 0 });
     }
 
     private void Complete(QueuedEnvelope entry)
@@ -385,6 +414,7 @@ public sealed class BackgroundTransport : ITransport
         if (!flushed)
             _log?.Invoke($"shutdown_timeout reached; {_queue.Count} envelope(s) stay in the cache for the next run");
         _stop.Cancel();
+        _tick.Dispose();
         try
         {
             await _worker.WaitAsync(TimeSpan.FromMilliseconds(100)).ConfigureAwait(false);
@@ -398,6 +428,7 @@ public sealed class BackgroundTransport : ITransport
     public void Dispose()
     {
         _stop.Cancel();
+        _tick.Dispose();
         _queue.Dispose();
         _sink.Dispose();
     }
