@@ -135,6 +135,29 @@ public sealed class CaptureWriterTests
         Assert.That(profile["profile"]!["samples"]!.Count(), Is.GreaterThanOrEqualTo(120), "120 ticks and the two markers");
     }
 
+    [Test]
+    public void AProfileFinishedJustBeforeTheProfilersSettingsChange_IsWrittenWithAllItsSamples()
+    {
+        // A setter ($profiler->profile_lifecycle(...)) makes a new transaction profiler; the profile the
+        // old one finished is still waiting for the writer, and the new one's trims must leave its samples.
+        using var writer = new CaptureWriter("test writer");
+        using var gate = new ManualResetEventSlim();
+        var (session, sampler, transport) = ProfilingSession(writer);
+        using var _ = session;
+        object? Call(string name, params object?[] args) => SessionCalls.Call(session, name, args);
+        writer.Post(() => gate.Wait());
+        Call("transaction_start", 8L, new Dictionary<string, object?> { ["name"] = "report", ["op"] = "task" }, null);
+        sampler.Advance(TimeSpan.FromMilliseconds(1_200));
+        Call("transaction_finish", 8L, null);
+        var profiler = (HubProfiler)session.Hub.Profiler!;
+        profiler.Reconfigure(profiler.Options with { MaxProfileDuration = 20 });
+        sampler.Advance(TimeSpan.FromSeconds(2));   // drains and trims with the new profiler's windows
+        gate.Set();
+        Assert.That(session.Hub.Flush(TimeSpan.FromSeconds(10)), Is.True);
+        var profile = JObject.Parse(transport.Items("profile").Single().Payload);
+        Assert.That(profile["profile"]!["samples"]!.Count(), Is.GreaterThanOrEqualTo(120), "120 ticks and the two markers");
+    }
+
     /// <summary>A session writing on <paramref name="writer"/>, initialised with tracing and profiling at 100%, sampled by a fake.</summary>
     private static (EngineSession Session, FakeSampler Sampler, RecordingTransport Transport) ProfilingSession(CaptureWriter writer)
     {

@@ -55,7 +55,7 @@ public sealed class HubProfiler : ITransactionProfiler, IDisposable
                 throw new InvalidOperationException("a profile is running: stop it before changing the profiler's settings");
             _ctx = _ctx with { Options = options };
             _decider = _hub.Decider.With(options);
-            _transactions = new TransactionProfiler(_ctx) { Exported = OnExported };
+            _transactions = _transactions.With(_ctx);
             _continuous = new ContinuousProfiler(_ctx);
         }
     }

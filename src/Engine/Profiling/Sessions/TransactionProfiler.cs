@@ -21,6 +21,14 @@ internal sealed class TransactionProfiler(ProfilerContext ctx)
     /// <summary>Finished profiles not exported yet: their samples are still needed (under its own lock: the export runs on the writer).</summary>
     private readonly PendingExports _finishing = new();
 
+    private TransactionProfiler(ProfilerContext ctx, PendingExports finishing) : this(ctx) => _finishing = finishing;
+
+    /// <summary>
+    /// The profiler with new settings (nothing running): the profiles this one finished whose export has
+    /// not run yet stay in its windows until it has, so its trims leave their samples.
+    /// </summary>
+    public TransactionProfiler With(ProfilerContext newContext) => new(newContext, _finishing) { Exported = Exported };
+
     /// <summary>Raised on the exporting thread when a finished profile has taken its samples.</summary>
     public Action? Exported { get; set; }
 
