@@ -22,7 +22,11 @@ internal static partial class ServeBench
         sub { [200, ['Content-Type' => 'application/json'], [$json->encode(\@rows)]] };
         """;
 
-    private sealed record Load(double RequestsPerSecond, double P99Ms);
+    private sealed record Load(double RequestsPerSecond, double P99Ms)
+    {
+        /// <summary>CPU µs per request of each group of the server's threads (<see cref="CpuGroup"/>), and of the benchmark's own process (the Sentry stand-in).</summary>
+        public IReadOnlyDictionary<string, double> CpuPerRequest { get; init; } = new Dictionary<string, double>();
+    }
 
     public static void Run(string cli, int rounds, int seconds, int memorySeconds)
     {
@@ -69,9 +73,11 @@ internal static partial class ServeBench
             // Traced servers run more code (the SDK, the transport): a longer warm-up, until the JIT settles.
             foreach (var (name, app, n) in new[] { ("JSON of 200 rows", json, rounds), ("hello world", hello, 1) })
             {
-                var (off, on) = Medians(Alternate(Serve(app, false), Serve(app, true), env, n, 64, seconds, warmSeconds: 12));
+                var runs = Alternate(Serve(app, false), Serve(app, true), env, n, 64, seconds, warmSeconds: 12);
+                var (off, on) = Medians(runs);
                 Console.WriteLine(Row($"{name}: `serve` with every request traced and profiled vs without, req/s",
                     $"{on.RequestsPerSecond:N0} vs {off.RequestsPerSecond:N0}: **{on.RequestsPerSecond / off.RequestsPerSecond:0.00}**"));
+                Console.WriteLine(Row($"{name}: CPU per request by thread, without vs traced and profiled (from `/proc`, medians of the rounds)", CpuRow(runs)));
             }
             Console.WriteLine(Row("envelopes the Sentry stand-in received during the traced runs", receiver.Envelopes.ToString("N0", CultureInfo.InvariantCulture)));
 
@@ -114,9 +120,63 @@ internal static partial class ServeBench
         var port = FreePort();
         using var server = Start(command, env, port);
         Wrk(port, connections, warmSeconds, close);   // warm-up: JIT tier-up, Perl's first calls
+        var before = ThreadCpuTicks(server.Id);
+        var self = Process.GetCurrentProcess().TotalProcessorTime;
         var output = Wrk(port, connections, seconds, close);
+        var after = ThreadCpuTicks(server.Id);
+        self = Process.GetCurrentProcess().TotalProcessorTime - self;
         Stop(server);
-        return Parse(output);
+        var load = Parse(output);
+        var requests = RequestsPattern().Match(output) is { Success: true } m ? double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : double.NaN;
+        var perRequest = after.ToDictionary(kv => kv.Key, kv => (kv.Value - before.GetValueOrDefault(kv.Key)) * 1e6 / TicksPerSecond / requests);
+        perRequest[StandIn] = self.TotalMicroseconds / requests;
+        return load with { CpuPerRequest = perRequest };
+    }
+
+    private const double TicksPerSecond = 100;   // USER_HZ: /proc's clock ticks
+    private const string StandIn = "the Sentry stand-in";
+
+    /// <summary>
+    /// Which part of <c>serve</c> a thread is, by its name: the writer (envelopes), .NET's pool and I/O
+    /// threads (Kestrel, the transport's sends, the JIT), and the rest: the interpreters' threads
+    /// (perl names them after <c>$0</c>) and the main thread.
+    /// </summary>
+    private static string CpuGroup(string comm) =>
+        comm.StartsWith("perl-sentry wri", StringComparison.Ordinal) ? "writer"
+        : comm.StartsWith(".NET", StringComparison.Ordinal) || comm.StartsWith("Kestrel", StringComparison.Ordinal) ? ".NET threads"
+        : "Perl threads";
+
+    /// <summary>Clock ticks of user and system CPU per group of the process's live threads.</summary>
+    private static Dictionary<string, long> ThreadCpuTicks(int pid)
+    {
+        var sums = new Dictionary<string, long>();
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                var comm = File.ReadAllText(Path.Combine(task, "comm")).TrimEnd('\n');
+                var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+                sums[CpuGroup(comm)] = sums.GetValueOrDefault(CpuGroup(comm)) + ticks;
+            }
+            catch (IOException)
+            {
+                // the thread ended between the listing and the read
+            }
+        }
+        return sums;
+    }
+
+    /// <summary>The traced comparison's CPU per request, group by group, and what the SDK adds in all.</summary>
+    private static string CpuRow((List<Load> Off, List<Load> On) runs)
+    {
+        double Of(List<Load> loads, string group) => Median(loads.Select(l => l.CpuPerRequest.GetValueOrDefault(group)));
+        string[] groups = ["Perl threads", "writer", ".NET threads", StandIn];
+        var parts = groups.Select(g => $"{g} {Of(runs.Off, g):0} vs {Of(runs.On, g):0} µs");
+        var off = groups.Sum(g => Of(runs.Off, g));
+        var on = groups.Sum(g => Of(runs.On, g));
+        return string.Join("; ", parts) + $"; in all {off:0} vs {on:0} µs: **{on - off:+0;-0} µs ({(on - off) * 100 / off:+0.0;-0.0}%)**";
     }
 
     private static (long StartKb, long EndKb, long Requests) Memory(string[] command, Dictionary<string, string> env, int seconds)
