@@ -26,7 +26,16 @@ public sealed class CaptureWriter : IDisposable
     /// <summary>Whether <see cref="Shared"/> was made (so draining it at exit makes no thread).</summary>
     public static bool SharedStarted => SharedWriter.IsValueCreated;
 
+    /// <summary>
+    /// While work keeps coming, the writer looks for it this often instead of being woken for each
+    /// piece: a server traced at 100% posts a transaction per request, and each wake-up of the writer
+    /// (and of the transport after it) took a core from a Perl thread, which then ran on a cold cache.
+    /// A post after a quiet spell wakes it at once; <see cref="Drain"/> (flush, close, exit) too.
+    /// </summary>
+    public static readonly TimeSpan BatchEvery = TimeSpan.FromMilliseconds(20);
+
     private readonly Queue<Action> _queue = new();
+    private bool _idle;   // the writer waits to be woken (nothing came for a whole BatchEvery)
     private readonly object _gate = new();
     private readonly Thread _thread;
     private long _posted, _done;
@@ -50,8 +59,11 @@ public sealed class CaptureWriter : IDisposable
             {
                 _queue.Enqueue(work);
                 _posted++;
-                if (_queue.Count == 1)
-                    Monitor.Pulse(_gate);
+                if (_idle)
+                {
+                    _idle = false;
+                    Monitor.PulseAll(_gate);   // the writer, not only a Drain that waits on the same gate
+                }
                 return;
             }
         }
@@ -67,6 +79,8 @@ public sealed class CaptureWriter : IDisposable
         lock (_gate)
         {
             var target = _posted;
+            if (_done < target)
+                Monitor.PulseAll(_gate);   // a writer waiting for the next batch goes now
             while (_done < target)
             {
                 var left = deadline - DateTime.UtcNow;
@@ -95,11 +109,19 @@ public sealed class CaptureWriter : IDisposable
             Action work;
             lock (_gate)
             {
+                var quiet = false;
                 while (_queue.Count == 0)
                 {
                     if (_stopping)
                         return;
-                    Monitor.Wait(_gate);
+                    if (quiet)
+                    {
+                        _idle = true;
+                        Monitor.Wait(_gate);
+                        _idle = false;
+                    }
+                    else
+                        quiet = !Monitor.Wait(_gate, BatchEvery) && _queue.Count == 0;
                 }
                 work = _queue.Dequeue();
             }
