@@ -37,6 +37,21 @@ public sealed class CaptureWriterTests
     }
 
     [Test]
+    public void Work_PostedDuringABatchWait_OrAfterAQuietSpell_RunsWithoutADrain()
+    {
+        // The writer is not woken for each post while work keeps coming (it looks every BatchEvery),
+        // and after a quiet spell it sleeps until a post wakes it: neither may leave work unrun.
+        using var writer = new CaptureWriter("test writer");
+        using var ran = new CountdownEvent(3);
+        writer.Post(() => ran.Signal());
+        writer.Post(() => ran.Signal());   // most likely while the writer waits for its next batch
+        Thread.Sleep(CaptureWriter.BatchEvery * 3);   // a quiet spell: the writer sleeps until woken
+        writer.Post(() => ran.Signal());
+        Assert.That(ran.Wait(TimeSpan.FromSeconds(10)), Is.True, $"{ran.CurrentCount} piece(s) of work never ran");
+        Assert.That(() => writer.Pending, Is.Zero.After(1000, 10));
+    }
+
+    [Test]
     public void FarBehind_TheCallerWritesItsOwn_NothingIsDropped()
     {
         using var writer = new CaptureWriter("test writer");
