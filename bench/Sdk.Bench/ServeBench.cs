@@ -127,7 +127,7 @@ internal static partial class ServeBench
         self = Process.GetCurrentProcess().TotalProcessorTime - self;
         Stop(server);
         var load = Parse(output);
-        var requests = RequestsPattern().Match(output) is { Success: true } m ? double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : double.NaN;
+        var requests = Requests(output);
         var perRequest = after.ToDictionary(kv => kv.Key, kv => (kv.Value - before.GetValueOrDefault(kv.Key)) * 1e6 / TicksPerSecond / requests);
         perRequest[StandIn] = self.TotalMicroseconds / requests;
         return load with { CpuPerRequest = perRequest };
@@ -188,7 +188,7 @@ internal static partial class ServeBench
         var output = Wrk(port, 16, seconds);
         var end = RssKb(server.Id);
         Stop(server);
-        var requests = RequestsPattern().Match(output) is { Success: true } m ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
+        var requests = Requests(output);
         return (start, end, requests);
     }
 
@@ -252,6 +252,10 @@ internal static partial class ServeBench
         latency *= p99.Groups[2].Value switch { "us" => 0.001, "ms" => 1, "s" => 1000, _ => 1 };
         return new Load(double.Parse(rps.Groups[1].Value, CultureInfo.InvariantCulture), latency);
     }
+
+    /// <summary>The requests wrk says it made (0 when it says nothing).</summary>
+    private static long Requests(string wrk) =>
+        RequestsPattern().Match(wrk) is { Success: true } m ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
 
     private static long RssKb(int pid) =>
         long.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);

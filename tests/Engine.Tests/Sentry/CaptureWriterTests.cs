@@ -133,6 +133,25 @@ public sealed class CaptureWriterTests
         // The writer drains and exports a finished profile; at exit the session disposes its profilers
         // first, which must not take the samples that export still needs (the README's example lost its
         // last profile about half the time when they did).
+        Assert.That(SamplesWrittenAfter(profiler => profiler.Dispose()), Is.GreaterThanOrEqualTo(120), "120 ticks and the two markers");
+    }
+
+    [Test]
+    public void AProfileFinishedJustBeforeTheProfilersSettingsChange_IsWrittenWithAllItsSamples()
+    {
+        // A setter ($profiler->profile_lifecycle(...)) makes a new transaction profiler; the profile the
+        // old one finished is still waiting for the writer, and the new one's trims must leave its samples.
+        Assert.That(SamplesWrittenAfter(profiler => profiler.Reconfigure(profiler.Options with { MaxProfileDuration = 20 })),
+            Is.GreaterThanOrEqualTo(120), "120 ticks and the two markers");
+    }
+
+    /// <summary>
+    /// How many samples a profile of 1.2 s is written with when <paramref name="meanwhile"/> happens to its
+    /// profiler after the transaction finished and before the (held) writer exported it, with 2 s of the
+    /// sampler's drains and trims after it.
+    /// </summary>
+    private static int SamplesWrittenAfter(Action<HubProfiler> meanwhile)
+    {
         using var writer = new CaptureWriter("test writer");
         using var gate = new ManualResetEventSlim();
         var (session, sampler, transport) = ProfilingSession(writer);
@@ -142,35 +161,11 @@ public sealed class CaptureWriterTests
         Call("transaction_start", 8L, new Dictionary<string, object?> { ["name"] = "report", ["op"] = "task" }, null);
         sampler.Advance(TimeSpan.FromMilliseconds(1_200));   // a drain at 1 s moves the first 100 ticks into the store
         Call("transaction_finish", 8L, null);
-        ((HubProfiler)session.Hub.Profiler!).Dispose();
-        sampler.Advance(TimeSpan.FromSeconds(2));
+        meanwhile((HubProfiler)session.Hub.Profiler!);
+        sampler.Advance(TimeSpan.FromSeconds(2));   // drains, and trims with the windows the profiler says now
         gate.Set();
         Assert.That(session.Hub.Flush(TimeSpan.FromSeconds(10)), Is.True);
-        var profile = JObject.Parse(transport.Items("profile").Single().Payload);
-        Assert.That(profile["profile"]!["samples"]!.Count(), Is.GreaterThanOrEqualTo(120), "120 ticks and the two markers");
-    }
-
-    [Test]
-    public void AProfileFinishedJustBeforeTheProfilersSettingsChange_IsWrittenWithAllItsSamples()
-    {
-        // A setter ($profiler->profile_lifecycle(...)) makes a new transaction profiler; the profile the
-        // old one finished is still waiting for the writer, and the new one's trims must leave its samples.
-        using var writer = new CaptureWriter("test writer");
-        using var gate = new ManualResetEventSlim();
-        var (session, sampler, transport) = ProfilingSession(writer);
-        using var _ = session;
-        object? Call(string name, params object?[] args) => SessionCalls.Call(session, name, args);
-        writer.Post(() => gate.Wait());
-        Call("transaction_start", 8L, new Dictionary<string, object?> { ["name"] = "report", ["op"] = "task" }, null);
-        sampler.Advance(TimeSpan.FromMilliseconds(1_200));
-        Call("transaction_finish", 8L, null);
-        var profiler = (HubProfiler)session.Hub.Profiler!;
-        profiler.Reconfigure(profiler.Options with { MaxProfileDuration = 20 });
-        sampler.Advance(TimeSpan.FromSeconds(2));   // drains and trims with the new profiler's windows
-        gate.Set();
-        Assert.That(session.Hub.Flush(TimeSpan.FromSeconds(10)), Is.True);
-        var profile = JObject.Parse(transport.Items("profile").Single().Payload);
-        Assert.That(profile["profile"]!["samples"]!.Count(), Is.GreaterThanOrEqualTo(120), "120 ticks and the two markers");
+        return JObject.Parse(transport.Items("profile").Single().Payload)["profile"]!["samples"]!.Count();
     }
 
     /// <summary>A session writing on <paramref name="writer"/>, initialised with tracing and profiling at 100%, sampled by a fake.</summary>
