@@ -89,8 +89,11 @@ out=bench/RESULTS.md.new
   echo "## \`perl-sentry serve\` vs Starman (bench/Sdk.Bench \`serve\`)"
   echo
   echo "Debian's Starman and \`perl-sentry serve\`, 2 workers each, loaded by Debian's \`wrk\` (2 threads) on the"
-  echo "same 2 cores. Each server is started, warmed (3 s of load; 12 s for the traced comparison), then"
-  echo "measured for 5 s; servers alternate, a row is the median of 3 rounds (the traced hello-world row: 1)."
+  echo "same 2 cores. Each server is started, warmed (3 s of load), then measured for 5 s; servers alternate, a"
+  echo "row is the median of 3 rounds. Traced against untraced, both servers run at once: each is warmed for"
+  echo "12 s, then they are measured in turn in 2 s slices (15 pairs for JSON, 6 for hello world, in the order"
+  echo "AB BA AB …, 0.5 s after each slice for the work it leaves behind), and the row is the median of the"
+  echo "pairs' ratios: this shared machine drifts by more than 3% between separate rounds of fresh servers."
   echo "Traced servers send to a Sentry stand-in on 127.0.0.1, in the benchmark's process: it reads each envelope and"
   echo "answers 200, on the same 2 cores. Starman's workers keep serving a keep-alive connection until it closes:"
   echo "with 64 keep-alive connections, 2 are answered and 62 wait unanswered for the whole run (checked by hand:"

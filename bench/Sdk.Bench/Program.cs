@@ -14,6 +14,9 @@ switch (command)
     case "serve":
         ServeBench.Run(Path.GetFullPath(cli), rounds: args.Length > 2 ? int.Parse(args[2]) : 3, seconds: 5, memorySeconds: args.Length > 3 ? int.Parse(args[3]) : 60);
         break;
+    case "serve-traced":   // only the traced-vs-untraced comparison (hand measurements)
+        ServeBench.Run(Path.GetFullPath(cli), rounds: args.Length > 2 ? int.Parse(args[2]) : 3, seconds: 5, memorySeconds: 0, tracedOnly: true);
+        break;
     case "receiver":
         // A Sentry stand-in for hand measurements: prints its DSN, counts envelopes until Enter or EOF.
         using (var receiver = new Receiver())
@@ -29,7 +32,7 @@ switch (command)
         bench.Agent();
         break;
     default:
-        Console.Error.WriteLine("usage: PerlSentry.Sdk.Bench costs|transport|agent|engine|all [perl-sentry] | receiver | serve [perl-sentry [rounds [memory-seconds]]]");
+        Console.Error.WriteLine("usage: PerlSentry.Sdk.Bench costs|transport|agent|engine|all [perl-sentry] | receiver | serve [perl-sentry [rounds [memory-seconds]]] | serve-traced [perl-sentry [rounds]]");
         return 2;
 }
 return 0;

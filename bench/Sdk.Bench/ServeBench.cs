@@ -9,7 +9,8 @@ namespace PerlSentry.Bench;
 /// <summary>
 /// <c>perl-sentry serve</c> against Starman (Debian's), same worker count, with <c>wrk</c> (Debian's):
 /// each server is started, warmed (3 s of load, so the JIT's tier-up is over), then measured; the
-/// servers alternate, and a row is the median of its rounds.
+/// servers alternate, and a row is the median of its rounds. Traced against untraced, both servers
+/// run at once and are measured in turn in short slices (<see cref="Interleave"/>).
 /// </summary>
 internal static partial class ServeBench
 {
@@ -28,7 +29,7 @@ internal static partial class ServeBench
         public IReadOnlyDictionary<string, double> CpuPerRequest { get; init; } = new Dictionary<string, double>();
     }
 
-    public static void Run(string cli, int rounds, int seconds, int memorySeconds)
+    public static void Run(string cli, int rounds, int seconds, int memorySeconds, bool tracedOnly = false)
     {
         var dir = Directory.CreateTempSubdirectory("perlsentry-serve-bench-").FullName;
         try
@@ -44,7 +45,7 @@ internal static partial class ServeBench
                 [cli, "serve", "--workers", "2", .. traced ? new[] { "--traces-sample-rate", "1", "--profiles-sample-rate", "1" } : ["--no-sentry"], "--listen", "127.0.0.1:{port}", app];
             string[] Starman(string app) => ["/usr/bin/starman", "--workers", "2", "--listen", "127.0.0.1:{port}", app];
 
-            foreach (var (name, app) in new[] { ("hello world", hello), ("JSON of 200 rows (JSON::PP)", json) })
+            foreach (var (name, app) in tracedOnly ? [] : new[] { ("hello world", hello), ("JSON of 200 rows (JSON::PP)", json) })
             {
                 var (serve, starman) = Medians(Alternate(Serve(app, false), Starman(app), env, rounds, 64, seconds, warmSeconds: 3));
                 Console.WriteLine(Row($"{name}: req/s, 64 connections, `serve` vs Starman",
@@ -55,7 +56,7 @@ internal static partial class ServeBench
 
             // p99 like for like at 64 connections: every request on a new connection, so Starman's workers
             // take the connections in turn from the accept queue as serve takes its requests from its own.
-            foreach (var (name, app) in new[] { ("hello world", hello), ("JSON of 200 rows", json) })
+            foreach (var (name, app) in tracedOnly ? [] : new[] { ("hello world", hello), ("JSON of 200 rows", json) })
             {
                 var (serve, starman) = Medians(Alternate(Serve(app, false), Starman(app), env, rounds, 64, seconds, warmSeconds: 3, close: true));
                 Console.WriteLine(Row($"{name}: p99 latency, 64 connections, each request on a new connection (`Connection: close`), `serve` vs Starman",
@@ -64,23 +65,30 @@ internal static partial class ServeBench
 
             // p99 where every connection is served at once (2 connections, 2 workers): the per-request
             // latency, without the queueing that 64 connections on 2 workers add.
+            if (!tracedOnly)
             {
                 var (serve, starman) = Medians(Alternate(Serve(hello, false), Starman(hello), env, rounds, 2, seconds, warmSeconds: 3));
                 Console.WriteLine(Row("hello world: p99 latency, 2 connections, `serve` vs Starman",
                     $"{serve.P99Ms:0.000} ms vs {starman.P99Ms:0.000} ms: **{serve.P99Ms / starman.P99Ms:0.00}×**"));
             }
 
-            // Traced servers run more code (the SDK, the transport): a longer warm-up, until the JIT settles.
-            foreach (var (name, app, n) in new[] { ("JSON of 200 rows", json, rounds), ("hello world", hello, 1) })
+            // Traced and untraced: both servers up at once, warmed (a longer warm-up: the SDK's code must
+            // tier up too), then measured in turn in short slices. The machine's drift over the run (it
+            // is shared) hits both alike, and each pair's ratio cancels it: the row is the median of the
+            // pairs' ratios, where separate rounds of fresh servers differed by more than the 3% looked for.
+            foreach (var (name, app, pairs) in new[] { ("JSON of 200 rows", json, 5 * rounds), ("hello world", hello, 2 * rounds) })
             {
-                var runs = Alternate(Serve(app, false), Serve(app, true), env, n, 64, seconds, warmSeconds: 12);
-                var (off, on) = Medians(runs);
-                Console.WriteLine(Row($"{name}: `serve` with every request traced and profiled vs without, req/s",
-                    $"{on.RequestsPerSecond:N0} vs {off.RequestsPerSecond:N0}: **{on.RequestsPerSecond / off.RequestsPerSecond:0.00}**"));
-                Console.WriteLine(Row($"{name}: CPU per request by thread, without vs traced and profiled (from `/proc`, medians of the rounds)", CpuRow(runs)));
+                var slices = Interleave(Serve(app, false), Serve(app, true), env, pairs, 64, sliceSeconds: 2, warmSeconds: 12);
+                var (off, on) = Medians(slices);
+                var ratios = slices.First.Zip(slices.Second, (a, b) => b.RequestsPerSecond / a.RequestsPerSecond).ToList();
+                Console.WriteLine(Row($"{name}: `serve` with every request traced and profiled vs without, req/s ({pairs} pairs of 2 s slices, both servers up; median of the pairs' ratios)",
+                    $"{on.RequestsPerSecond:N0} vs {off.RequestsPerSecond:N0}: **{Median(ratios):0.000}** (the pairs: {ratios.Min():0.000}–{ratios.Max():0.000})"));
+                Console.WriteLine(Row($"{name}: CPU per request by thread, without vs traced and profiled (from `/proc`, medians of the slices)", CpuRow(slices)));
             }
             Console.WriteLine(Row("envelopes the Sentry stand-in received during the traced runs", receiver.Envelopes.ToString("N0", CultureInfo.InvariantCulture)));
 
+            if (tracedOnly)
+                return;
             // Memory: resident set of a traced, profiled server after warm-up and after a long run.
             var (start, end, requests) = Memory(Serve(json, true), env, memorySeconds);
             Console.WriteLine(Row($"resident memory of `serve` (traced + profiled, JSON app), after warm-up vs after {memorySeconds} s more of load ({requests:N0} requests)",
@@ -120,12 +128,55 @@ internal static partial class ServeBench
         var port = FreePort();
         using var server = Start(command, env, port);
         Wrk(port, connections, warmSeconds, close);   // warm-up: JIT tier-up, Perl's first calls
+        var load = Slice(server, port, connections, seconds, close, settle: TimeSpan.Zero);
+        Stop(server);
+        return load;
+    }
+
+    /// <summary>
+    /// Two servers up at once, warmed, then measured in turn <paramref name="pairs"/> times, in the
+    /// order first-second, second-first, … (a steady drift weighs on both alike).
+    /// </summary>
+    private static (List<Load> First, List<Load> Second) Interleave(string[] first, string[] second, Dictionary<string, string> env,
+        int pairs, int connections, int sliceSeconds, int warmSeconds)
+    {
+        var portA = FreePort();
+        using var a = Start(first, env, portA);
+        var portB = FreePort();
+        using var b = Start(second, env, portB);
+        Wrk(portA, connections, warmSeconds);
+        Wrk(portB, connections, warmSeconds);
+        var (la, lb) = (new List<Load>(), new List<Load>());
+        // After each slice, a moment for the work a slice leaves behind (the last envelopes) to be
+        // done and counted in its own slice, not in the other server's.
+        var settle = TimeSpan.FromMilliseconds(500);
+        for (var i = 0; i < pairs; i++)
+        {
+            if (i % 2 == 0)
+            {
+                la.Add(Slice(a, portA, connections, sliceSeconds, close: false, settle));
+                lb.Add(Slice(b, portB, connections, sliceSeconds, close: false, settle));
+            }
+            else
+            {
+                lb.Add(Slice(b, portB, connections, sliceSeconds, close: false, settle));
+                la.Add(Slice(a, portA, connections, sliceSeconds, close: false, settle));
+            }
+        }
+        Stop(a);
+        Stop(b);
+        return (la, lb);
+    }
+
+    /// <summary>One measured run of wrk against a warmed server: its throughput, p99, and CPU per request by thread group (read <paramref name="settle"/> after wrk ends).</summary>
+    private static Load Slice(Process server, int port, int connections, int seconds, bool close, TimeSpan settle)
+    {
         var before = ThreadCpuTicks(server.Id);
         var self = Process.GetCurrentProcess().TotalProcessorTime;
         var output = Wrk(port, connections, seconds, close);
+        Thread.Sleep(settle);
         var after = ThreadCpuTicks(server.Id);
         self = Process.GetCurrentProcess().TotalProcessorTime - self;
-        Stop(server);
         var load = Parse(output);
         var requests = Requests(output);
         var perRequest = after.ToDictionary(kv => kv.Key, kv => (kv.Value - before.GetValueOrDefault(kv.Key)) * 1e6 / TicksPerSecond / requests);

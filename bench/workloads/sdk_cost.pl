@@ -64,6 +64,33 @@ row('unsampled transaction (`sampled => 0`)', 2000, sub { Sentry::SDK->start_tra
 $profiler->profile_lifecycle('trace');
 row('transaction with 3 spans, profiled (markers, export, envelope)', 300, $tx_spans);
 
+# What profiling adds to a transaction, in steady state: the same transaction profiled and not, in
+# alternating rounds of 200 calls after 4,000 warm-up calls (the engine's code has been recompiled at
+# its final tier by then; the first profiled transaction of a process is first_calls.pl's row). Each
+# round gives the difference of its two means; the median of those differences is the cost of
+# profiling itself (markers, the export's hand-off, the profile item), with the machine's drift over
+# the run cancelled round by round.
+{
+    for my $lifecycle (('trace', 'manual') x 2) {
+        $profiler->profile_lifecycle($lifecycle);
+        for (1 .. 1000) { app_work(); $tx_spans->() }
+        Sentry::SDK->flush(30);
+    }
+    my (@on, @off, @diff);
+    for (1 .. 11) {
+        $profiler->profile_lifecycle('trace');
+        my ($on) = per_call(200, $tx_spans);
+        $profiler->profile_lifecycle('manual');
+        my ($off) = per_call(200, $tx_spans);
+        push @on, $on; push @off, $off; push @diff, $on - $off;
+    }
+    $profiler->profile_lifecycle('trace');
+    my $median = sub { my @s = sort { $a <=> $b } @_; $s[@s / 2] };
+    printf "| transaction with 3 spans in steady state, profiled, Perl-thread CPU (median of 11 rounds' means) | %.1f µs |\n", 1e6 * $median->(@on);
+    printf "| transaction with 3 spans in steady state, not profiled, Perl-thread CPU (median of 11 rounds' means) | %.1f µs |\n", 1e6 * $median->(@off);
+    printf "| what profiling adds to that transaction (markers, export hand-off, profile item), Perl-thread CPU (median of 11 rounds' differences; goal ≤ 40 µs) | %.1f µs |\n", 1e6 * $median->(@diff);
+}
+
 # A CPU-bound transaction, profiled vs not, alternating rounds. In-process, the sampler goes on for 2 s
 # after a profile ends, so the unprofiled rounds there are sampled too: the in-process figure is what a
 # transaction's profile adds beyond the sampling (markers, export); the sampling's own cost is
