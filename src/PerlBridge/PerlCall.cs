@@ -43,6 +43,22 @@ public unsafe ref struct PerlCall
     /// <summary>All remaining arguments.</summary>
     public object?[] RemainingArguments()
     {
+        if (_args.Position == 0 && ArgumentCount > 0)
+        {
+            // All of them (the usual case): their count is known, one array of that size.
+            var all = new object?[ArgumentCount];
+            var n = 0;
+            while (n < all.Length && !_args.AtEnd)
+                all[n++] = _args.Value();
+            if (n == all.Length && _args.AtEnd)
+                return all;
+            return [.. all.AsSpan(0, n), .. Rest()];   // the count and the values disagree: all the values, as before
+        }
+        return Rest();
+    }
+
+    private object?[] Rest()
+    {
         var list = new List<object?>();
         while (!_args.AtEnd)
             list.Add(_args.Value());
