@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 
 namespace PerlSentry.Engine.Sentry;
@@ -29,6 +30,9 @@ public static class SentryIds
         return id;
     }
 
+    private static readonly SearchValues<char> LowerHex = SearchValues.Create("0123456789abcdef");
+
+    /// <summary>Whether <paramref name="s"/> is <paramref name="length"/> lowercase hex digits, not all zero (Sentry refuses an all-zero id).</summary>
     public static bool IsHex(string? s, int length) =>
-        s is not null && s.Length == length && s.All(char.IsAsciiHexDigitLower) && s.Any(c => c != '0');
+        s is not null && s.Length == length && !s.AsSpan().ContainsAnyExcept(LowerHex) && s.AsSpan().ContainsAnyExcept('0');
 }
