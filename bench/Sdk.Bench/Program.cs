@@ -14,8 +14,9 @@ switch (command)
     case "serve":
         ServeBench.Run(Path.GetFullPath(cli), rounds: args.Length > 2 ? int.Parse(args[2]) : 3, seconds: 5, memorySeconds: args.Length > 3 ? int.Parse(args[3]) : 60);
         break;
-    case "serve-traced":   // only the traced-vs-untraced comparison (hand measurements)
-        ServeBench.Run(Path.GetFullPath(cli), rounds: args.Length > 2 ? int.Parse(args[2]) : 3, seconds: 5, memorySeconds: 0, tracedOnly: true);
+    case "serve-traced":   // only the traced-vs-untraced comparison (hand measurements); "profiling": traced without profiles as the baseline
+        ServeBench.Run(Path.GetFullPath(cli), rounds: args.Length > 2 ? int.Parse(args[2]) : 3, seconds: 5, memorySeconds: 0, tracedOnly: true,
+            profilingOnly: args.Length > 3 && args[3] == "profiling");
         break;
     case "receiver":
         // A Sentry stand-in for hand measurements: prints its DSN, counts envelopes until Enter or EOF.
@@ -32,7 +33,7 @@ switch (command)
         bench.Agent();
         break;
     default:
-        Console.Error.WriteLine("usage: PerlSentry.Sdk.Bench costs|transport|agent|engine|all [perl-sentry] | receiver | serve [perl-sentry [rounds [memory-seconds]]] | serve-traced [perl-sentry [rounds]]");
+        Console.Error.WriteLine("usage: PerlSentry.Sdk.Bench costs|transport|agent|engine|all [perl-sentry] | receiver | serve [perl-sentry [rounds [memory-seconds]]] | serve-traced [perl-sentry [rounds [profiling]]]");
         return 2;
 }
 return 0;

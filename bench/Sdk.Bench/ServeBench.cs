@@ -29,7 +29,7 @@ internal static partial class ServeBench
         public IReadOnlyDictionary<string, double> CpuPerRequest { get; init; } = new Dictionary<string, double>();
     }
 
-    public static void Run(string cli, int rounds, int seconds, int memorySeconds, bool tracedOnly = false)
+    public static void Run(string cli, int rounds, int seconds, int memorySeconds, bool tracedOnly = false, bool profilingOnly = false)
     {
         var dir = Directory.CreateTempSubdirectory("perlsentry-serve-bench-").FullName;
         try
@@ -41,8 +41,8 @@ internal static partial class ServeBench
             using var receiver = new Receiver();
             var env = new Dictionary<string, string> { ["SENTRY_DSN"] = receiver.Dsn, ["XDG_CACHE_HOME"] = Path.Combine(dir, "cache") };
 
-            string[] Serve(string app, bool traced) =>
-                [cli, "serve", "--workers", "2", .. traced ? new[] { "--traces-sample-rate", "1", "--profiles-sample-rate", "1" } : ["--no-sentry"], "--listen", "127.0.0.1:{port}", app];
+            string[] Serve(string app, bool traced, bool profiled = true) =>
+                [cli, "serve", "--workers", "2", .. traced ? new[] { "--traces-sample-rate", "1", "--profiles-sample-rate", profiled ? "1" : "0" } : ["--no-sentry"], "--listen", "127.0.0.1:{port}", app];
             string[] Starman(string app) => ["/usr/bin/starman", "--workers", "2", "--listen", "127.0.0.1:{port}", app];
 
             foreach (var (name, app) in tracedOnly ? [] : new[] { ("hello world", hello), ("JSON of 200 rows (JSON::PP)", json) })
@@ -76,14 +76,16 @@ internal static partial class ServeBench
             // tier up too), then measured in turn in short slices. The machine's drift over the run (it
             // is shared) hits both alike, and each pair's ratio cancels it: the row is the median of the
             // pairs' ratios, where separate rounds of fresh servers differed by more than the 3% looked for.
+            // With profilingOnly (by hand), the baseline is traced without profiles: what profiling adds alone.
+            var without = profilingOnly ? "traced without profiles" : "without";
             foreach (var (name, app, pairs) in new[] { ("JSON of 200 rows", json, 5 * rounds), ("hello world", hello, 2 * rounds) })
             {
-                var slices = Interleave(Serve(app, false), Serve(app, true), env, pairs, 64, sliceSeconds: 2, warmSeconds: 12);
+                var slices = Interleave(Serve(app, profilingOnly, profiled: false), Serve(app, true), env, pairs, 64, sliceSeconds: 2, warmSeconds: 12);
                 var (off, on) = Medians(slices);
                 var ratios = slices.First.Zip(slices.Second, (a, b) => b.RequestsPerSecond / a.RequestsPerSecond).ToList();
-                Console.WriteLine(Row($"{name}: `serve` with every request traced and profiled vs without, req/s ({pairs} pairs of 2 s slices, both servers up; median of the pairs' ratios)",
+                Console.WriteLine(Row($"{name}: `serve` with every request traced and profiled vs {without}, req/s ({pairs} pairs of 2 s slices, both servers up; median of the pairs' ratios)",
                     $"{on.RequestsPerSecond:N0} vs {off.RequestsPerSecond:N0}: **{Median(ratios):0.000}** (the pairs: {ratios.Min():0.000}–{ratios.Max():0.000})"));
-                Console.WriteLine(Row($"{name}: CPU per request by thread, without vs traced and profiled (from `/proc`, medians of the slices)", CpuRow(slices)));
+                Console.WriteLine(Row($"{name}: CPU per request by thread, {without} vs traced and profiled (from `/proc`, medians of the slices)", CpuRow(slices)));
             }
             Console.WriteLine(Row("envelopes the Sentry stand-in received during the traced runs", receiver.Envelopes.ToString("N0", CultureInfo.InvariantCulture)));
 
