@@ -152,18 +152,12 @@ internal static partial class ServeBench
         // After each slice, a moment for the work a slice leaves behind (the last envelopes) to be
         // done and counted in its own slice, not in the other server's.
         var settle = TimeSpan.FromMilliseconds(500);
+        void MeasureA() => la.Add(Slice(a, portA, connections, sliceSeconds, close: false, settle));
+        void MeasureB() => lb.Add(Slice(b, portB, connections, sliceSeconds, close: false, settle));
         for (var i = 0; i < pairs; i++)
         {
-            if (i % 2 == 0)
-            {
-                la.Add(Slice(a, portA, connections, sliceSeconds, close: false, settle));
-                lb.Add(Slice(b, portB, connections, sliceSeconds, close: false, settle));
-            }
-            else
-            {
-                lb.Add(Slice(b, portB, connections, sliceSeconds, close: false, settle));
-                la.Add(Slice(a, portA, connections, sliceSeconds, close: false, settle));
-            }
+            if (i % 2 == 0) { MeasureA(); MeasureB(); }
+            else { MeasureB(); MeasureA(); }
         }
         Stop(a);
         Stop(b);

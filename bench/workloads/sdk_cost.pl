@@ -41,6 +41,7 @@ sub per_call {
     @wall = sort { $a <=> $b } @wall;
     return ($cpu / $n - $clock_cost->[0], $wall[@wall / 2] - $clock_cost->[1]);
 }
+sub median { my @s = sort { $a <=> $b } @_; $s[@s / 2] }
 sub row {
     my ($what, $n, $code) = @_;
     my ($cpu, $wall) = per_call($n, $code);
@@ -85,10 +86,9 @@ row('transaction with 3 spans, profiled (markers, export, envelope)', 300, $tx_s
         push @on, $on; push @off, $off; push @diff, $on - $off;
     }
     $profiler->profile_lifecycle('trace');
-    my $median = sub { my @s = sort { $a <=> $b } @_; $s[@s / 2] };
-    printf "| transaction with 3 spans in steady state, profiled, Perl-thread CPU (median of 11 rounds' means) | %.1f µs |\n", 1e6 * $median->(@on);
-    printf "| transaction with 3 spans in steady state, not profiled, Perl-thread CPU (median of 11 rounds' means) | %.1f µs |\n", 1e6 * $median->(@off);
-    printf "| what profiling adds to that transaction (markers, export hand-off, profile item), Perl-thread CPU (median of 11 rounds' differences; goal ≤ 40 µs) | %.1f µs |\n", 1e6 * $median->(@diff);
+    printf "| transaction with 3 spans in steady state, profiled, Perl-thread CPU (median of 11 rounds' means) | %.1f µs |\n", 1e6 * median(@on);
+    printf "| transaction with 3 spans in steady state, not profiled, Perl-thread CPU (median of 11 rounds' means) | %.1f µs |\n", 1e6 * median(@off);
+    printf "| what profiling adds to that transaction (markers, export hand-off, profile item), Perl-thread CPU (median of 11 rounds' differences; goal ≤ 40 µs) | %.1f µs |\n", 1e6 * median(@diff);
 }
 
 # A CPU-bound transaction, profiled vs not, alternating rounds. In-process, the sampler goes on for 2 s
@@ -102,6 +102,5 @@ for (1 .. 21) {
     $profiler->profile_lifecycle('trace');
     $t0 = time; $tx = Sentry::SDK->start_transaction({ name => 'w', sampled => 1 }); work(); $tx->finish; push @prof, time - $t0;
 }
-my $med = sub { my @s = sort { $a <=> $b } @_; $s[@s / 2] };
 printf "| a CPU-bound transaction, profiled vs not (21 alternating rounds, medians of wall time; in-process the unprofiled rounds are sampled too, within the sampler's 2 s linger) | %+.2f %% (rounds of %.0f ms) |\n",
-    100 * ($med->(@prof) / $med->(@plain) - 1), 1e3 * $med->(@plain);
+    100 * (median(@prof) / median(@plain) - 1), 1e3 * median(@plain);

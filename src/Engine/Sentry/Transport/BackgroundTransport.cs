@@ -173,7 +173,7 @@ public sealed class BackgroundTransport : ITransport
         {
             var now = _clock.UnixNs;
             QueuedEnvelope? entry = null;
-            if (now >= Interlocked.Read(ref _pausedUntilNs))
+            if (!Paused(now))
             {
                 try
                 {
@@ -189,7 +189,7 @@ public sealed class BackgroundTransport : ITransport
             }
             if (entry is null)
             {
-                if (Volatile.Read(ref _inFlight) == 0 && now >= Interlocked.Read(ref _pausedUntilNs) && (_flushReports || ReportDue()))
+                if (Volatile.Read(ref _inFlight) == 0 && !Paused(now) && (_flushReports || ReportDue()))
                     await SendReportAloneAsync(cancel).ConfigureAwait(false);
                 MarkIdleIfDone();
                 try
@@ -239,7 +239,7 @@ public sealed class BackgroundTransport : ITransport
                     Complete(entry);
                 }
                 var now = _clock.UnixNs;
-                entry = cancel.IsCancellationRequested || now < Interlocked.Read(ref _pausedUntilNs) ? null : Claim(now);
+                entry = cancel.IsCancellationRequested || Paused(now) ? null : Claim(now);
             }
         }
         finally
@@ -255,11 +255,13 @@ public sealed class BackgroundTransport : ITransport
         }
     }
 
-    private bool Claimable()
-    {
-        var now = _clock.UnixNs;
-        return now >= Interlocked.Read(ref _pausedUntilNs) && (_queue.DueCount(now) > 0 || _fallback is { Count: > 0 });
-    }
+    private bool Claimable() => Due(_clock.UnixNs) > 0;
+
+    /// <summary>Whether a rate limit or backoff holds every send until later.</summary>
+    private bool Paused(long now) => now < Interlocked.Read(ref _pausedUntilNs);
+
+    /// <summary>How many envelopes could be sent now (none while paused).</summary>
+    private int Due(long now) => Paused(now) ? 0 : _queue.DueCount(now) + (_fallback?.Count ?? 0);
 
     private void Complete(QueuedEnvelope entry)
     {
@@ -275,9 +277,7 @@ public sealed class BackgroundTransport : ITransport
     {
         lock (_gate)
         {
-            var now = _clock.UnixNs;
-            var due = now < Interlocked.Read(ref _pausedUntilNs) ? 0 : _queue.DueCount(now) + (_fallback?.Count ?? 0);
-            if (Volatile.Read(ref _inFlight) == 0 && due == 0 && !_flushReports)
+            if (Volatile.Read(ref _inFlight) == 0 && Due(_clock.UnixNs) == 0 && !_flushReports)
                 _idle.TrySetResult();
         }
     }
