@@ -3,9 +3,12 @@ namespace PerlSentry.Engine.Sentry.Transport;
 /// <summary>
 /// The SDK's transport (spec §5). <see cref="SendEnvelopeAsync"/> runs on the caller's thread and
 /// does only what must happen before the capture call returns: rate limits, serialising once, and
-/// the queue's write (the disk journal: one append). A worker sends with up to
-/// <see cref="Concurrency"/> requests at once over kept-alive connections (one at a time to a
-/// folder, so its files keep the order of the captures). A transient failure
+/// the queue's write (the disk journal: one append). Sender threads of its own send with blocking
+/// I/O: one to start with, more up to <see cref="Concurrency"/> while a backlog waits and every sender
+/// is busy (one at a time to a folder, so its files keep the order of the captures). A dedicated
+/// thread, not tasks on the pool: at a server's rate envelopes come one at a time, and each await in
+/// the old loop of tasks was a wake-up of another thread (bench/RESULTS.md, the transport rows). A
+/// transient failure
 /// (no answer, 5xx, a redirect, which is never followed) pauses all sending with a growing backoff
 /// and keeps the envelope in the journal (in memory only, it is dropped as <c>network_error</c>).
 /// Client reports for what was dropped ride along with the next envelope (at most every 30 s) or go
@@ -29,16 +32,18 @@ public sealed class BackgroundTransport : ITransport
     private readonly Action<string>? _warn;
     private readonly bool _sendReports;
     private readonly int _fallbackCapacity;
-    private readonly SemaphoreSlim _wake = new(0);
-    private readonly SemaphoreSlim _slots;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _worker;
-    private readonly Timer _tick;
+    private readonly int _maxSenders;
+    private readonly List<Thread> _senders = [];
+    private readonly object _signal = new();
+    private bool _signaled;
+    private int _waiting;
+    private volatile bool _stopping;
     private readonly Lock _gate = new();
     private readonly HashSet<string> _warned = [];
     private TaskCompletionSource _idle = NewIdle(completed: true);
     private MemoryEnvelopeQueue? _fallback;
     private int _inFlight;
+    private long _progressMs = Environment.TickCount64;   // when a send last ended, or sending began after a quiet spell
     private long _lastReportNs;
     private long _pausedUntilNs;
     private TimeSpan _backoff = MinBackoff;
@@ -50,7 +55,7 @@ public sealed class BackgroundTransport : ITransport
         int fallbackCapacity = 10_000, int concurrency = Concurrency)
     {
         _sink = sink;
-        _slots = new SemaphoreSlim(Math.Max(1, concurrency));
+        _maxSenders = Math.Max(1, concurrency);
         _queue = queue;
         _clock = clock;
         Limits = limits ?? new RateLimits();
@@ -65,13 +70,13 @@ public sealed class BackgroundTransport : ITransport
             _idle = NewIdle(completed: false);   // a flush waits for what earlier runs left
             _log?.Invoke($"{queue.Count} envelope(s) from an earlier run are in the cache; sending them");
         }
-        _worker = Task.Run(WorkAsync);
-        _wake.Release();
-        // Parked envelopes come due, backoffs end and client reports fall due with no event to say so:
-        // the loop looks again four times a second (a timed wait in the loop made a timer per envelope).
-        _tick = new Timer(_ => Wake(), null, TickInterval, TickInterval);
+        AddSender();
     }
 
+    /// <summary>
+    /// Parked envelopes come due, backoffs end and client reports fall due with no event to say so: an
+    /// idle sender looks again this often.
+    /// </summary>
     private static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(250);
 
     public RateLimits Limits { get; }
@@ -166,96 +171,110 @@ public sealed class BackgroundTransport : ITransport
 
     private QueuedEnvelope? Claim(long now) => _queue.TryClaim(now) ?? _fallback?.TryClaim(now);
 
-    private async Task WorkAsync()
+    private void AddSender()
     {
-        var cancel = _stop.Token;
-        while (!cancel.IsCancellationRequested)
+        lock (_senders)
+        {
+            if (_stopping || _senders.Count >= _maxSenders)
+                return;
+            var thread = new Thread(SenderLoop, maxStackSize: 256 * 1024) { IsBackground = true, Name = "sentry-send" };
+            _senders.Add(thread);
+            thread.Start();
+        }
+    }
+
+    private void SenderLoop()
+    {
+        while (!_stopping)
         {
             var now = _clock.UnixNs;
-            QueuedEnvelope? entry = null;
-            if (!Paused(now))
-            {
-                try
-                {
-                    await _slots.WaitAsync(cancel).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-                entry = Claim(now);
-                if (entry is null)
-                    _slots.Release();
-            }
+            var entry = Paused(now) ? null : Claim(now);
             if (entry is null)
             {
                 if (Volatile.Read(ref _inFlight) == 0 && !Paused(now) && (_flushReports || ReportDue()))
-                    await SendReportAloneAsync(cancel).ConfigureAwait(false);
+                    SendReportAlone();
                 MarkIdleIfDone();
-                try
-                {
-                    await _wake.WaitAsync(cancel).ConfigureAwait(false);   // an envelope, a finished send, a flush, or the tick
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
+                WaitForWork();
                 continue;
             }
-            Interlocked.Increment(ref _inFlight);
-            // Started here, not through Task.Run: it runs on this thread up to the request's await, and
-            // this loop goes on to the next envelope while the answer is awaited. At a server's rate of
-            // transactions, each hop to another pool thread cost a wake-up and a context switch.
-            _ = SendAndReleaseAsync(entry, cancel);
+            if (Interlocked.Increment(ref _inFlight) == 1)
+                Volatile.Write(ref _progressMs, Environment.TickCount64);
+            else if (SendersSlow() && Due(now) > 0)
+                Help();
+            try
+            {
+                SendOne(entry);
+            }
+            catch (Exception e)
+            {
+                _log?.Invoke($"transport error: {e.Message}");
+                Complete(entry);
+            }
+            finally
+            {
+                Volatile.Write(ref _progressMs, Environment.TickCount64);
+                Interlocked.Decrement(ref _inFlight);
+            }
         }
-    }
-
-    /// <summary>Wakes the loop unless a wake is already pending (it re-checks everything when it runs).</summary>
-    private void Wake()
-    {
-        if (_wake.CurrentCount == 0)
-            _wake.Release();
     }
 
     /// <summary>
-    /// Sends <paramref name="first"/>, then whatever else is due, one after another in this slot: a
-    /// finished send takes the next envelope itself instead of handing the slot back to the loop (one
-    /// thread hop fewer per envelope when the writer hands over a batch).
+    /// Whether no send has ended for a while (a slow or far server): only then do more senders help. To a
+    /// near server one sender keeps up with bursts of hundreds, and each extra one woken for a burst
+    /// took a core from the program's threads.
     /// </summary>
-    private async Task SendAndReleaseAsync(QueuedEnvelope first, CancellationToken cancel)
+    private bool SendersSlow() => Environment.TickCount64 - Volatile.Read(ref _progressMs) >= SlowSendMs;
+
+    private const int SlowSendMs = 20;
+
+    /// <summary>More is due while this sender is busy: an idle sender takes it, or a new one while fewer than the most.</summary>
+    private void Help()
     {
-        QueuedEnvelope? entry = first;
-        try
+        lock (_signal)
         {
-            while (entry is not null)
+            if (_waiting > 0)
             {
-                try
-                {
-                    await SendOneAsync(entry, cancel).ConfigureAwait(false);
-                }
-                catch (Exception e)
-                {
-                    _log?.Invoke($"transport error: {e.Message}");
-                    Complete(entry);
-                }
-                var now = _clock.UnixNs;
-                entry = cancel.IsCancellationRequested || Paused(now) ? null : Claim(now);
+                _signaled = true;
+                Monitor.Pulse(_signal);
+                return;
             }
         }
-        finally
+        AddSender();
+    }
+
+    /// <summary>Waits for a wake (an envelope, a flush, the close) or the tick, whichever comes first.</summary>
+    private void WaitForWork()
+    {
+        lock (_signal)
         {
-            Interlocked.Decrement(ref _inFlight);
-            _slots.Release();   // wakes the loop when it waits for a slot
-            // The loop only needs waking when there is more to send (or reports to flush); otherwise
-            // the transport may have become idle, which is said from here.
-            if (_flushReports || Claimable())
-                Wake();
-            else
-                MarkIdleIfDone();
+            if (!_signaled && !_stopping)
+            {
+                _waiting++;
+                Monitor.Wait(_signal, TickInterval);
+                _waiting--;
+            }
+            _signaled = false;
         }
     }
 
-    private bool Claimable() => Due(_clock.UnixNs) > 0;
+    /// <summary>
+    /// Tells an idle sender to look again (a busy one looks again when its send ends). When every sender
+    /// is busy and slow, one more starts (up to the most): a far server does not hold the rest back.
+    /// </summary>
+    private void Wake()
+    {
+        lock (_signal)
+        {
+            _signaled = true;
+            if (_waiting > 0)
+            {
+                Monitor.Pulse(_signal);
+                return;
+            }
+        }
+        if (Volatile.Read(ref _inFlight) > 0 && SendersSlow())
+            AddSender();
+    }
 
     /// <summary>Whether a rate limit or backoff holds every send until later.</summary>
     private bool Paused(long now) => now < Interlocked.Read(ref _pausedUntilNs);
@@ -282,7 +301,7 @@ public sealed class BackgroundTransport : ITransport
         }
     }
 
-    private async Task SendOneAsync(QueuedEnvelope entry, CancellationToken cancel)
+    private void SendOne(QueuedEnvelope entry)
     {
         var now = _clock.UnixNs;
         var kept = WithinLimits(entry.Envelope, now);
@@ -303,7 +322,7 @@ public sealed class BackgroundTransport : ITransport
                 Interlocked.Exchange(ref _lastReportNs, now);
             }
         }
-        var result = await _sink.SendAsync(kept.ForSending(DateTimeOffset.UtcNow), cancel).ConfigureAwait(false);
+        var result = _sink.Send(kept.ForSending(DateTimeOffset.UtcNow));
         Limits.Update(result.Status, result.RateLimits, result.RetryAfter, _clock.UnixNs);
         if (report is not null)
         {
@@ -364,7 +383,7 @@ public sealed class BackgroundTransport : ITransport
 
     private static string Describe(SinkResult r) => r.Status <= 0 ? r.Error ?? "no answer" : $"HTTP {r.Status} {r.Error}";
 
-    private async Task SendReportAloneAsync(CancellationToken cancel)
+    private void SendReportAlone()
     {
         _flushReports = false;
         if (!_sendReports || Interlocked.CompareExchange(ref _reportInFlight, 1, 0) != 0)
@@ -376,7 +395,7 @@ public sealed class BackgroundTransport : ITransport
                 return;
             Interlocked.Exchange(ref _lastReportNs, _clock.UnixNs);
             var envelope = SerializedEnvelope.From(Envelope.FromItems(null, SdkInfo.Default, [report]));
-            var result = await _sink.SendAsync(envelope.ForSending(DateTimeOffset.UtcNow), cancel).ConfigureAwait(false);
+            var result = _sink.Send(envelope.ForSending(DateTimeOffset.UtcNow));
             Limits.Update(result.Status, result.RateLimits, result.RetryAfter, _clock.UnixNs);
             if (result.IsSuccess)
                 Stats.OnSent();
@@ -405,7 +424,7 @@ public sealed class BackgroundTransport : ITransport
             }
             idle = _idle.Task;
         }
-        _wake.Release();
+        Wake();
         var done = await Task.WhenAny(idle, Task.Delay(timeout)).ConfigureAwait(false);
         return done == idle;
     }
@@ -427,22 +446,30 @@ public sealed class BackgroundTransport : ITransport
         }
         if (!flushed)
             _log?.Invoke($"shutdown_timeout reached; {_queue.Count} envelope(s) stay in the cache for the next run");
-        _stop.Cancel();
-        _tick.Dispose();
-        try
+        var senders = Stop();
+        // A request still in flight after this is abandoned (Dispose closes its connection); its record
+        // stays in the journal for the next process.
+        await Task.Run(() =>
         {
-            await _worker.WaitAsync(TimeSpan.FromMilliseconds(100)).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
-        {
-            // an in-flight request is abandoned; its record stays in the journal for the next process
-        }
+            var until = Environment.TickCount64 + 100;
+            foreach (var t in senders)
+                t.Join((int)Math.Max(0, until - Environment.TickCount64));
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>Tells the senders to stop after what they are sending; returns them.</summary>
+    private Thread[] Stop()
+    {
+        _stopping = true;
+        lock (_signal)
+            Monitor.PulseAll(_signal);
+        lock (_senders)
+            return [.. _senders];
     }
 
     public void Dispose()
     {
-        _stop.Cancel();
-        _tick.Dispose();
+        Stop();
         _queue.Dispose();
         _sink.Dispose();
     }

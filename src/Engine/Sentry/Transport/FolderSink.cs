@@ -14,7 +14,7 @@ public sealed class FolderSink(string directory) : IEnvelopeSink
 
     public string Directory { get; } = directory;
 
-    public async Task<SinkResult> SendAsync(byte[] envelope, CancellationToken cancel)
+    public SinkResult Send(byte[] envelope)
     {
         try
         {
@@ -24,7 +24,6 @@ public sealed class FolderSink(string directory) : IEnvelopeSink
             // sessions) may write one folder.
             var name = $"{DateTime.UtcNow:yyyyMMdd'T'HHmmss'.'fff}-{Environment.ProcessId}-{_id}-{n:D6}.envelope";
             PrivateFiles.WriteAtomically(Path.Combine(Directory, name), envelope);
-            await Task.CompletedTask.ConfigureAwait(false);
             return SinkResult.Delivered;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

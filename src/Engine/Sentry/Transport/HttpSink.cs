@@ -1,49 +1,66 @@
 using System.IO.Compression;
 using System.Net;
-using System.Net.Http.Headers;
+using System.Net.Security;
 using Polly;
 using Polly.CircuitBreaker;
 using Polly.Retry;
-using Polly.Timeout;
 
 namespace PerlSentry.Engine.Sentry.Transport;
 
 /// <summary>
-/// POSTs gzipped envelopes to a Sentry endpoint with <c>X-Sentry-Auth</c> (spec §1), through a Polly
-/// pipeline: a circuit breaker around retries of transient network failures (jittered exponential
-/// backoff) around a per-attempt timeout. HTTP answers, 5xx included, are not retried here: the
-/// transport keeps the envelope in its cache instead (Sentry asks SDKs not to hammer a failing server).
+/// POSTs gzipped envelopes to a Sentry endpoint with <c>X-Sentry-Auth</c> (spec §1) on the calling
+/// thread (a sender thread of <see cref="BackgroundTransport"/>), through a Polly pipeline: a circuit
+/// breaker around retries of transient network failures (jittered exponential backoff); each attempt
+/// has the timeout. HTTP answers, 5xx included, are not retried here: the transport keeps the envelope
+/// in its cache instead (Sentry asks SDKs not to hammer a failing server). Requests go straight to the
+/// server through <see cref="Http1Client"/>; when <c>HTTPS_PROXY</c>/<c>HTTP_PROXY</c> applies to the
+/// endpoint, through <see cref="HttpClient"/>, which speaks to proxies.
 /// </summary>
 public sealed class HttpSink : IEnvelopeSink
 {
-    private readonly HttpClient _http;
+    private readonly Http1Client? _direct;
+    private readonly HttpClient? _proxied;
     private readonly Uri _endpoint;
-    private readonly string _auth;
-    private readonly string _userAgent;
+    private readonly TimeSpan _timeout;
+    private readonly (string, string)[] _headers;
+    private readonly (string, string)[] _gzipHeaders;
+    private readonly byte[] _prefix = [];
+    private readonly byte[] _gzipPrefix = [];
     private readonly bool _gzip;
     private readonly ResiliencePipeline _pipeline;
     private readonly CircuitBreakerStateProvider _breaker = new();
 
     public sealed record Settings(TimeSpan Timeout, int Retries = 2, TimeSpan? RetryDelay = null, TimeSpan? BreakDuration = null, bool Gzip = true);
 
-    public HttpSink(Uri endpoint, string? authHeader, SdkInfo sdk, Settings settings, HttpMessageHandler? handler = null)
+    /// <param name="validate">Certificate validation in place of the system's (tests with a self-signed certificate).</param>
+    public HttpSink(Uri endpoint, string? authHeader, SdkInfo sdk, Settings settings, RemoteCertificateValidationCallback? validate = null)
     {
         _endpoint = endpoint;
-        _auth = authHeader ?? "";
-        _userAgent = $"{sdk.Name}/{sdk.Version}";
+        _timeout = settings.Timeout;
         _gzip = settings.Gzip;
-        // Kept-alive connections, as many as the transport sends at once; redirects are never followed:
-        // a 3xx to another origin would carry the envelope and the DSN's keys there.
-        _http = new HttpClient(handler ?? new SocketsHttpHandler
+        List<(string, string)> headers = [("User-Agent", $"{sdk.Name}/{sdk.Version}"), ("Content-Type", "application/x-sentry-envelope")];
+        if (!string.IsNullOrEmpty(authHeader))
+            headers.Add(("X-Sentry-Auth", authHeader));
+        _headers = [.. headers];
+        _gzipHeaders = [.. headers, ("Content-Encoding", "gzip")];
+        if (ProxyFor(endpoint) is null)
         {
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            MaxConnectionsPerServer = BackgroundTransport.Concurrency,
-            AllowAutoRedirect = false,
-        })
-        {
-            Timeout = Timeout.InfiniteTimeSpan,   // the pipeline owns timeouts
-        };
-        static bool Transient(Outcome<object> o) => o.Exception is HttpRequestException or TimeoutRejectedException or IOException;
+            _direct = new Http1Client(endpoint, validate);
+            _prefix = _direct.RequestPrefix(_headers);
+            _gzipPrefix = _direct.RequestPrefix(_gzipHeaders);
+        }
+        else
+            // Redirects are never followed: a 3xx to another origin would carry the envelope and the DSN's keys there.
+            _proxied = new HttpClient(new SocketsHttpHandler
+            {
+                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+                AllowAutoRedirect = false,
+                SslOptions = { RemoteCertificateValidationCallback = validate },
+            })
+            {
+                Timeout = Timeout.InfiniteTimeSpan,   // each attempt has its own
+            };
+        static bool Transient(Outcome<object> o) => o.Exception is IOException or HttpRequestException;
         var builder = new ResiliencePipelineBuilder()
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions
             {
@@ -52,9 +69,8 @@ public sealed class HttpSink : IEnvelopeSink
                 SamplingDuration = TimeSpan.FromSeconds(30),
                 BreakDuration = settings.BreakDuration ?? TimeSpan.FromSeconds(30),
                 StateProvider = _breaker,
-                ShouldHandle = args => ValueTask.FromResult(Transient(args.Outcome) || args.Outcome.Result is HttpResponseMessage { StatusCode: >= HttpStatusCode.InternalServerError }),
-            })
-;
+                ShouldHandle = args => ValueTask.FromResult(Transient(args.Outcome) || args.Outcome.Result is SinkResult { Status: >= 500 }),
+            });
         if (settings.Retries > 0)
             builder.AddRetry(new RetryStrategyOptions
             {
@@ -64,7 +80,21 @@ public sealed class HttpSink : IEnvelopeSink
                 Delay = settings.RetryDelay ?? TimeSpan.FromMilliseconds(200),
                 ShouldHandle = args => ValueTask.FromResult(Transient(args.Outcome)),
             });
-        _pipeline = builder.AddTimeout(settings.Timeout).Build();
+        _pipeline = builder.Build();
+    }
+
+    /// <summary>The proxy <c>HTTPS_PROXY</c>, <c>HTTP_PROXY</c> and <c>NO_PROXY</c> give for <paramref name="endpoint"/>, or null.</summary>
+    private static Uri? ProxyFor(Uri endpoint)
+    {
+        try
+        {
+            var proxy = HttpClient.DefaultProxy;
+            return proxy.IsBypassed(endpoint) ? null : proxy.GetProxy(endpoint) is { } p && p != endpoint ? p : null;
+        }
+        catch (Exception e) when (e is InvalidOperationException or UriFormatException or ArgumentException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The X-Sentry-Auth header for a DSN (spec §1).</summary>
@@ -77,39 +107,55 @@ public sealed class HttpSink : IEnvelopeSink
     /// <summary>True while the breaker refuses requests.</summary>
     public bool IsBroken => _breaker.CircuitState is CircuitState.Open or CircuitState.Isolated;
 
-    public async Task<SinkResult> SendAsync(byte[] envelope, CancellationToken cancel)
+    /// <summary>Whether requests go through a proxy (the environment names one for this endpoint).</summary>
+    public bool ThroughProxy => _proxied is not null;
+
+    public SinkResult Send(byte[] envelope)
     {
         var gzip = _gzip && envelope.Length >= GzipFrom;
         var body = gzip ? Gzip(envelope) : envelope;
         try
         {
-            return await _pipeline.ExecuteAsync(async ct =>
-            {
-                using var req = new HttpRequestMessage(HttpMethod.Post, _endpoint) { Content = new ByteArrayContent(body) };
-                req.Content.Headers.ContentType = new MediaTypeHeaderValue("application/x-sentry-envelope");
-                if (gzip)
-                    req.Content.Headers.ContentEncoding.Add("gzip");
-                if (_auth.Length > 0)
-                    req.Headers.TryAddWithoutValidation("X-Sentry-Auth", _auth);
-                req.Headers.TryAddWithoutValidation("User-Agent", _userAgent);
-                using var resp = await _http.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
-                return new SinkResult((int)resp.StatusCode,
-                    Header(resp, "X-Sentry-Rate-Limits"),
-                    Header(resp, "Retry-After"),
-                    resp.IsSuccessStatusCode ? null : Header(resp, "X-Sentry-Error") ?? resp.ReasonPhrase);
-            }, cancel).ConfigureAwait(false);
+            return _pipeline.Execute(static (state, _) => state.Sink.Post(state.Body, state.Gzip), (Sink: this, Body: body, Gzip: gzip));
         }
         catch (BrokenCircuitException)
         {
             return SinkResult.Failed("the circuit breaker is open after repeated failures");
         }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        catch (ObjectDisposedException)
         {
-            return SinkResult.Failed("cancelled at shutdown");
+            return SinkResult.Failed("closed at shutdown");
         }
-        catch (Exception e) when (e is HttpRequestException or TimeoutRejectedException or IOException or OperationCanceledException)
+        catch (Exception e) when (e is HttpRequestException or IOException)
         {
             return SinkResult.Failed(e.Message);
+        }
+    }
+
+    private SinkResult Post(byte[] body, bool gzip)
+    {
+        if (_direct is not null)
+        {
+            var r = _direct.Post(Http1Client.RequestHead(gzip ? _gzipPrefix : _prefix, body.Length), body, _timeout);
+            return new SinkResult(r.Status, r.Header("X-Sentry-Rate-Limits"), r.Header("Retry-After"),
+                r.Status is >= 200 and < 300 ? null : r.Header("X-Sentry-Error") ?? r.Reason);
+        }
+        using var req = new HttpRequestMessage(HttpMethod.Post, _endpoint) { Content = new ByteArrayContent(body) };
+        foreach (var (name, value) in gzip ? _gzipHeaders : _headers)
+            if (!req.Headers.TryAddWithoutValidation(name, value))
+                req.Content.Headers.TryAddWithoutValidation(name, value);
+        using var cts = new CancellationTokenSource(_timeout);
+        try
+        {
+            using var resp = _proxied!.Send(req, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+            return new SinkResult((int)resp.StatusCode,
+                Header(resp, "X-Sentry-Rate-Limits"),
+                Header(resp, "Retry-After"),
+                resp.IsSuccessStatusCode ? null : Header(resp, "X-Sentry-Error") ?? resp.ReasonPhrase);
+        }
+        catch (OperationCanceledException e) when (cts.IsCancellationRequested)
+        {
+            throw new IOException("the request timed out", e);
         }
     }
 
@@ -131,5 +177,9 @@ public sealed class HttpSink : IEnvelopeSink
         return ms.ToArray();
     }
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        _direct?.Dispose();
+        _proxied?.Dispose();
+    }
 }

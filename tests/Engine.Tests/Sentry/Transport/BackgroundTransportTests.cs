@@ -74,6 +74,7 @@ public sealed class BackgroundTransportTests
         await t.SendEnvelopeAsync(TransactionWithProfile());
         await t.FlushAsync(TimeSpan.FromSeconds(5));
         await t.SendEnvelopeAsync(TransactionWithProfile());   // limited: dropped before it is queued
+        _clock.UnixNs += 31_000_000_000;                       // reports ride along at most every 30 s
         await t.SendEnvelopeAsync(Event());                    // errors still go, with the client report
         Assert.That(await t.FlushAsync(TimeSpan.FromSeconds(5)), Is.True);
         Assert.Multiple(() =>
@@ -324,15 +325,15 @@ public sealed class BackgroundTransportTests
     }
 
     [Test]
-    public async Task RepeatedFailures_OpenTheCircuit_SoNoRequestIsMade()
+    public void RepeatedFailures_OpenTheCircuit_SoNoRequestIsMade()
     {
         _server.Answer = _ => FakeSentryServer.Reply.Drop;
         using var sink = Sink(_server, retries: 0);
         for (var i = 0; i < 3; i++)
-            Assert.That((await sink.SendAsync(Event().Serialize(DateTimeOffset.UtcNow), default)).IsTransient, Is.True);
+            Assert.That(sink.Send(Event().Serialize(DateTimeOffset.UtcNow)).IsTransient, Is.True);
         Assert.That(sink.IsBroken, Is.True);
         var before = _server.Requests.Count;
-        var r = await sink.SendAsync(Event().Serialize(DateTimeOffset.UtcNow), default);
+        var r = sink.Send(Event().Serialize(DateTimeOffset.UtcNow));
         Assert.That(r.Error, Does.Contain("circuit"));
         Assert.That(_server.Requests, Has.Count.EqualTo(before));
     }
