@@ -11,6 +11,7 @@ switch (command)
     case "transport": bench.Transport(); break;
     case "agent": bench.Agent(); break;
     case "engine": EngineCost.Run(); break;
+    case "trickle": TrickleCost.Run(); break;   // only the transport's cost per lone envelope (hand measurements)
     case "serve":
         ServeBench.Run(Path.GetFullPath(cli), rounds: args.Length > 2 ? int.Parse(args[2]) : 3, seconds: 5, memorySeconds: args.Length > 3 ? int.Parse(args[3]) : 60);
         break;
@@ -33,7 +34,7 @@ switch (command)
         bench.Agent();
         break;
     default:
-        Console.Error.WriteLine("usage: PerlSentry.Sdk.Bench costs|transport|agent|engine|all [perl-sentry] | receiver | serve [perl-sentry [rounds [memory-seconds]]] | serve-traced [perl-sentry [rounds [profiling]]]");
+        Console.Error.WriteLine("usage: PerlSentry.Sdk.Bench costs|transport|trickle|agent|engine|all [perl-sentry] | receiver | serve [perl-sentry [rounds [memory-seconds]]] | serve-traced [perl-sentry [rounds [profiling]]]");
         return 2;
 }
 return 0;

@@ -120,6 +120,7 @@ internal sealed partial class SdkBench(string cli)
     /// <summary>The transport under load: a queue empty vs full, a sustained stream, a burst.</summary>
     public void Transport()
     {
+        TrickleCost.Run();
         using (var receiver = new Receiver())
         {
             var env = World(receiver.Dsn);
