@@ -184,12 +184,13 @@ internal static partial class ServeBench
     private const string StandIn = "the Sentry stand-in";
 
     /// <summary>
-    /// Which part of <c>serve</c> a thread is, by its name: the writer (envelopes), .NET's pool and I/O
-    /// threads (Kestrel, the transport's sends, the JIT), and the rest: the interpreters' threads
-    /// (perl names them after <c>$0</c>) and the main thread.
+    /// Which part of <c>serve</c> a thread is, by its name: the writer (envelopes), the transport's
+    /// sender threads, .NET's pool and I/O threads (Kestrel, the JIT), and the rest: the interpreters'
+    /// threads (perl names them after <c>$0</c>) and the main thread.
     /// </summary>
     private static string CpuGroup(string comm) =>
         comm.StartsWith("perl-sentry wri", StringComparison.Ordinal) ? "writer"
+        : comm.StartsWith("sentry-send", StringComparison.Ordinal) ? "transport"
         : comm.StartsWith(".NET", StringComparison.Ordinal) || comm.StartsWith("Kestrel", StringComparison.Ordinal) ? ".NET threads"
         : "Perl threads";
 
@@ -219,7 +220,7 @@ internal static partial class ServeBench
     private static string CpuRow((List<Load> Off, List<Load> On) runs)
     {
         double Of(List<Load> loads, string group) => Median(loads.Select(l => l.CpuPerRequest.GetValueOrDefault(group)));
-        string[] groups = ["Perl threads", "writer", ".NET threads", StandIn];
+        string[] groups = ["Perl threads", "writer", "transport", ".NET threads", StandIn];
         var parts = groups.Select(g => $"{g} {Of(runs.Off, g):0} vs {Of(runs.On, g):0} µs");
         var off = groups.Sum(g => Of(runs.Off, g));
         var on = groups.Sum(g => Of(runs.On, g));

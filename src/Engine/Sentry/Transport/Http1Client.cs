@@ -20,6 +20,7 @@ namespace PerlSentry.Engine.Sentry.Transport;
 public sealed class Http1Client : IDisposable
 {
     private static readonly TimeSpan MaxIdle = TimeSpan.FromSeconds(30);
+    private const int LookAfterMs = 1000;
 
     private readonly Uri _uri;
     private readonly RemoteCertificateValidationCallback? _validate;
@@ -117,9 +118,12 @@ public sealed class Http1Client : IDisposable
         var now = Environment.TickCount64;
         while (_idle.TryPop(out var conn))
         {
-            // Closed by the server while idle (readable with nothing to read, or an early answer), or idle
-            // long enough that servers' keep-alive timeouts may close it as we write: a new one instead.
-            if (now - conn.IdleSince < MaxIdle.TotalMilliseconds && conn.LooksAlive())
+            // Idle long enough that servers' keep-alive timeouts may close it as we write, or closed by the
+            // server while idle (readable with nothing to read): a new one instead. Not looked at when
+            // it was used a moment ago (a system call an envelope at a server's rate): a request that
+            // finds it closed goes once more on a new connection anyway.
+            var idle = now - conn.IdleSince;
+            if (idle < MaxIdle.TotalMilliseconds && (idle < LookAfterMs || conn.LooksAlive()))
                 return conn;
             Close(conn);
         }

@@ -29,7 +29,7 @@ internal sealed class Http1Connection(Socket socket, Stream stream) : IDisposabl
     {
         try
         {
-            return !socket.Poll(0, SelectMode.SelectRead) && !socket.Poll(0, SelectMode.SelectError);
+            return !socket.Poll(0, SelectMode.SelectRead);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
@@ -41,7 +41,7 @@ internal sealed class Http1Connection(Socket socket, Stream stream) : IDisposabl
     {
         AnswerStarted = false;
         _start = _end = 0;
-        socket.SendTimeout = Http1Client.Remaining(deadline);
+        KeepTo(deadline);
         if (body.Length <= 16 * 1024)
         {
             // One write, so one segment on the wire for the usual small envelope.
@@ -66,10 +66,26 @@ internal sealed class Http1Connection(Socket socket, Stream stream) : IDisposabl
         stream.Flush();
     }
 
+    /// <summary>
+    /// Sets the socket's send and receive timeouts to what is left before <paramref name="deadline"/>,
+    /// unless they are within a quarter of it already: requests with the same timeout, one after
+    /// another, then make no system call for it (<see cref="Fill"/> checks the deadline between reads).
+    /// </summary>
+    private void KeepTo(long deadline)
+    {
+        var left = Http1Client.Remaining(deadline);
+        if (Math.Abs(left - _timeoutMs) <= _timeoutMs / 4)
+            return;
+        socket.SendTimeout = socket.ReceiveTimeout = left;
+        _timeoutMs = left;
+    }
+
+    private int _timeoutMs;
+
     /// <summary>Reads the final answer (skipping 1xx ones) and its body; says whether the connection can be used again.</summary>
     public Http1Client.Response ReadResponse(long deadline, out bool keepAlive)
     {
-        socket.ReceiveTimeout = Http1Client.Remaining(deadline);
+        KeepTo(deadline);
         while (true)
         {
             var headEnd = FindHeadEnd(deadline);
