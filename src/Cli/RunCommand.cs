@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using PerlSentry.Engine.PerlApi;
 using PerlSentry.Engine.Sentry;
+using PerlSentry.Engine.Sentry.Transport;
 using PerlSentry.PerlBridge;
 
 namespace PerlSentry.Cli;
@@ -32,7 +33,8 @@ internal static class RunCommand
     /// <summary>
     /// Events are written to envelopes off the program's thread (<see cref="CaptureWriter"/>): a TERM,
     /// INT or HUP the program does not handle itself (which would end the process at once) first lets
-    /// the writer finish what the program captured (up to 2 s), then does what it would have done.
+    /// the writer finish what the program captured (up to 2 s) and the transports the sends in progress
+    /// (up to 1 s), then does what it would have done.
     /// A program that sets its own handler, or <c>IGNORE</c>, gets perl's behaviour unchanged.
     /// </summary>
     private static void WriteCapturesOnSignals()
@@ -42,6 +44,9 @@ internal static class RunCommand
             {
                 if (CaptureWriter.SharedStarted)
                     CaptureWriter.Shared.Drain(TimeSpan.FromSeconds(2));
+                // What the transports are sending now is recorded as sent before the process ends;
+                // the rest stays in the journal for the next run, which sends each envelope once.
+                BackgroundTransport.HoldAll(TimeSpan.FromSeconds(1));
             }));
     }
 

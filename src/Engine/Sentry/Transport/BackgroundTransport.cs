@@ -38,6 +38,11 @@ public sealed class BackgroundTransport : ITransport
     private bool _signaled;
     private int _waiting;
     private volatile bool _stopping;
+    private int _busy;                 // senders between their look at the hold and the end of a send's record
+    private long _heldUntilMs;         // no new sends before this (a signal is ending the process)
+
+    /// <summary>The transports of this process, for <see cref="HoldAll"/>.</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<BackgroundTransport, object> Live = [];
     private readonly Lock _gate = new();
     private readonly HashSet<string> _warned = [];
     private TaskCompletionSource _idle = NewIdle(completed: true);
@@ -70,7 +75,26 @@ public sealed class BackgroundTransport : ITransport
             _idle = NewIdle(completed: false);   // a flush waits for what earlier runs left
             _log?.Invoke($"{queue.Count} envelope(s) from an earlier run are in the cache; sending them");
         }
+        Live.AddOrUpdate(this, this);
         AddSender();
+    }
+
+    /// <summary>
+    /// For a TERM, INT or HUP that is about to end the process: every transport of the process stops
+    /// starting sends (for <paramref name="timeout"/> and 2 s more, should the process live on), and this
+    /// waits up to <paramref name="timeout"/> for the sends in progress to end and be recorded in the
+    /// journal. Otherwise a send cut between its delivery and its record (a file written to
+    /// <c>envelope_dir</c>, a request answered) is delivered again by the next run.
+    /// </summary>
+    public static void HoldAll(TimeSpan timeout)
+    {
+        var until = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        var all = Live.Select(kv => kv.Key).ToList();
+        foreach (var t in all)
+            Interlocked.Exchange(ref t._heldUntilMs, until + 2000);
+        foreach (var t in all)
+            while (Volatile.Read(ref t._busy) > 0 && Environment.TickCount64 < until)
+                Thread.Sleep(1);
     }
 
     /// <summary>
@@ -177,7 +201,7 @@ public sealed class BackgroundTransport : ITransport
         {
             if (_stopping || _senders.Count >= _maxSenders)
                 return;
-            var thread = new Thread(SenderLoop, maxStackSize: 256 * 1024) { IsBackground = true, Name = "sentry-send" };
+            var thread = new Thread(SenderLoop) { IsBackground = true, Name = "sentry-send" };
             _senders.Add(thread);
             thread.Start();
         }
@@ -187,34 +211,68 @@ public sealed class BackgroundTransport : ITransport
     {
         while (!_stopping)
         {
-            var now = _clock.UnixNs;
-            var entry = Paused(now) ? null : Claim(now);
-            if (entry is null)
-            {
-                if (Volatile.Read(ref _inFlight) == 0 && !Paused(now) && (_flushReports || ReportDue()))
-                    SendReportAlone();
-                MarkIdleIfDone();
-                WaitForWork();
-                continue;
-            }
-            if (Interlocked.Increment(ref _inFlight) == 1)
-                Volatile.Write(ref _progressMs, Environment.TickCount64);
-            else if (SendersSlow() && Due(now) > 0)
-                Help();
             try
             {
-                SendOne(entry);
+                SendNext();
             }
-            catch (Exception e)
+            catch (Exception e) when (!_stopping)
             {
+                // A bug or a broken cache, never the program's problem: said, and the loop goes on after a pause.
                 _log?.Invoke($"transport error: {e.Message}");
-                Complete(entry);
+                WaitForWork();
             }
-            finally
+            catch (Exception)
             {
-                Volatile.Write(ref _progressMs, Environment.TickCount64);
-                Interlocked.Decrement(ref _inFlight);
+                return;   // the queue or the sink was closed under it at shutdown
             }
+        }
+    }
+
+    /// <summary>Sends the next due envelope, or waits for one (up to the tick).</summary>
+    private void SendNext()
+    {
+        var now = _clock.UnixNs;
+        // Counted before the hold is looked at: HoldAll either sees this sender busy or this sender sees the hold.
+        Interlocked.Increment(ref _busy);
+        QueuedEnvelope? entry = null;
+        try
+        {
+            var held = Environment.TickCount64 < Interlocked.Read(ref _heldUntilMs);
+            entry = held || Paused(now) ? null : Claim(now);
+            if (entry is not null)
+                Send(entry, now);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _busy);
+        }
+        if (entry is not null)
+            return;
+        if (Volatile.Read(ref _inFlight) == 0 && !Paused(now) && (_flushReports || ReportDue()))
+            SendReportAlone();
+        MarkIdleIfDone();
+        WaitForWork();
+    }
+
+    private void Send(QueuedEnvelope entry, long now)
+    {
+        if (Interlocked.Increment(ref _inFlight) == 1)
+            Volatile.Write(ref _progressMs, Environment.TickCount64);
+        else if (SendersSlow() && Due(now) > 0)
+            Help();
+        try
+        {
+            SendOne(entry);
+        }
+        catch (Exception e) when (!_stopping)
+        {
+            _log?.Invoke($"transport error: {e.Message}");
+            Complete(entry);
+        }
+        finally
+        {
+            Volatile.Write(ref _progressMs, Environment.TickCount64);
+            Interlocked.Decrement(ref _inFlight);
         }
     }
 

@@ -350,4 +350,45 @@ public sealed class BackgroundTransportTests
         Assert.That(files, Has.Length.EqualTo(2));
         AssertConforms(files.Select(File.ReadAllBytes));
     }
+
+    /// <summary>A sink whose sends wait for the test to let them go.</summary>
+    private sealed class GatedSink : IEnvelopeSink
+    {
+        public readonly SemaphoreSlim Started = new(0);
+        public readonly ManualResetEventSlim Go = new(false);
+        public int Sent;
+
+        public string Name => "gated";
+
+        public SinkResult Send(byte[] envelope)
+        {
+            Started.Release();
+            Go.Wait();
+            Interlocked.Increment(ref Sent);
+            return SinkResult.Delivered;
+        }
+
+        public void Dispose() { }
+    }
+
+    [Test]
+    public async Task HoldAll_WaitsForTheSendInProgressToBeRecorded_AndStartsNoOther()
+    {
+        var sink = new GatedSink();
+        using var t = new BackgroundTransport(sink, new EnvelopeJournal(_cache, 10), _clock, sendClientReports: false);
+        await t.SendEnvelopeAsync(Event("first"));
+        await t.SendEnvelopeAsync(Event("second"));
+        Assert.That(sink.Started.Wait(TimeSpan.FromSeconds(5)), Is.True, "the first send started");
+        var hold = Task.Run(() => BackgroundTransport.HoldAll(TimeSpan.FromSeconds(5)));
+        Thread.Sleep(100);
+        Assert.That(hold.IsCompleted, Is.False, "it waits for the send in progress");
+        sink.Go.Set();
+        Assert.That(hold.Wait(TimeSpan.FromSeconds(5)), Is.True);
+        Thread.Sleep(300);
+        Assert.Multiple(() =>
+        {
+            Assert.That(sink.Sent, Is.EqualTo(1), "no send starts while held");
+            Assert.That(t.Pending, Is.EqualTo(1), "the second waits in the journal, the first is recorded as sent");
+        });
+    }
 }
