@@ -33,7 +33,9 @@ public sealed class HttpSink : IEnvelopeSink
     public sealed record Settings(TimeSpan Timeout, int Retries = 2, TimeSpan? RetryDelay = null, TimeSpan? BreakDuration = null, bool Gzip = true);
 
     /// <param name="validate">Certificate validation in place of the system's (tests with a self-signed certificate).</param>
-    public HttpSink(Uri endpoint, string? authHeader, SdkInfo sdk, Settings settings, RemoteCertificateValidationCallback? validate = null)
+    /// <param name="proxy">The proxies to use; default: the environment's (<c>HTTPS_PROXY</c>, <c>HTTP_PROXY</c>, <c>NO_PROXY</c>).</param>
+    public HttpSink(Uri endpoint, string? authHeader, SdkInfo sdk, Settings settings, RemoteCertificateValidationCallback? validate = null,
+        IWebProxy? proxy = null)
     {
         _endpoint = endpoint;
         _timeout = settings.Timeout;
@@ -43,7 +45,8 @@ public sealed class HttpSink : IEnvelopeSink
             headers.Add(("X-Sentry-Auth", authHeader));
         _headers = [.. headers];
         _gzipHeaders = [.. headers, ("Content-Encoding", "gzip")];
-        if (ProxyFor(endpoint) is null)
+        proxy ??= HttpClient.DefaultProxy;
+        if (ProxyFor(endpoint, proxy) is null)
         {
             _direct = new Http1Client(endpoint, validate);
             _prefix = _direct.RequestPrefix(_headers);
@@ -55,6 +58,8 @@ public sealed class HttpSink : IEnvelopeSink
             {
                 PooledConnectionLifetime = TimeSpan.FromMinutes(5),
                 AllowAutoRedirect = false,
+                Proxy = proxy,
+                UseProxy = true,
                 SslOptions = { RemoteCertificateValidationCallback = validate },
             })
             {
@@ -83,12 +88,11 @@ public sealed class HttpSink : IEnvelopeSink
         _pipeline = builder.Build();
     }
 
-    /// <summary>The proxy <c>HTTPS_PROXY</c>, <c>HTTP_PROXY</c> and <c>NO_PROXY</c> give for <paramref name="endpoint"/>, or null.</summary>
-    private static Uri? ProxyFor(Uri endpoint)
+    /// <summary>The proxy <paramref name="proxy"/> gives for <paramref name="endpoint"/>, or null.</summary>
+    private static Uri? ProxyFor(Uri endpoint, IWebProxy proxy)
     {
         try
         {
-            var proxy = HttpClient.DefaultProxy;
             return proxy.IsBypassed(endpoint) ? null : proxy.GetProxy(endpoint) is { } p && p != endpoint ? p : null;
         }
         catch (Exception e) when (e is InvalidOperationException or UriFormatException or ArgumentException)

@@ -391,4 +391,27 @@ public sealed class BackgroundTransportTests
             Assert.That(t.Pending, Is.EqualTo(1), "the second waits in the journal, the first is recorded as sent");
         });
     }
+
+    [Test]
+    public void ProxyFromTheEnvironment_CarriesTheRequest_AndALocalEndpointItBypassesGoesDirect()
+    {
+        var proxy = new System.Net.WebProxy($"http://127.0.0.1:{_server.Port}") { BypassProxyOnLocal = true };
+        var far = new Uri("http://sentry.example.invalid:9/api/42/envelope/");
+        using (var through = new HttpSink(far, "Sentry sentry_key=k", SdkInfo.Default, new HttpSink.Settings(TimeSpan.FromSeconds(5)), proxy: proxy))
+        {
+            Assert.That(through.ThroughProxy, Is.True);
+            var r = through.Send(Event("proxied").Serialize(DateTimeOffset.UtcNow));
+            Assert.That(r.IsSuccess, Is.True, r.Error);
+        }
+        var seen = _server.Requests.Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That(seen.Path, Is.EqualTo(far.ToString()), "the proxy is asked for the endpoint's absolute URL");
+            Assert.That(seen.Headers["X-Sentry-Auth"], Is.EqualTo("Sentry sentry_key=k"));
+            Assert.That(Encoding.UTF8.GetString(seen.Body), Does.Contain("\"proxied\""));
+        });
+        using var direct = new HttpSink(new Uri(Dsn.Parse(_server.Dsn()).EnvelopeUri.ToString().Replace("127.0.0.1", "localhost")), null, SdkInfo.Default,
+            new HttpSink.Settings(TimeSpan.FromSeconds(5)), proxy: proxy);
+        Assert.That(direct.ThroughProxy, Is.False, "a local endpoint the proxy settings bypass");
+    }
 }
