@@ -140,7 +140,9 @@ croak at C<init> with a message naming the option.
 
 =head2 dsn
 
-Where events go. Default C<$ENV{SENTRY_DSN}>. Without a DSN nothing goes to Sentry.
+Where events go. Default C<$ENV{SENTRY_DSN}>. Without a DSN nothing goes to Sentry. Envelopes go
+over HTTP/1.1 (TLS for C<https>), through the proxy C<HTTPS_PROXY> or C<HTTP_PROXY> names when one
+applies to the DSN's host (C<NO_PROXY> is honoured).
 
 =head2 release, environment, dist, server_name
 
