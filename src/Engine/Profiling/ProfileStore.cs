@@ -8,10 +8,17 @@ namespace PerlSentry.Engine.Profiling;
 public sealed class ProfileStore
 {
     private readonly Lock _gate = new();
-    private readonly Dictionary<ProfileFrame, int> _frameIds = [];
-    private readonly AppendOnlyList<ProfileFrame> _frames = new();
-    private readonly Dictionary<StackKey, int> _stackIds = [];
-    private readonly AppendOnlyList<int[]> _stacks = new();
+    private Dictionary<ProfileFrame, int> _frameIds = [];
+    private AppendOnlyList<ProfileFrame> _frames = new();
+    private Dictionary<StackKey, int> _stackIds = [];
+    private AppendOnlyList<int[]> _stacks = new();
+
+    /// <summary>
+    /// How many distinct stacks the store keeps interned while no sample needs them: past it, the next
+    /// <see cref="Retain"/> that leaves no sample starts the frames and stacks afresh. A server runs for
+    /// months, and the stacks of its requests (recursion, callbacks, string evals) are not a closed set.
+    /// </summary>
+    public int CompactFrom { get; init; } = 10_000;
     private readonly List<ProfileSample> _samples = [];
     private readonly Dictionary<long, string> _threads = [];
 
@@ -96,6 +103,7 @@ public sealed class ProfileStore
             if (windows.Count == 0)
             {
                 _samples.Clear();
+                CompactIfIdle();
                 return before;
             }
             var kept = new List<ProfileSample>();
@@ -108,11 +116,30 @@ public sealed class ProfileStore
                 covered = Math.Max(covered, last);
             }
             if (kept.Count == before)
+            {
+                CompactIfIdle();
                 return 0;
+            }
             _samples.Clear();
             _samples.AddRange(kept);
+            CompactIfIdle();
             return before - kept.Count;
         }
+    }
+
+    /// <summary>
+    /// With no sample held, nothing refers to a stack or frame id: past <see cref="CompactFrom"/> stacks
+    /// the tables start afresh. Snapshots taken before keep the old tables (views of lists that no longer
+    /// change), so an export in progress is not disturbed.
+    /// </summary>
+    private void CompactIfIdle()
+    {
+        if (_samples.Count > 0 || _stacks.Count < CompactFrom)
+            return;
+        _frameIds = [];
+        _frames = new();
+        _stackIds = [];
+        _stacks = new();
     }
 
     /// <summary>A consistent copy of everything, for the exporters (pure functions of it).</summary>

@@ -76,4 +76,33 @@ public sealed class ProfileStoreTests
             Assert.That(store.Samples.Select(s => s.TimestampNs), Is.EqualTo(expected), string.Join(" ", windows.Select(w => $"{w.From}..{w.To}")));
         }
     }
+
+    [Test]
+    public void Retain_NoSampleLeft_PastCompactFrom_StartsFramesAndStacksAfresh_SnapshotsKeepTheirs()
+    {
+        var store = new ProfileStore { CompactFrom = 10 };
+        ProfileFrame F(int line) => new("main::f", "main", "a.pl", null, line, true);
+        for (var i = 0; i < 12; i++)
+            store.Add([F(i), F(1000)], threadId: 1, timestampNs: 100 + i, weight: 1);
+        var before = store.Snapshot();
+        store.Retain([new TimeWindow(111, 111)]);   // one sample still needed: nothing is forgotten
+        Assert.That(store.Stacks, Has.Count.EqualTo(12));
+        store.Retain([]);
+        Assert.Multiple(() =>
+        {
+            Assert.That((store.Frames.Count, store.Stacks.Count), Is.EqualTo((0, 0)), "no sample refers to them");
+            Assert.That(before.FramesOf(before.Samples[^1]).Select(f => f.Line), Is.EqualTo(new[] { 11, 1000 }), "an earlier snapshot still reads its frames");
+        });
+        store.Add([F(5), F(1000)], threadId: 1, timestampNs: 500, weight: 1);
+        Assert.That(store.Snapshot().FramesOf(store.Samples.Single()).Select(f => f.Line), Is.EqualTo(new[] { 5, 1000 }));
+        Assert.That(store.Stacks, Has.Count.EqualTo(1));
+    }
+
+    [Test]
+    public void Retain_NoSampleLeft_UnderCompactFrom_KeepsWhatIsInterned()
+    {
+        var store = StoreFixture.Make();
+        store.Retain([]);
+        Assert.That((store.Frames.Count, store.Stacks.Count), Is.EqualTo((4, 2)));
+    }
 }
