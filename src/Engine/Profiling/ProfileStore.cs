@@ -14,11 +14,15 @@ public sealed class ProfileStore
     private AppendOnlyList<int[]> _stacks = new();
 
     /// <summary>
-    /// How many distinct stacks the store keeps interned while no sample needs them: past it, the next
-    /// <see cref="Retain"/> that leaves no sample starts the frames and stacks afresh. A server runs for
-    /// months, and the stacks of its requests (recursion, callbacks, string evals) are not a closed set.
+    /// How many distinct stacks the store holds before a <see cref="Retain"/> compacts it: the frames and
+    /// stacks start afresh with only those the kept samples use. A server runs for months, and the stacks
+    /// of its requests (recursion, callbacks, string evals) are not a closed set. Compacted again only
+    /// when the tables have doubled over what the last compaction kept, so a store whose samples use
+    /// many stacks is not rebuilt at every Retain.
     /// </summary>
     public int CompactFrom { get; init; } = 10_000;
+
+    private int _compactAt;
     private readonly List<ProfileSample> _samples = [];
     private readonly Dictionary<long, string> _threads = [];
 
@@ -54,14 +58,7 @@ public sealed class ProfileStore
             var ids = new int[stack.Count];
             for (var i = 0; i < ids.Length; i++)
                 ids[i] = InternFrameLocked(stack[i]);
-            var key = new StackKey(ids);
-            if (!_stackIds.TryGetValue(key, out var stackId))
-            {
-                stackId = _stacks.Count;
-                _stacks.Add(ids);
-                _stackIds[key] = stackId;
-            }
-            var sample = new ProfileSample(stackId, threadId, timestampNs, weight);
+            var sample = new ProfileSample(InternStackLocked(ids), threadId, timestampNs, weight);
             // In time order (drains of several threads can come out of it): a window is found by
             // binary search, not by a walk over every sample held.
             if (_samples.Count == 0 || _samples[^1].TimestampNs <= timestampNs)
@@ -103,7 +100,7 @@ public sealed class ProfileStore
             if (windows.Count == 0)
             {
                 _samples.Clear();
-                CompactIfIdle();
+                CompactIfLarge();
                 return before;
             }
             var kept = new List<ProfileSample>();
@@ -117,29 +114,46 @@ public sealed class ProfileStore
             }
             if (kept.Count == before)
             {
-                CompactIfIdle();
+                CompactIfLarge();
                 return 0;
             }
             _samples.Clear();
             _samples.AddRange(kept);
-            CompactIfIdle();
+            CompactIfLarge();
             return before - kept.Count;
         }
     }
 
     /// <summary>
-    /// With no sample held, nothing refers to a stack or frame id: past <see cref="CompactFrom"/> stacks
-    /// the tables start afresh. Snapshots taken before keep the old tables (views of lists that no longer
-    /// change), so an export in progress is not disturbed.
+    /// Past <see cref="CompactFrom"/> stacks (and twice what the last compaction kept), the frames and
+    /// stacks start afresh with those the samples held use, and the samples get their new stack ids.
+    /// Snapshots taken before keep the old tables (views of lists that no longer change) and their own
+    /// copy of the samples, so an export in progress is not disturbed.
     /// </summary>
-    private void CompactIfIdle()
+    private void CompactIfLarge()
     {
-        if (_samples.Count > 0 || _stacks.Count < CompactFrom)
+        if (_stacks.Count < Math.Max(CompactFrom, _compactAt))
             return;
+        var (frames, stacks) = (_frames, _stacks);
         _frameIds = [];
         _frames = new();
         _stackIds = [];
         _stacks = new();
+        var newId = new Dictionary<int, int>();
+        var samples = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_samples);
+        foreach (ref var s in samples)
+        {
+            if (!newId.TryGetValue(s.StackId, out var id))
+            {
+                var old = stacks[s.StackId];
+                var ids = new int[old.Length];
+                for (var i = 0; i < ids.Length; i++)
+                    ids[i] = InternFrameLocked(frames[old[i]]);
+                newId[s.StackId] = id = InternStackLocked(ids);
+            }
+            s = s with { StackId = id };
+        }
+        _compactAt = 2 * _stacks.Count;
     }
 
     /// <summary>A consistent copy of everything, for the exporters (pure functions of it).</summary>
@@ -152,6 +166,18 @@ public sealed class ProfileStore
             // Frames and stacks only grow: the snapshot views them as they are now, without a copy.
             return new ProfileSnapshot(_frames.View(), _stacks.View(), samples, new Dictionary<long, string>(_threads), Interval);
         }
+    }
+
+    private int InternStackLocked(int[] ids)
+    {
+        var key = new StackKey(ids);
+        if (!_stackIds.TryGetValue(key, out var id))
+        {
+            id = _stacks.Count;
+            _stacks.Add(ids);
+            _stackIds[key] = id;
+        }
+        return id;
     }
 
     private int InternFrameLocked(ProfileFrame frame)

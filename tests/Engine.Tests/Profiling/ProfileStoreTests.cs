@@ -78,24 +78,26 @@ public sealed class ProfileStoreTests
     }
 
     [Test]
-    public void Retain_NoSampleLeft_PastCompactFrom_StartsFramesAndStacksAfresh_SnapshotsKeepTheirs()
+    public void Retain_PastCompactFrom_KeepsOnlyTheFramesAndStacksOfTheKeptSamples_SnapshotsKeepTheirs()
     {
         var store = new ProfileStore { CompactFrom = 10 };
         ProfileFrame F(int line) => new("main::f", "main", "a.pl", null, line, true);
         for (var i = 0; i < 12; i++)
             store.Add([F(i), F(1000)], threadId: 1, timestampNs: 100 + i, weight: 1);
         var before = store.Snapshot();
-        store.Retain([new TimeWindow(111, 111)]);   // one sample still needed: nothing is forgotten
-        Assert.That(store.Stacks, Has.Count.EqualTo(12));
-        store.Retain([]);
+        store.Retain([new TimeWindow(110, 111)]);
         Assert.Multiple(() =>
         {
-            Assert.That((store.Frames.Count, store.Stacks.Count), Is.EqualTo((0, 0)), "no sample refers to them");
-            Assert.That(before.FramesOf(before.Samples[^1]).Select(f => f.Line), Is.EqualTo(new[] { 11, 1000 }), "an earlier snapshot still reads its frames");
+            Assert.That((store.Frames.Count, store.Stacks.Count), Is.EqualTo((3, 2)), "what samples 110 and 111 use");
+            Assert.That(store.Samples.Select(s => store.Snapshot().FramesOf(s).First().Line), Is.EqualTo(new[] { 10, 11 }), "the kept samples read the same frames");
+            Assert.That(before.FramesOf(before.Samples[0]).Select(f => f.Line), Is.EqualTo(new[] { 0, 1000 }), "an earlier snapshot still reads its own");
         });
         store.Add([F(5), F(1000)], threadId: 1, timestampNs: 500, weight: 1);
-        Assert.That(store.Snapshot().FramesOf(store.Samples.Single()).Select(f => f.Line), Is.EqualTo(new[] { 5, 1000 }));
-        Assert.That(store.Stacks, Has.Count.EqualTo(1));
+        Assert.That(store.Snapshot().FramesOf(store.Samples[^1]).Select(f => f.Line), Is.EqualTo(new[] { 5, 1000 }));
+        store.Retain([new TimeWindow(0, 1000)]);
+        Assert.That(store.Stacks, Has.Count.EqualTo(3), "under the threshold again: not rebuilt");
+        store.Retain([]);
+        Assert.That(store.Stacks, Has.Count.EqualTo(3), "interned stacks stay while under the threshold");
     }
 
     [Test]
