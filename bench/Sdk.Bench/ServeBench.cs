@@ -175,12 +175,11 @@ internal static partial class ServeBench
         self = Process.GetCurrentProcess().TotalProcessorTime - self;
         var load = Parse(output);
         var requests = Requests(output);
-        var perRequest = after.ToDictionary(kv => kv.Key, kv => (kv.Value - before.GetValueOrDefault(kv.Key)) * 1e6 / TicksPerSecond / requests);
+        var perRequest = after.ToDictionary(kv => kv.Key, kv => (kv.Value - before.GetValueOrDefault(kv.Key)) * 1e6 / ProcStat.TicksPerSecond / requests);
         perRequest[StandIn] = self.TotalMicroseconds / requests;
         return load with { CpuPerRequest = perRequest };
     }
 
-    private const double TicksPerSecond = 100;   // USER_HZ: /proc's clock ticks
     private const string StandIn = "the Sentry stand-in";
 
     /// <summary>
@@ -203,9 +202,7 @@ internal static partial class ServeBench
             try
             {
                 var comm = File.ReadAllText(Path.Combine(task, "comm")).TrimEnd('\n');
-                var stat = File.ReadAllText(Path.Combine(task, "stat"));
-                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+                var ticks = ProcStat.Ticks(Path.Combine(task, "stat"));
                 sums[CpuGroup(comm)] = sums.GetValueOrDefault(CpuGroup(comm)) + ticks;
             }
             catch (IOException)

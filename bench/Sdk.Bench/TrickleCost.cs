@@ -80,25 +80,19 @@ internal static class TrickleCost
     /// </summary>
     private static long CpuNs()
     {
-        var ticks = Ticks(File.ReadAllText("/proc/self/stat"));
+        var ticks = ProcStat.Ticks("/proc/self/stat");
         foreach (var task in Directory.GetDirectories("/proc/self/task"))
         {
             try
             {
                 if (File.ReadAllText(Path.Combine(task, "comm")).Trim() == "receiver")
-                    ticks -= Ticks(File.ReadAllText(Path.Combine(task, "stat")));
+                    ticks -= ProcStat.Ticks(Path.Combine(task, "stat"));
             }
             catch (IOException)
             {
                 // the thread ended meanwhile
             }
         }
-        return ticks * 10_000_000;   // USER_HZ is 100 on Linux
-    }
-
-    private static long Ticks(string stat)
-    {
-        var f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture);
+        return (long)(ticks * 1e9 / ProcStat.TicksPerSecond);
     }
 }

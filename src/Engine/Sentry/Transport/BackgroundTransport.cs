@@ -18,12 +18,15 @@ namespace PerlSentry.Engine.Sentry.Transport;
 /// </summary>
 public sealed class BackgroundTransport : ITransport
 {
-    /// <summary>Requests in flight at once.</summary>
+    /// <summary>The most sender threads, so requests in flight at once.</summary>
     public const int Concurrency = 4;
 
     private static readonly TimeSpan ReportInterval = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan MinBackoff = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromMinutes(5);
+
+    /// <summary>The transports of this process, for <see cref="HoldAll"/>.</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<BackgroundTransport, object> Live = [];
 
     private readonly IEnvelopeSink _sink;
     private readonly IEnvelopeQueue _queue;
@@ -41,8 +44,6 @@ public sealed class BackgroundTransport : ITransport
     private int _busy;                 // senders between their look at the hold and the end of a send's record
     private long _heldUntilMs;         // no new sends before this (a signal is ending the process)
 
-    /// <summary>The transports of this process, for <see cref="HoldAll"/>.</summary>
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<BackgroundTransport, object> Live = [];
     private readonly Lock _gate = new();
     private readonly HashSet<string> _warned = [];
     private TaskCompletionSource _idle = NewIdle(completed: true);

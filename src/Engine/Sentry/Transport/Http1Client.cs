@@ -149,7 +149,8 @@ public sealed class Http1Client : IDisposable
             var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
             {
-                socket.SendTimeout = socket.ReceiveTimeout = Remaining(deadline);   // Linux's connect() keeps to the send timeout
+                var timeoutMs = Remaining(deadline);
+                socket.SendTimeout = socket.ReceiveTimeout = timeoutMs;   // Linux's connect() keeps to the send timeout
                 socket.Connect(new IPEndPoint(address, _uri.Port));
                 Stream stream = new NetworkStream(socket, ownsSocket: true);
                 if (_uri.Scheme == "https")
@@ -163,7 +164,7 @@ public sealed class Http1Client : IDisposable
                     });
                     stream = ssl;
                 }
-                return Track(new Http1Connection(socket, stream));
+                return Track(new Http1Connection(socket, stream, timeoutMs));
             }
             catch (Exception e) when (e is SocketException or AuthenticationException or IOException)
             {

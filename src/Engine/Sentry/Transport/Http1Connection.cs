@@ -9,7 +9,8 @@ namespace PerlSentry.Engine.Sentry.Transport;
 /// discards its body (RFC 9112 §6: Content-Length, chunked, or until the connection ends). One thread at
 /// a time uses it.
 /// </summary>
-internal sealed class Http1Connection(Socket socket, Stream stream) : IDisposable
+/// <param name="timeoutMs">The send and receive timeouts the socket was connected with.</param>
+internal sealed class Http1Connection(Socket socket, Stream stream, int timeoutMs) : IDisposable
 {
     private const int MaxHead = 64 * 1024;
     private const int MaxBodyToDrain = 1 << 20;
@@ -17,6 +18,7 @@ internal sealed class Http1Connection(Socket socket, Stream stream) : IDisposabl
     private byte[] _buf = new byte[4096];
     private int _start;
     private int _end;
+    private int _timeoutMs = timeoutMs;
 
     /// <summary>When it went back to the idle list (<see cref="Environment.TickCount64"/>).</summary>
     public long IdleSince { get; set; }
@@ -80,8 +82,6 @@ internal sealed class Http1Connection(Socket socket, Stream stream) : IDisposabl
         _timeoutMs = left;
     }
 
-    private int _timeoutMs;
-
     /// <summary>Reads the final answer (skipping 1xx ones) and its body; says whether the connection can be used again.</summary>
     public Http1Client.Response ReadResponse(long deadline, out bool keepAlive)
     {
@@ -97,53 +97,62 @@ internal sealed class Http1Connection(Socket socket, Stream stream) : IDisposabl
             keepAlive = version11
                 ? connection is null || !connection.Contains("close", StringComparison.OrdinalIgnoreCase)
                 : connection is not null && connection.Contains("keep-alive", StringComparison.OrdinalIgnoreCase);
-            if (status is 204 or 304)
-            {
-            }
-            else if (headers.TryGetValue("Transfer-Encoding", out var te) && te.Contains("chunked", StringComparison.OrdinalIgnoreCase))
-                DrainChunked(deadline);
-            else if (headers.TryGetValue("Content-Length", out var cl))
-            {
-                if (!long.TryParse(cl.Split(',')[0].Trim(), out var length) || length < 0)
-                    throw new IOException($"the answer's Content-Length is not a number: {cl}");
-                if (length > MaxBodyToDrain)
-                    keepAlive = false;   // not worth reading: a new connection is cheaper
-                else
-                    Skip((int)length, deadline);
-            }
-            else
-            {
-                keepAlive = false;   // the body runs to the connection's end
-                try
-                {
-                    for (var read = 0; read < MaxBodyToDrain && Fill(deadline) > 0; read += _end - _start)
-                        _start = _end;
-                }
-                catch (IOException)
-                {
-                    // what the answer said is known already
-                }
-            }
+            if (status is not (204 or 304) && !DrainBody(headers, deadline))
+                keepAlive = false;
             if (_start != _end)
                 keepAlive = false;   // more than was asked for: the connection's state is unknown
             return new Http1Client.Response(status, reason, headers);
         }
     }
 
+    /// <summary>Reads the answer's body and lets it go; false when the connection cannot be used again after it.</summary>
+    private bool DrainBody(Dictionary<string, string> headers, long deadline)
+    {
+        if (headers.TryGetValue("Transfer-Encoding", out var te) && te.Contains("chunked", StringComparison.OrdinalIgnoreCase))
+        {
+            DrainChunked(deadline);
+            return true;
+        }
+        if (headers.TryGetValue("Content-Length", out var cl))
+        {
+            if (!long.TryParse(cl.Split(',')[0].Trim(), out var length) || length < 0)
+                throw new IOException($"the answer's Content-Length is not a number: {cl}");
+            if (length > MaxBodyToDrain)
+                return false;   // not worth reading: a new connection is cheaper
+            Skip((int)length, deadline);
+            return true;
+        }
+        // The body runs to the connection's end: read up to the limit, then the connection is closed.
+        try
+        {
+            var read = _end - _start;
+            _start = _end;
+            while (read < MaxBodyToDrain && Fill(deadline) is var n and > 0)
+            {
+                read += n;
+                _start = _end;
+            }
+        }
+        catch (IOException)
+        {
+            // what the answer said is known already
+        }
+        return false;
+    }
+
     private int FindHeadEnd(long deadline)
     {
-        var from = _start;
+        var searched = 0;   // from _start: Fill may move what is buffered to the front
         while (true)
         {
-            var at = _buf.AsSpan(from, _end - from).IndexOf("\r\n\r\n"u8);
+            var at = _buf.AsSpan(_start + searched, _end - _start - searched).IndexOf("\r\n\r\n"u8);
             if (at >= 0)
-                return from + at;
-            from = Math.Max(_start, _end - 3);
+                return _start + searched + at;
+            searched = Math.Max(0, _end - _start - 3);
             if (_end - _start >= MaxHead)
                 throw new IOException("the answer's head is larger than 64 KiB");
             if (Fill(deadline) == 0)
                 throw new IOException(AnswerStarted ? "the connection ended inside the answer's head" : "the server closed the connection without answering");
-            from = Math.Max(_start, from);
         }
     }
 

@@ -141,8 +141,7 @@ public sealed class HttpSink : IEnvelopeSink
         if (_direct is not null)
         {
             var r = _direct.Post(Http1Client.RequestHead(gzip ? _gzipPrefix : _prefix, body.Length), body, _timeout);
-            return new SinkResult(r.Status, r.Header("X-Sentry-Rate-Limits"), r.Header("Retry-After"),
-                r.Status is >= 200 and < 300 ? null : r.Header("X-Sentry-Error") ?? r.Reason);
+            return ResultOf(r.Status, r.Reason, r.Header);
         }
         using var req = new HttpRequestMessage(HttpMethod.Post, _endpoint) { Content = new ByteArrayContent(body) };
         foreach (var (name, value) in gzip ? _gzipHeaders : _headers)
@@ -152,10 +151,7 @@ public sealed class HttpSink : IEnvelopeSink
         try
         {
             using var resp = _proxied!.Send(req, HttpCompletionOption.ResponseHeadersRead, cts.Token);
-            return new SinkResult((int)resp.StatusCode,
-                Header(resp, "X-Sentry-Rate-Limits"),
-                Header(resp, "Retry-After"),
-                resp.IsSuccessStatusCode ? null : Header(resp, "X-Sentry-Error") ?? resp.ReasonPhrase);
+            return ResultOf((int)resp.StatusCode, resp.ReasonPhrase, name => resp.Headers.TryGetValues(name, out var v) ? string.Join(", ", v) : null);
         }
         catch (OperationCanceledException e) when (cts.IsCancellationRequested)
         {
@@ -163,8 +159,10 @@ public sealed class HttpSink : IEnvelopeSink
         }
     }
 
-    private static string? Header(HttpResponseMessage resp, string name) =>
-        resp.Headers.TryGetValues(name, out var v) ? string.Join(", ", v) : null;
+    /// <summary>What the transport reads of an answer: the status, the limit headers, and why it failed.</summary>
+    private static SinkResult ResultOf(int status, string? reason, Func<string, string?> header) =>
+        new(status, header("X-Sentry-Rate-Limits"), header("Retry-After"),
+            status is >= 200 and < 300 ? null : header("X-Sentry-Error") ?? reason);
 
     /// <summary>
     /// Smaller envelopes go uncompressed (Relay takes both): a transaction with a short profile is
