@@ -42,6 +42,17 @@ internal readonly unsafe ref struct PbWriter
 
     public void Undef() => Grow(1)[0] = PerlNative.PB_T_UNDEF;
 
+    /// <summary>An integer appended to a native buffer: <see cref="Int64(long)"/> without a writer (a C# sub's usual result).</summary>
+    public static void Int64(pb_buf* buf, long v)
+    {
+        if (buf->len + 9 > buf->cap)
+            PerlRuntime.Api->buf_reserve(buf, 9);
+        var p = buf->data + buf->len;
+        *p = PerlNative.PB_T_IV;
+        BinaryPrimitives.WriteInt64LittleEndian(new Span<byte>(p + 1, 8), v);
+        buf->len += 9;
+    }
+
     public void Int64(long v)
     {
         var s = Grow(9);

@@ -67,7 +67,7 @@ public unsafe ref struct PerlCall
 
     public void Return(long value)
     {
-        new PbWriter(_ret).Int64(value);
+        PbWriter.Int64(_ret, value);
         ReturnCount++;
     }
 

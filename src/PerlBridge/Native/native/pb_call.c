@@ -215,6 +215,8 @@ static pb_cbframe *frame_at(pb_interp *ip, int d)
     return ip->frames[d];
 }
 
+static void call_host(pTHX_ pb_subdef *def, I32 ax, I32 items);
+
 XS(pb_trampoline);
 XS(pb_trampoline)
 {
@@ -241,12 +243,21 @@ XS(pb_trampoline)
         I32 n = call_sv((SV *)stand_in, GIMME_V);
         XSRETURN(n);
     }
+    call_host(aTHX_ def, ax, items);
+}
+
+/* The call into C#: the arguments are ST(0) .. ST(items - 1) from `ax`; the results replace them. */
+static inline void call_host(pTHX_ pb_subdef *def, I32 ax, I32 items)
+{
+    dSP;
+    pb_interp *ip = def->ip;
     int d = ip->cb_depth;
     pb_cbframe *f = frame_at(ip, d);
     f->args.len = 0;
     f->ret.len = 0;
     for (I32 i = 0; i < items; i++)
-        pb_encode_sv(aTHX_ &f->args, ST(i));
+        if (!pb_put_plain_iv(&f->args, ST(i)))
+            pb_encode_sv(aTHX_ &f->args, ST(i));
     U8 gimme = GIMME_V;
     int32_t ctx = gimme == G_VOID ? PB_CTX_VOID : gimme == G_SCALAR ? PB_CTX_SCALAR : PB_CTX_LIST;
     int32_t count = 0, exit_status = 0;
@@ -306,13 +317,15 @@ static OP *pb_pp_host_call(pTHX)
            : SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVCV ? (CV *)SvRV(sv)
            : NULL;
     if (UNLIKELY(!cv || !CvISXSUB(cv) || CvXSUB(cv) != pb_trampoline
-                 || (PL_op->op_private & OPpENTERSUB_DB) || !(PL_op->op_flags & OPf_STACKED)
-                 || pb_is_child || ((pb_subdef *)CvXSUBANY(cv).any_ptr)->ip->perl != my_perl))
+                 || (PL_op->op_private & OPpENTERSUB_DB) || !(PL_op->op_flags & OPf_STACKED) || pb_is_child))
+        return PL_ppaddr[OP_ENTERSUB](aTHX);
+    pb_subdef *def = (pb_subdef *)CvXSUBANY(cv).any_ptr;
+    if (UNLIKELY(def->ip->perl != my_perl))
         return PL_ppaddr[OP_ENTERSUB](aTHX);
     PL_stack_sp--;   /* the sub itself, as entersub pops it */
-    SSize_t base = TOPMARK;
+    I32 base = POPMARK;
     bool scalar = GIMME_V == G_SCALAR;
-    pb_trampoline(aTHX_ cv);
+    call_host(aTHX_ def, base + 1, (I32)(PL_stack_sp - (PL_stack_base + base)));
     if (scalar) {
         /* Exactly one value in scalar context, as entersub makes it: undef for none, else the last. */
         SV **first = PL_stack_base + base + 1;
@@ -322,7 +335,8 @@ static OP *pb_pp_host_call(pTHX)
             *first = *PL_stack_sp;
         PL_stack_sp = first;
     }
-    return pb_sample_after_host_call(aTHX_ PL_op->op_next);
+    /* A sample that fell due while C# ran lands on the caller's line (see pb_sample.c's op wrappers). */
+    return UNLIKELY(PL_sig_pending) ? pb_sample_after_host_call(aTHX_ PL_op->op_next) : PL_op->op_next;
 }
 
 static OP *pb_ck_host_call(pTHX_ OP *o, GV *namegv, SV *ckobj)

@@ -53,6 +53,21 @@ void pb_define_pending(pTHX_ pb_interp *ip);
 
 /* pb_value.c */
 void pb_buf_reserve(pb_buf *b, size_t extra);
+
+/* The common argument, a plain integer (no string, ref, bool or float form, no magic), as PB_T_IV:
+ * 1 when written, 0 when sv needs the general encoder. */
+static inline int pb_put_plain_iv(pb_buf *b, SV *sv)
+{
+    if ((SvFLAGS(sv) & (SVf_IOK | SVf_POK | SVf_NOK | SVf_ROK | SVs_GMG | SVp_POK | SVp_NOK | SVf_IVisUV)) != SVf_IOK)
+        return 0;
+    if (UNLIKELY(b->len + 9 > b->cap))
+        pb_buf_reserve(b, 9);
+    b->data[b->len] = PB_T_IV;
+    int64_t v = (int64_t)SvIVX(sv);
+    memcpy(b->data + b->len + 1, &v, 8);
+    b->len += 9;
+    return 1;
+}
 void pb_buf_reset(pb_buf *b);
 void pb_buf_release(pb_buf *b);
 void pb_put_u8(pb_buf *b, uint8_t v);

@@ -97,15 +97,8 @@ static void encode_with(pTHX_ pb_buf *b, SV *sv, int depth, int magic, pb_ref_wr
 {
     if (magic)
         SvGETMAGIC(sv);
-    /* The common argument: a plain integer (no string, ref, bool or float form). */
-    if ((SvFLAGS(sv) & (SVf_IOK | SVf_POK | SVf_NOK | SVf_ROK | SVs_GMG | SVp_POK | SVp_NOK)) == SVf_IOK && !SvIsUV(sv)) {
-        pb_buf_reserve(b, 9);
-        b->data[b->len] = PB_T_IV;
-        int64_t v = (int64_t)SvIVX(sv);
-        memcpy(b->data + b->len + 1, &v, 8);
-        b->len += 9;
+    if (pb_put_plain_iv(b, sv))
         return;
-    }
     if (SvROK(sv)) {
         SV *rv = SvRV(sv);
         if (!SvOBJECT(rv) && depth < PB_MAX_DEPTH && !SvRMAGICAL(rv)) {
@@ -208,7 +201,13 @@ int pb_decode_scalar_into(pTHX_ SV *target, const uint8_t **p, const uint8_t *en
         int64_t v;
         if (end - q < 9) return 0;
         memcpy(&v, q + 1, 8);
-        sv_setiv(target, (IV)v);
+        if ((SvFLAGS(target) & (SVTYPEMASK | SVf_THINKFIRST | SVf_IVisUV)) == SVt_IV) {
+            /* A plain IV (no reference, no magic): set in place, as perl's TARGi does. */
+            SvFLAGS(target) |= SVf_IOK | SVp_IOK;
+            SvIV_set(target, (IV)v);
+        } else {
+            sv_setiv(target, (IV)v);
+        }
         *p = q + 9;
         return 1;
     }
