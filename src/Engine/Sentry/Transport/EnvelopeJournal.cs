@@ -46,7 +46,8 @@ public sealed class EnvelopeJournal : IEnvelopeQueue
 
         public FileStream File { get; } = file;
 
-        public SafeFileHandle Handle => File.SafeFileHandle;
+        /// <summary>Taken once: each read of FileStream.SafeFileHandle costs an lseek (it syncs the stream's position).</summary>
+        public SafeFileHandle Handle { get; } = file.SafeFileHandle;
 
         public long Length { get; set; } = length;
 
@@ -54,7 +55,20 @@ public sealed class EnvelopeJournal : IEnvelopeQueue
 
         public bool Active { get; set; }
 
-        public FileStream? Done { get; set; }
+        public FileStream? Done { get; private set; }
+
+        public SafeFileHandle? DoneHandle { get; private set; }
+
+        /// <summary>The file of done marks, opened on first use.</summary>
+        public SafeFileHandle DoneFile()
+        {
+            if (DoneHandle is { } open)
+                return open;
+            Done = PrivateFiles.Open(Path + ".done", FileMode.OpenOrCreate, FileAccess.Write, FileShare.None);
+            DoneHandle = Done.SafeFileHandle;
+            DoneLength = RandomAccess.GetLength(DoneHandle);
+            return DoneHandle;
+        }
 
         public long DoneLength { get; set; }
     }
@@ -256,14 +270,10 @@ public sealed class EnvelopeJournal : IEnvelopeQueue
         {
             try
             {
-                if (seg.Done is null)
-                {
-                    seg.Done = PrivateFiles.Open(seg.Path + ".done", FileMode.OpenOrCreate, FileAccess.Write, FileShare.None);
-                    seg.DoneLength = RandomAccess.GetLength(seg.Done.SafeFileHandle);
-                }
+                var done = seg.DoneFile();
                 Span<byte> off = stackalloc byte[8];
                 BinaryPrimitives.WriteInt64LittleEndian(off, e.Offset);
-                RandomAccess.Write(seg.Done.SafeFileHandle, off, seg.DoneLength);
+                RandomAccess.Write(done, off, seg.DoneLength);
                 seg.DoneLength += 8;
             }
             catch (IOException)
