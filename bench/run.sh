@@ -26,7 +26,7 @@ out=bench/RESULTS.md.new
   "$bridge" calls
   # The same process-level benchmark without entersub wrapped (the default wraps it), run next.
   PERLSENTRY_ENTERSUB=1 "$bridge" calls | grep -E 'cs_inc' | sed 's/^| /| through perl'"'"'s entersub (`PERLSENTRY_ENTERSUB=1`, separate process run right after): /'
-  PERLSENTRY_XS_SAMPLES=0 "$bridge" calls | grep -E 'pure-Perl|native XSUB' | sed 's/^| /| without XS-call sampling (`PERLSENTRY_XS_SAMPLES=0`, separate process run right after): /'
+  PERLSENTRY_XS_SAMPLES=0 "$bridge" calls-xs
   echo
   echo "## The interpreter pool (bench/Bridge.Bench, \`pool\`)"
   echo
@@ -89,11 +89,11 @@ out=bench/RESULTS.md.new
   echo "## \`perl-sentry serve\` vs Starman (bench/Sdk.Bench \`serve\`)"
   echo
   echo "Debian's Starman and \`perl-sentry serve\`, 2 workers each, loaded by Debian's \`wrk\` (2 threads) on the"
-  echo "same 2 cores. Each server is started, warmed (3 s of load), then measured for 5 s; servers alternate, a"
-  echo "row is the median of 3 rounds. Traced against untraced, both servers run at once: each is warmed for"
-  echo "12 s, then they are measured in turn in 2 s slices (15 pairs for JSON, 6 for hello world, in the order"
-  echo "AB BA AB …, 0.5 s after each slice for the work it leaves behind), and the row is the median of the"
-  echo "pairs' ratios: this shared machine drifts by more than 3% between separate rounds of fresh servers."
+  echo "same 2 cores. Both servers of a comparison run at once: each is warmed (3 s of load against Starman, 12 s"
+  echo "traced against untraced), then they are measured in turn in 2 s slices (9 pairs against Starman, 15 for"
+  echo "traced JSON, 6 for traced hello world, in the order AB BA AB …, each after 1 s of load not measured and"
+  echo "followed by 0.5 s for the work it leaves behind), and the ratio in a row is the median of the pairs' ratios (the req/s and ms beside it are"
+  echo "each server's median): this shared machine drifts by more than 3% between separate rounds of fresh servers."
   echo "Traced servers send to a Sentry stand-in on 127.0.0.1, in the benchmark's process: it reads each envelope and"
   echo "answers 200, on the same 2 cores. Starman's workers keep serving a keep-alive connection until it closes:"
   echo "with 64 keep-alive connections, 2 are answered and 62 wait unanswered for the whole run (checked by hand:"

@@ -91,6 +91,36 @@ if (what == "clone")
     return;
 }
 
+if (what == "calls-xs")
+{
+    // What XS-call sampling (entersub wrapped) costs a sub call, side by side in one process: run with
+    // PERLSENTRY_XS_SAMPLES=0, the loops compiled first call through perl's own entersub, the ones
+    // compiled after SampleXsCalls through the wrapper (it affects ops compiled after it).
+    if (Environment.GetEnvironmentVariable("PERLSENTRY_XS_SAMPLES") != "0")
+        throw new InvalidOperationException("calls-xs must run with PERLSENTRY_XS_SAMPLES=0");
+    using var perl = PerlInterpreter.Start();
+    const string loops = """
+        sub perl_inc { $_[0] + 1 }
+        sub loop_empty { my ($n) = @_; my $x = 0; my $t = Time::HiRes::time(); for my $i (1 .. $n) { $x = $i + 1 } Time::HiRes::time() - $t }
+        sub loop_perl  { my ($n) = @_; my $x = 0; my $t = Time::HiRes::time(); for my $i (1 .. $n) { $x = perl_inc($i) } Time::HiRes::time() - $t }
+        sub loop_xs    { my ($n) = @_; my $x = 0; my $t = Time::HiRes::time(); for my $i (1 .. $n) { $x = Scalar::Util::dualvar($i, '') } Time::HiRes::time() - $t }
+        1;
+        """;
+    perl.Eval("use Time::HiRes (); use Scalar::Util (); package Plain; " + loops);
+    PerlInterpreter.SampleXsCalls();
+    perl.Eval("package Wrapped; " + loops);
+    const int n = 2_000_000;
+    var keys = new[] { "Plain::loop_empty", "Wrapped::loop_empty", "Plain::loop_perl", "Wrapped::loop_perl", "Plain::loop_xs", "Wrapped::loop_xs" };
+    var samples = keys.ToDictionary(k => k, _ => new List<double>());
+    for (var round = 0; round < 7; round++)
+        foreach (var k in round % 2 == 0 ? keys : keys.Reverse())
+            samples[k].Add((double)perl.Call(k, n)! / n * 1e9);
+    double Median(List<double> v) { v.Sort(); return v[v.Count / 2]; }
+    foreach (var (what2, sub) in new[] { ("pure-Perl sub (`perl_inc($i)`)", "perl"), ("native XSUB (`Scalar::Util::dualvar`)", "xs") })
+        Console.WriteLine($"| Perl → {what2}, per call, without vs with XS-call sampling (one process, loops compiled before and after entersub is wrapped; median of 7 rounds) | {Median(samples["Plain::loop_" + sub]) - Median(samples["Plain::loop_empty"]):F1} ns vs {Median(samples["Wrapped::loop_" + sub]) - Median(samples["Wrapped::loop_empty"]):F1} ns |");
+    return;
+}
+
 if (what == "calls")
 {
     using var perl = PerlInterpreter.Start();

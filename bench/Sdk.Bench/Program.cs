@@ -13,10 +13,10 @@ switch (command)
     case "engine": EngineCost.Run(); break;
     case "trickle": TrickleCost.Run(); break;   // only the transport's cost per lone envelope (hand measurements)
     case "serve":
-        ServeBench.Run(Path.GetFullPath(cli), rounds: args.Length > 2 ? int.Parse(args[2]) : 3, seconds: 5, memorySeconds: args.Length > 3 ? int.Parse(args[3]) : 60);
+        ServeBench.Run(Path.GetFullPath(cli), rounds: args.Length > 2 ? int.Parse(args[2]) : 3, memorySeconds: args.Length > 3 ? int.Parse(args[3]) : 60);
         break;
     case "serve-traced":   // only the traced-vs-untraced comparison (hand measurements); "profiling": traced without profiles as the baseline
-        ServeBench.Run(Path.GetFullPath(cli), rounds: args.Length > 2 ? int.Parse(args[2]) : 3, seconds: 5, memorySeconds: 0, tracedOnly: true,
+        ServeBench.Run(Path.GetFullPath(cli), rounds: args.Length > 2 ? int.Parse(args[2]) : 3, memorySeconds: 0, tracedOnly: true,
             profilingOnly: args.Length > 3 && args[3] == "profiling");
         break;
     case "receiver":
