@@ -201,6 +201,8 @@ static void make_xsub(pTHX_ pb_interp *ip, const char *name, int32_t id);
 
 static pb_cbframe *frame_at(pb_interp *ip, int d)
 {
+    if (LIKELY(d == 0))
+        return &ip->frame0;
     if (d >= ip->cb_cap) {
         int cap = ip->cb_cap ? ip->cb_cap * 2 : 8;
         pb_cbframe **f = realloc(ip->frames, (size_t)cap * sizeof *f);
@@ -320,7 +322,7 @@ static OP *pb_pp_host_call(pTHX)
                  || (PL_op->op_private & OPpENTERSUB_DB) || !(PL_op->op_flags & OPf_STACKED) || pb_is_child))
         return PL_ppaddr[OP_ENTERSUB](aTHX);
     pb_subdef *def = (pb_subdef *)CvXSUBANY(cv).any_ptr;
-    if (UNLIKELY(def->ip->perl != my_perl))
+    if (UNLIKELY(def->perl != my_perl))
         return PL_ppaddr[OP_ENTERSUB](aTHX);
     PL_stack_sp--;   /* the sub itself, as entersub pops it */
     I32 base = POPMARK;
@@ -377,6 +379,7 @@ static void make_xsub(pTHX_ pb_interp *ip, const char *name, int32_t id)
     if (!def)
         abort();
     def->ip = ip;
+    def->perl = my_perl;
     def->id = id;
     def->fallback = fallback_for(name);
     def->next = ip->subdefs;

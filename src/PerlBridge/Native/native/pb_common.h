@@ -27,8 +27,9 @@ struct pb_interp {
     int argc;
     char **argv;              /* perl keeps pointers into argv: alive until destruct */
     int cb_depth;
+    pb_cbframe frame0;        /* the outermost call's frame: no pointer to follow on the usual call */
     int cb_cap;
-    pb_cbframe **frames;      /* frames[i] stays put when the array grows */
+    pb_cbframe **frames;      /* nested calls' frames (index = depth, 0 unused); frames[i] stays put when the array grows */
     void *sampler;            /* pb_sample state, owned by pb_sample.c */
     char *caret_x;            /* what $^X should say: the real perl, not the host */
     int stashes_ready;        /* perl_parse has reached xs_init: newXS works */
@@ -43,6 +44,7 @@ struct pb_interp {
 /* What each host XSUB carries in CvXSUBANY: no lookup on the call path. */
 typedef struct pb_subdef {
     pb_interp *ip;
+    PerlInterpreter *perl;    /* ip->perl, read by the compiled call's check without going through ip */
     int32_t id;
     char *fallback;           /* Perl sub that answers where C# cannot (a forked child, an ithread), or NULL */
     struct pb_subdef *next;

@@ -167,6 +167,8 @@ static void interp_free(pb_interp *ip)
     for (int i = 0; i < ip->argc; i++)
         free(ip->argv[i]);
     free(ip->argv);
+    pb_buf_release(&ip->frame0.args);
+    pb_buf_release(&ip->frame0.ret);
     for (int i = 0; i < ip->cb_cap; i++) {
         if (ip->frames[i]) {
             pb_buf_release(&ip->frames[i]->args);
