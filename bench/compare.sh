@@ -3,6 +3,7 @@
 # perl-sentry profile (101 Hz), the seed's SIGALRM + caller() sampler (101 Hz) and Devel::NYTProf.
 # Runs alternate; each figure is the median of the script's own timing of its work.
 set -euo pipefail
+trap 'echo "compare.sh: this failed (exit $?): $BASH_COMMAND" >&2' ERR   # set -e stops without saying what
 cd "$(dirname "$0")/.."
 cli=${PERLSENTRY_CLI:-artifacts/perl-sentry/perl-sentry}
 w=bench/workloads

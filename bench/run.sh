@@ -2,6 +2,7 @@
 # Runs the benchmarks side by side and rewrites bench/RESULTS.md. Needs a Release build
 # (./build.sh Bench does both). PERLSENTRY_CLI names the perl-sentry to time.
 set -euo pipefail
+trap 'echo "run.sh: this failed (exit $?): $BASH_COMMAND" >&2' ERR   # set -e stops without saying what
 cd "$(dirname "$0")/.."
 cli=${PERLSENTRY_CLI:-artifacts/perl-sentry/perl-sentry}
 bridge=bench/Bridge.Bench/bin/Release/net10.0/PerlSentry.Bridge.Bench
