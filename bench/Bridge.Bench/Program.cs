@@ -4,6 +4,7 @@ using PerlSentry.PerlBridge;
 
 // Bridge benchmarks, each measured side by side in one run (the machine is shared and noisy):
 //   calls   Perl -> C# sub vs pure-Perl sub vs native XSUB, and C# -> Perl
+//   calls-xs a pure-Perl sub and a native XSUB without and with XS-call sampling, in one process
 //   startup perl-sentry run -e 1 vs perl -e 1
 //   pool    PerlPool.InvokeAsync of a trivial sub on a pool of 2: one caller at a time, and 64 at once
 //   clone   a pool interpreter made fresh (start + require a web stack) vs cloned from a loaded one (perl_clone)
@@ -12,6 +13,16 @@ var what = args.Length > 0 ? args[0] : "calls";
 if (what == "noop")
     return;   // the .NET runtime's own start-up, for the start-up table
 var inv = CultureInfo.InvariantCulture;
+
+// The Perl side of calls and calls-xs: each loop returns its wall time for n calls.
+const string PerlLoops = """
+    sub perl_inc { $_[0] + 1 }
+    sub loop_empty { my ($n) = @_; my $x = 0; my $t = Time::HiRes::time(); for my $i (1 .. $n) { $x = $i + 1 } Time::HiRes::time() - $t }
+    sub loop_perl  { my ($n) = @_; my $x = 0; my $t = Time::HiRes::time(); for my $i (1 .. $n) { $x = perl_inc($i) } Time::HiRes::time() - $t }
+    sub loop_xs    { my ($n) = @_; my $x = 0; my $t = Time::HiRes::time(); for my $i (1 .. $n) { $x = Scalar::Util::dualvar($i, '') } Time::HiRes::time() - $t }
+    1;
+    """;
+static double Median(List<double> v) { v.Sort(); return v[v.Count / 2]; }
 
 if (what == "pool")
 {
@@ -99,23 +110,15 @@ if (what == "calls-xs")
     if (Environment.GetEnvironmentVariable("PERLSENTRY_XS_SAMPLES") != "0")
         throw new InvalidOperationException("calls-xs must run with PERLSENTRY_XS_SAMPLES=0");
     using var perl = PerlInterpreter.Start();
-    const string loops = """
-        sub perl_inc { $_[0] + 1 }
-        sub loop_empty { my ($n) = @_; my $x = 0; my $t = Time::HiRes::time(); for my $i (1 .. $n) { $x = $i + 1 } Time::HiRes::time() - $t }
-        sub loop_perl  { my ($n) = @_; my $x = 0; my $t = Time::HiRes::time(); for my $i (1 .. $n) { $x = perl_inc($i) } Time::HiRes::time() - $t }
-        sub loop_xs    { my ($n) = @_; my $x = 0; my $t = Time::HiRes::time(); for my $i (1 .. $n) { $x = Scalar::Util::dualvar($i, '') } Time::HiRes::time() - $t }
-        1;
-        """;
-    perl.Eval("use Time::HiRes (); use Scalar::Util (); package Plain; " + loops);
+    perl.Eval("use Time::HiRes (); use Scalar::Util (); package Plain; " + PerlLoops);
     PerlInterpreter.SampleXsCalls();
-    perl.Eval("package Wrapped; " + loops);
+    perl.Eval("package Wrapped; " + PerlLoops);
     const int n = 2_000_000;
     var keys = new[] { "Plain::loop_empty", "Wrapped::loop_empty", "Plain::loop_perl", "Wrapped::loop_perl", "Plain::loop_xs", "Wrapped::loop_xs" };
     var samples = keys.ToDictionary(k => k, _ => new List<double>());
     for (var round = 0; round < 7; round++)
         foreach (var k in round % 2 == 0 ? keys : keys.Reverse())
             samples[k].Add((double)perl.Call(k, n)! / n * 1e9);
-    double Median(List<double> v) { v.Sort(); return v[v.Count / 2]; }
     foreach (var (what2, sub) in new[] { ("pure-Perl sub (`perl_inc($i)`)", "perl"), ("native XSUB (`Scalar::Util::dualvar`)", "xs") })
         Console.WriteLine($"| Perl → {what2}, per call, without vs with XS-call sampling (one process, loops compiled before and after entersub is wrapped; median of 7 rounds) | {Median(samples["Plain::loop_" + sub]) - Median(samples["Plain::loop_empty"]):F1} ns vs {Median(samples["Wrapped::loop_" + sub]) - Median(samples["Wrapped::loop_empty"]):F1} ns |");
     return;
@@ -130,14 +133,9 @@ if (what == "calls")
         package Bench;
         use Time::HiRes ();
         use Scalar::Util ();
-        sub perl_inc { $_[0] + 1 }
-        sub loop_empty  { my ($n) = @_; my $x = 0; my $t = Time::HiRes::time(); for my $i (1 .. $n) { $x = $i + 1 } Time::HiRes::time() - $t }
-        sub loop_perl   { my ($n) = @_; my $x = 0; my $t = Time::HiRes::time(); for my $i (1 .. $n) { $x = perl_inc($i) } Time::HiRes::time() - $t }
-        sub loop_xs     { my ($n) = @_; my $x = 0; my $t = Time::HiRes::time(); for my $i (1 .. $n) { $x = Scalar::Util::dualvar($i, '') } Time::HiRes::time() - $t }
         sub loop_none   { my ($n) = @_; my $x = 0; my $t = Time::HiRes::time(); for my $i (1 .. $n) { $x = cs_none() } Time::HiRes::time() - $t }
         sub loop_cs     { my ($n) = @_; my $x = 0; my $t = Time::HiRes::time(); for my $i (1 .. $n) { $x = cs_inc($i) } Time::HiRes::time() - $t }
-        1;
-        """);
+        """ + "\n" + PerlLoops);
     const int n = 2_000_000;
     var samples = new Dictionary<string, List<double>> { ["empty"] = [], ["perl"] = [], ["xs"] = [], ["cs"] = [], ["none"] = [], ["cs2perl"] = [] };
     // Warm-up, not measured: the JIT moves the C# subs to optimised code after a few hundred ms of calls
@@ -160,7 +158,6 @@ if (what == "calls")
             return sw.Elapsed.TotalNanoseconds / m;
         }));
     }
-    double Median(List<double> v) { v.Sort(); return v[v.Count / 2]; }
     var empty = Median(samples["empty"]);
     Console.WriteLine($"| Perl → C# sub (`cs_inc($i)`), per call (goal ≤ 40 ns) | {Median(samples["cs"]) - empty:F1} ns |");
     Console.WriteLine($"| Perl → C# sub with no arguments and no result (`$x = cs_none()`), per call | {Median(samples["none"]) - empty:F1} ns |");

@@ -88,7 +88,7 @@ internal static partial class ServeBench
             {
                 var slices = Interleave(baseline, traced, env, pairs, 64, sliceSeconds: 2, warmSeconds: 12);
                 var (off, on) = Medians(slices);
-                var ratios = slices.First.Zip(slices.Second, (a, b) => b.RequestsPerSecond / a.RequestsPerSecond).ToList();
+                var ratios = PairRatios((slices.Second, slices.First), l => l.RequestsPerSecond);
                 Console.WriteLine(Row($"{name}: `serve` with {what} vs {without}, req/s ({pairs} pairs of 2 s slices, both servers up; median of the pairs' ratios)",
                     $"{on.RequestsPerSecond:N0} vs {off.RequestsPerSecond:N0}: **{Median(ratios):0.000}** (the pairs: {ratios.Min():0.000}–{ratios.Max():0.000})"));
                 Console.WriteLine(Row($"{name}: CPU per request by thread, {without} vs {what} (from `/proc`, medians of the slices)", CpuRow(slices)));
@@ -116,11 +116,14 @@ internal static partial class ServeBench
 
     private static string Row(string what, string result) => $"| {what} | {result} |";
 
-    /// <summary>The median over the pairs of slices of what <paramref name="of"/> reads, first server over second.</summary>
-    private static double PairRatio((List<Load> First, List<Load> Second) slices, Func<Load, double> of) =>
-        Median(slices.First.Zip(slices.Second, (a, b) => of(a) / of(b)));
+    /// <summary>Each pair of slices' ratio of what <paramref name="of"/> reads, first server over second.</summary>
+    private static List<double> PairRatios((List<Load> First, List<Load> Second) slices, Func<Load, double> of) =>
+        slices.First.Zip(slices.Second, (a, b) => of(a) / of(b)).ToList();
 
-    /// <summary>Each server's median throughput and median p99 over its rounds.</summary>
+    /// <summary>The median of <see cref="PairRatios"/>.</summary>
+    private static double PairRatio((List<Load> First, List<Load> Second) slices, Func<Load, double> of) => Median(PairRatios(slices, of));
+
+    /// <summary>Each server's median throughput and median p99 over its slices.</summary>
     private static (Load First, Load Second) Medians((List<Load> First, List<Load> Second) runs)
     {
         static Load Of(List<Load> r) => new(Median(r.Select(l => l.RequestsPerSecond)), Median(r.Select(l => l.P99Ms)));

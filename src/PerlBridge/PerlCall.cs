@@ -67,7 +67,7 @@ public unsafe ref struct PerlCall
 
     public void Return(long value)
     {
-        PbWriter.Int64(_ret, value);
+        new PbWriter(_ret).Int64(value);
         ReturnCount++;
     }
 
