@@ -22,7 +22,7 @@ internal static class CliApp
             args = ["--help"];
         else if (args is ["version"])
             args = ["--version"];
-        if (args[0] is var first && !first.StartsWith('-') && !first.StartsWith('[') && !Names.Contains(first))
+        if (args[0] is var first && !first.StartsWith('-') && !first.StartsWith('[') && Array.IndexOf(Names, first) < 0)
         {
             stderr.WriteLine($"perl-sentry: unknown command '{first}'. Commands: {string.Join(", ", Names)}.");
             stderr.WriteLine("usage: perl-sentry <command> [options]; perl-sentry --help lists them, perl-sentry <command> --help tells more.");
@@ -36,19 +36,7 @@ internal static class CliApp
                 (tokens, scriptArgs) = PerlSwitches.Split(args);
             if (args[0] == "run" && PerlSwitches.FastRun(tokens, scriptArgs) is { } request)
                 return RunCommand.Execute(request);
-            var root = Commands.Build(scriptArgs, stderr);
-            // No @file response files: a script's name or argument may start with '@'.
-            var parsed = root.Parse(tokens, new ParserConfiguration { ResponseFileTokenReplacer = null });
-            if (parsed.Errors.Count > 0)
-            {
-                var command = parsed.CommandResult.Command;
-                var name = command == root ? "perl-sentry" : $"perl-sentry {command.Name}";
-                foreach (var message in parsed.Errors.Select(e => e.Message).Distinct())
-                    stderr.WriteLine($"{name}: {message}");
-                stderr.WriteLine($"Try '{name} --help'.");
-                return 2;
-            }
-            return parsed.Invoke(new InvocationConfiguration { Error = stderr, EnableDefaultExceptionHandler = false });
+            return ParseAndInvoke(tokens, scriptArgs, stderr);
         }
         catch (UsageException e)
         {
@@ -60,6 +48,28 @@ internal static class CliApp
             stderr.WriteLine("perl-sentry: " + e.Message);
             return 2;
         }
+    }
+
+    /// <summary>
+    /// Everything but a plain run: System.CommandLine's parse and invocation. A method of its own, never
+    /// inlined, so a plain run does not load System.CommandLine (nor System.Linq).
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static int ParseAndInvoke(List<string> tokens, List<string> scriptArgs, TextWriter stderr)
+    {
+        var root = Commands.Build(scriptArgs, stderr);
+        // No @file response files: a script's name or argument may start with '@'.
+        var parsed = root.Parse(tokens, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        if (parsed.Errors.Count > 0)
+        {
+            var command = parsed.CommandResult.Command;
+            var name = command == root ? "perl-sentry" : $"perl-sentry {command.Name}";
+            foreach (var message in parsed.Errors.Select(e => e.Message).Distinct())
+                stderr.WriteLine($"{name}: {message}");
+            stderr.WriteLine($"Try '{name} --help'.");
+            return 2;
+        }
+        return parsed.Invoke(new InvocationConfiguration { Error = stderr, EnableDefaultExceptionHandler = false });
     }
 
     /// <summary>serve has a host of its own (it loads ASP.NET Core, which run does not need): hand over to it.</summary>

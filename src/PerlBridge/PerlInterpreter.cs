@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using PerlSentry.PerlBridge.Native;
@@ -12,7 +13,12 @@ namespace PerlSentry.PerlBridge;
 public sealed unsafe class PerlInterpreter : IDisposable
 {
     private readonly BlockingCollection<Action>? _work;
-    private readonly ConcurrentQueue<nint> _releases = new();
+    // Handles let go of on other threads (finalizers), released on the owner thread. Arrays and a lock,
+    // not ConcurrentQueue<nint>: no precompiled code exists for that instantiation, and JIT-compiling
+    // it was part of every perl-sentry start (see NativeCalls).
+    private readonly object _releaseGate = new();
+    private nint[] _releases = new nint[16];
+    private int _releaseCount;
     private readonly Dictionary<string, byte[]> _names = new(StringComparer.Ordinal);
     private readonly Thread? _thread;
     private nint _ip;
@@ -64,7 +70,52 @@ public sealed unsafe class PerlInterpreter : IDisposable
     /// </summary>
     public static void SampleXsCalls() => PerlRuntime.Api->sample_wrap_xs();
 
-    private static readonly ConcurrentDictionary<nint, WeakReference<PerlInterpreter>> Live = new();
+    /// <summary>The live interpreters by their native pointer (for <see cref="OnFork"/>): a few, so a locked array (see <see cref="_releases"/>).</summary>
+    private static LiveEntry[] Live = new LiveEntry[0];   // not []: Array.Empty<LiveEntry> would be JIT-compiled at start
+
+    private static readonly object LiveGate = new();
+
+    private readonly struct LiveEntry(nint ip, WeakReference<PerlInterpreter> perl)
+    {
+        public readonly nint Ip = ip;
+        public readonly WeakReference<PerlInterpreter> Perl = perl;
+    }
+
+    private static void AddLive(nint ip, PerlInterpreter perl)
+    {
+        lock (LiveGate)
+        {
+            var grown = new LiveEntry[Live.Length + 1];
+            Live.CopyTo(grown, 0);
+            grown[^1] = new LiveEntry(ip, new WeakReference<PerlInterpreter>(perl));
+            Live = grown;
+        }
+    }
+
+    private static void RemoveLive(nint ip)
+    {
+        lock (LiveGate)
+        {
+            var n = 0;
+            foreach (var e in Live)
+                if (e.Ip != ip)
+                    n++;
+            var kept = new LiveEntry[n];
+            n = 0;
+            foreach (var e in Live)
+                if (e.Ip != ip)
+                    kept[n++] = e;
+            Live = kept;
+        }
+    }
+
+    private static PerlInterpreter? FindLive(nint ip)
+    {
+        foreach (var e in Volatile.Read(ref Live))
+            if (e.Ip == ip)
+                return e.Perl.TryGetTarget(out var perl) ? perl : null;
+        return null;
+    }
 
     /// <summary>
     /// What a forked child of this process continues from: the bytes the engine makes of an
@@ -88,10 +139,10 @@ public sealed unsafe class PerlInterpreter : IDisposable
     {
         try
         {
-            if (!Live.TryGetValue(ip, out var weak) || !weak.TryGetTarget(out var perl) || ForkSnapshot?.Invoke(perl) is not { } bytes)
+            if (FindLive(ip) is not { } perl || ForkSnapshot?.Invoke(perl) is not { } bytes)
                 return -1;
-            PerlRuntime.Api->buf_reserve(into, (nuint)bytes.Length);
-            bytes.CopyTo(new Span<byte>(into->data + into->len, bytes.Length));
+            NativeCalls.BufReserve(into, (nuint)bytes.Length);
+            bytes.AsSpan().CopyTo(new Span<byte>(into->data + into->len, bytes.Length));
             into->len += (nuint)bytes.Length;
             return 0;
         }
@@ -205,7 +256,7 @@ public sealed unsafe class PerlInterpreter : IDisposable
         if (ip == 0)
             throw new PerlBridgeException("cannot create a perl interpreter: " + Marshal.PtrToStringUTF8((nint)err));
         _ip = ip;
-        Live[ip] = new WeakReference<PerlInterpreter>(this);
+        AddLive(ip, this);
         _ownerThreadId = Environment.CurrentManagedThreadId;
         OsThreadId = PerlNative.gettid();
         _args = (pb_buf*)NativeMemory.AllocZeroed((nuint)sizeof(pb_buf));
@@ -255,8 +306,8 @@ public sealed unsafe class PerlInterpreter : IDisposable
         {
             lock (_drainGate)
             {
-                Live.TryRemove(ip, out _);
-                PerlRuntime.Api->interp_free(ip);
+                RemoveLive(ip);
+                NativeCalls.InterpFree(ip);
                 _ip = 0;
             }
         }
@@ -438,7 +489,20 @@ public sealed unsafe class PerlInterpreter : IDisposable
         return bytes;
     }
 
-    internal void QueueRelease(nint handle) => _releases.Enqueue(handle);
+    internal void QueueRelease(nint handle)
+    {
+        lock (_releaseGate)
+        {
+            if (_releaseCount == _releases.Length)
+            {
+                var grown = new nint[_releases.Length * 2];
+                _releases.CopyTo(grown, 0);
+                _releases = grown;
+            }
+            _releases[_releaseCount] = handle;
+            Volatile.Write(ref _releaseCount, _releaseCount + 1);
+        }
+    }
 
     internal void Release(nint handle)
     {
@@ -452,8 +516,18 @@ public sealed unsafe class PerlInterpreter : IDisposable
 
     private void DrainReleases()
     {
-        while (_releases.TryDequeue(out var h))
-            PerlRuntime.Api->sv_release(_ip, h);
+        if (Volatile.Read(ref _releaseCount) == 0)
+            return;
+        nint[] handles;
+        int n;
+        lock (_releaseGate)
+        {
+            (handles, n) = (_releases, _releaseCount);
+            _releases = new nint[Math.Max(16, n)];
+            _releaseCount = 0;
+        }
+        for (var i = 0; i < n; i++)
+            PerlRuntime.Api->sv_release(_ip, handles[i]);
     }
 
     private void CheckLive()
@@ -542,14 +616,14 @@ public sealed unsafe class PerlInterpreter : IDisposable
         var buf = default(pb_buf);
         try
         {
-            var n = PerlRuntime.Api->sample_drain(ip, &buf);
+            var n = NativeCalls.SampleDrain(ip, &buf);
             if (n > 0)
                 PerlSample.Parse(new ReadOnlySpan<byte>(buf.data, (int)buf.len), into);
             return n;
         }
         finally
         {
-            PerlRuntime.Api->buf_free(&buf);
+            NativeCalls.BufFree(&buf);
         }
     }
 
@@ -575,5 +649,26 @@ public sealed unsafe class PerlInterpreter : IDisposable
             _work.CompleteAdding();
         if (_thread is not null && Environment.CurrentManagedThreadId != _thread.ManagedThreadId)
             _thread.Join();
+    }
+    /// <summary>
+    /// Native calls made inside a try, catch, finally or lock. The JIT does not inline a call into
+    /// native code in such a region on Linux, and ReadyToRun then leaves the whole method to the JIT at
+    /// run time (crossgen2 --verbose: "GetCookieForPInvokeCalliSig requires runtime JIT"): at every
+    /// start of perl-sentry, DestroyHere alone loaded the JIT. Called through these, the methods are
+    /// precompiled.
+    /// </summary>
+    private static class NativeCalls
+    {
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        public static void BufReserve(pb_buf* buf, nuint n) => PerlRuntime.Api->buf_reserve(buf, n);
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        public static void BufFree(pb_buf* buf) => PerlRuntime.Api->buf_free(buf);
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        public static void InterpFree(nint ip) => PerlRuntime.Api->interp_free(ip);
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        public static int SampleDrain(nint ip, pb_buf* into) => PerlRuntime.Api->sample_drain(ip, into);
     }
 }
