@@ -14,7 +14,12 @@ namespace PerlSentry.Engine.PerlApi;
 /// </summary>
 public static class SentryApi
 {
-    private static readonly ConditionalWeakTable<PerlInterpreter, EngineSession> Sessions = [];
+    /// <summary>
+    /// Each installed interpreter's session, made at its first use (an engine call, or a .NET host
+    /// asking for its hub): making one cost ~10 ms of every perl-sentry start (host facts, the writer's
+    /// thread, the session itself), which a program that never calls the SDK does not pay now.
+    /// </summary>
+    private static readonly ConditionalWeakTable<PerlInterpreter, Lazy<EngineSession>> Sessions = [];
 
     /// <summary>The calls the Perl modules make (see <see cref="SessionCalls.Call"/>).</summary>
     public static readonly IReadOnlyList<string> Names =
@@ -26,7 +31,10 @@ public static class SentryApi
 
     /// <summary>The session of an interpreter (its <c>Sentry::SDK-&gt;init</c> decides the options).</summary>
     public static EngineSession SessionOf(PerlInterpreter perl) =>
-        Sessions.TryGetValue(perl, out var s) ? s : throw new InvalidOperationException("SentryApi is not installed in this interpreter");
+        Sessions.TryGetValue(perl, out var s) ? s.Value : throw new InvalidOperationException("SentryApi is not installed in this interpreter");
+
+    /// <summary>Whether the interpreter's session was made (its first engine call, or <see cref="SessionOf"/>).</summary>
+    internal static bool HasSession(PerlInterpreter perl) => Sessions.TryGetValue(perl, out var s) && s.IsValueCreated;
 
     /// <summary>The hub of an interpreter's session.</summary>
     public static Hub HubOf(PerlInterpreter perl) => SessionOf(perl).Hub;
@@ -34,13 +42,13 @@ public static class SentryApi
     /// <summary>Stops profiles and flushes, as the SDK's END block does (for hosts that never run END).</summary>
     public static void Shutdown(PerlInterpreter perl)
     {
-        if (Sessions.TryGetValue(perl, out var s))
-            perl.Invoke(() => { s.Shutdown(); return 0; });
+        if (Sessions.TryGetValue(perl, out var s) && s.IsValueCreated)
+            perl.Invoke(() => { s.Value.Shutdown(); return 0; });
     }
 
     public static void Install(PerlInterpreter perl)
     {
-        var session = Sessions.GetValue(perl, NewSession);
+        var session = Sessions.GetValue(perl, p => new Lazy<EngineSession>(() => NewSession(p)));
         ConfigureForks();
         foreach (var name in Names)
         {
@@ -48,7 +56,7 @@ public static class SentryApi
             {
                 try
                 {
-                    return SessionCalls.Call(session, name, a);
+                    return SessionCalls.Call(session.Value, name, a);
                 }
                 catch (SessionCallException e)
                 {
@@ -74,9 +82,9 @@ public static class SentryApi
             return;
         PerlInterpreter.ForkSnapshot = perl =>
         {
-            if (!Sessions.TryGetValue(perl, out var s) || s.Given is null)
+            if (!Sessions.TryGetValue(perl, out var s) || !s.IsValueCreated || s.Value.Given is null)
                 return null;   // never initialised: the child starts fresh
-            return s.SnapshotBytes();
+            return s.Value.SnapshotBytes();
         };
         PerlInterpreter.ConfigureForkedChildren(Path.Combine(AppContext.BaseDirectory, "perl-sentry"));
     }
