@@ -38,6 +38,31 @@ public static class Posix
         }
     }
 
+    /// <summary>
+    /// Fills <paramref name="buffer"/> from the kernel's random source (getrandom(2)); false when it
+    /// cannot (then the caller uses RandomNumberGenerator). Not RandomNumberGenerator first: on Linux it
+    /// loads and starts OpenSSL, 9.4 ms of the first id in a process here (an empty R2R program,
+    /// 25 alternating runs), against 0.1 ms for this.
+    /// </summary>
+    public static bool FillRandom(Span<byte> buffer)
+    {
+        var done = 0;
+        while (done < buffer.Length)
+        {
+            var n = getrandom(ref MemoryMarshal.GetReference(buffer[done..]), (nuint)(buffer.Length - done), 0);
+            if (n <= 0)
+            {
+                if (n < 0 && Marshal.GetLastPInvokeError() == EINTR)
+                    continue;
+                return false;
+            }
+            done += (int)n;
+        }
+        return true;
+    }
+
+    private const int EINTR = 4;
+
     /// <summary>Starts a new session (detaches from the terminal), for a daemon.</summary>
     public static int SetSid() => setsid();
 
@@ -49,4 +74,7 @@ public static class Posix
 
     [DllImport("libc")]
     private static extern int setsid();
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern nint getrandom(ref byte buf, nuint count, uint flags);
 }

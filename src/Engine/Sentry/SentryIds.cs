@@ -22,7 +22,8 @@ public static class SentryIds
         var pool = t_pool ??= new byte[4096];
         if (t_used == 0 || t_used + bytes > pool.Length)
         {
-            RandomNumberGenerator.Fill(pool);
+            if (!Posix.FillRandom(pool))
+                RandomNumberGenerator.Fill(pool);
             t_used = 0;
         }
         var id = Convert.ToHexStringLower(pool, t_used, bytes);

@@ -35,4 +35,19 @@ public sealed class SentryIdsTests
             Assert.That(spans.Distinct().Count(), Is.EqualTo(spans.Count));
         });
     }
+
+    [Test]
+    public void FillRandom_FillsAllOfTheBuffer_FromTheKernel_DifferentlyEachTime()
+    {
+        var a = new byte[4096];
+        var b = new byte[4096];
+        Assert.Multiple(() =>
+        {
+            Assert.That(Posix.FillRandom(a), Is.True);
+            Assert.That(Posix.FillRandom(b), Is.True);
+            Assert.That(a, Is.Not.EqualTo(b));
+            // Every 256-byte stretch was written: one left as zeros (a short read not looped) shows here.
+            Assert.That(Enumerable.Range(0, 16).All(i => a.AsSpan(i * 256, 256).ContainsAnyExcept((byte)0)), Is.True);
+        });
+    }
 }
