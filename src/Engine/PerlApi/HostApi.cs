@@ -15,6 +15,8 @@ public static class HostApi
         perl.DefineSub("PerlSentry::Host::engine_version", static (ref PerlCall call) => call.Return(EngineVersion));
         perl.DefineSub("PerlSentry::Host::runtime", static (ref PerlCall call) =>
             call.Return(System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription));
+        // Sentry::Internal calls it as the SDK's modules load: the JSON library's first use starts beside the program.
+        perl.DefineSub("PerlSentry::Host::prepare", static (ref PerlCall call) => Session.Warmup.StartJson());
         SentryApi.Install(perl);
     }
 }
