@@ -16,4 +16,36 @@ internal static class ProcStat
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
     }
+
+    /// <summary>
+    /// The time a thread has run, in ns: the first field of <c>/proc/…/task/…/schedstat</c>, which the
+    /// scheduler keeps exactly. The ticks of <c>stat</c> are sampled (this kernel has
+    /// CONFIG_TICK_CPU_ACCOUNTING: the whole tick goes to whoever runs when it fires), which misplaces
+    /// threads that run in short bursts: a traced serve's sender read 85 µs a request from ticks where
+    /// perf read 22 µs.
+    /// </summary>
+    public static long RunNs(string taskDir)
+    {
+        var schedstat = File.ReadAllText(Path.Combine(taskDir, "schedstat"));
+        return long.Parse(schedstat.AsSpan(0, schedstat.IndexOf(' ')), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary><see cref="RunNs"/> summed over the live threads of process <paramref name="pid"/>, by <paramref name="group"/> of each thread's name.</summary>
+    public static Dictionary<string, long> RunNsByGroup(int pid, Func<string, string> group)
+    {
+        var sums = new Dictionary<string, long>();
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                var name = group(File.ReadAllText(Path.Combine(task, "comm")).TrimEnd('\n'));
+                sums[name] = sums.GetValueOrDefault(name) + RunNs(task);
+            }
+            catch (IOException)
+            {
+                // the thread ended between the listing and the read
+            }
+        }
+        return sums;
+    }
 }

@@ -91,7 +91,7 @@ internal static partial class ServeBench
                 var ratios = PairRatios((slices.Second, slices.First), l => l.RequestsPerSecond);
                 Console.WriteLine(Row($"{name}: `serve` with {what} vs {without}, req/s ({pairs} pairs of 2 s slices, both servers up; median of the pairs' ratios)",
                     $"{on.RequestsPerSecond:N0} vs {off.RequestsPerSecond:N0}: **{Median(ratios):0.000}** (the pairs: {ratios.Min():0.000}–{ratios.Max():0.000})"));
-                Console.WriteLine(Row($"{name}: CPU per request by thread, {without} vs {what} (from `/proc`, medians of the slices)", CpuRow(slices)));
+                Console.WriteLine(Row($"{name}: CPU per request by thread, {without} vs {what} (run time per thread from `/proc/…/schedstat`, medians of the slices)", CpuRow(slices)));
             }
             foreach (var (name, app, pairs) in new[] { ("JSON of 200 rows", json, 5 * rounds), ("hello world", hello, 2 * rounds) })
                 Compare(name, Serve(app, profilingOnly, profiled: false), Serve(app, true), pairs, "every request traced and profiled");
@@ -165,57 +165,40 @@ internal static partial class ServeBench
     /// <summary>One measured run of wrk against a warmed server: its throughput, p99, and CPU per request by thread group (read <paramref name="settle"/> after wrk ends).</summary>
     private static Load Slice(Process server, int port, int connections, int seconds, bool close, TimeSpan settle)
     {
-        var before = ThreadCpuTicks(server.Id);
-        var self = Process.GetCurrentProcess().TotalProcessorTime;
+        // Run time the scheduler kept per thread (schedstat), not /proc's sampled ticks (ProcStat.RunNs says why).
+        var before = ProcStat.RunNsByGroup(server.Id, CpuGroup);
+        var self = ProcStat.RunNsByGroup(Environment.ProcessId, _ => StandIn);
         var output = Wrk(port, connections, seconds, close);
         Thread.Sleep(settle);
-        var after = ThreadCpuTicks(server.Id);
-        self = Process.GetCurrentProcess().TotalProcessorTime - self;
+        var after = ProcStat.RunNsByGroup(server.Id, CpuGroup);
+        var selfAfter = ProcStat.RunNsByGroup(Environment.ProcessId, _ => StandIn);
         var load = Parse(output);
         var requests = Requests(output);
-        var perRequest = after.ToDictionary(kv => kv.Key, kv => (kv.Value - before.GetValueOrDefault(kv.Key)) * 1e6 / ProcStat.TicksPerSecond / requests);
-        perRequest[StandIn] = self.TotalMicroseconds / requests;
+        var perRequest = after.ToDictionary(kv => kv.Key, kv => (kv.Value - before.GetValueOrDefault(kv.Key)) / 1e3 / requests);
+        // The stand-in: the bench process's threads (the receiver's, and this one waiting for wrk).
+        perRequest[StandIn] = (selfAfter.GetValueOrDefault(StandIn) - self.GetValueOrDefault(StandIn)) / 1e3 / requests;
         return load with { CpuPerRequest = perRequest };
     }
 
     private const string StandIn = "the Sentry stand-in";
 
     /// <summary>
-    /// Which part of <c>serve</c> a thread is, by its name: the writer (envelopes), the transport's
-    /// sender threads, .NET's pool and I/O threads (Kestrel, the JIT), and the rest: the interpreters'
-    /// threads (perl names them after <c>$0</c>) and the main thread.
+    /// Which part of <c>serve</c> a thread is, by its name: the writer (envelopes), the sampler's thread,
+    /// the transport's sender threads, .NET's pool and I/O threads (Kestrel, the JIT), and the rest: the
+    /// interpreters' threads (perl names them after <c>$0</c>) and the main thread.
     /// </summary>
     private static string CpuGroup(string comm) =>
         comm.StartsWith("perl-sentry wri", StringComparison.Ordinal) ? "writer"
+        : comm.StartsWith("perl-sentry smp", StringComparison.Ordinal) ? "sampler"
         : comm.StartsWith("sentry-send", StringComparison.Ordinal) ? "transport"
         : comm.StartsWith(".NET", StringComparison.Ordinal) || comm.StartsWith("Kestrel", StringComparison.Ordinal) ? ".NET threads"
         : "Perl threads";
-
-    /// <summary>Clock ticks of user and system CPU per group of the process's live threads.</summary>
-    private static Dictionary<string, long> ThreadCpuTicks(int pid)
-    {
-        var sums = new Dictionary<string, long>();
-        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
-        {
-            try
-            {
-                var comm = File.ReadAllText(Path.Combine(task, "comm")).TrimEnd('\n');
-                var ticks = ProcStat.Ticks(Path.Combine(task, "stat"));
-                sums[CpuGroup(comm)] = sums.GetValueOrDefault(CpuGroup(comm)) + ticks;
-            }
-            catch (IOException)
-            {
-                // the thread ended between the listing and the read
-            }
-        }
-        return sums;
-    }
 
     /// <summary>The traced comparison's CPU per request, group by group, and what the SDK adds in all.</summary>
     private static string CpuRow((List<Load> Off, List<Load> On) runs)
     {
         double Of(List<Load> loads, string group) => Median(loads.Select(l => l.CpuPerRequest.GetValueOrDefault(group)));
-        string[] groups = ["Perl threads", "writer", "transport", ".NET threads", StandIn];
+        string[] groups = ["Perl threads", "sampler", "writer", "transport", ".NET threads", StandIn];
         var parts = groups.Select(g => $"{g} {Of(runs.Off, g):0} vs {Of(runs.On, g):0} µs");
         var off = groups.Sum(g => Of(runs.Off, g));
         var on = groups.Sum(g => Of(runs.On, g));

@@ -74,6 +74,9 @@ static void add_ns(struct timespec *t, int64_t ns)
 static void *sampler_main(void *arg)
 {
     (void)arg;
+    /* A name of its own (it would inherit its creator's, an interpreter thread's $0): a profiler or
+     * a benchmark tells its CPU from the Perl threads'. */
+    pthread_setname_np(pthread_self(), "perl-sentry smp");
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     pthread_mutex_lock(&g_lock);
