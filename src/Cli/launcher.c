@@ -32,17 +32,18 @@ int main(int argc, char **argv)
     char *slash = strrchr(dir, '/');
     if (slash)
         *slash = '\0';
-    if (argc > 1 && strcmp(argv[1], "serve") == 0 && join(path, sizeof path, dir, "perl-sentry-serve") && access(path, X_OK) == 0) {
-        argv[0] = path;
-        execv(path, argv);
-    }
-    else if (join(path, sizeof path, dir, "perl-sentry-host")) {
+    const char *host = "perl-sentry-host";
+    if (argc > 1 && strcmp(argv[1], "serve") == 0 && join(path, sizeof path, dir, "perl-sentry-serve") && access(path, X_OK) == 0)
+        host = "perl-sentry-serve";
+    else
         setenv("DOTNET_EnableWriteXorExecute", "0", 1);
+    if (join(path, sizeof path, dir, host)) {
         argv[0] = path;
         execv(path, argv);
     }
     else
         errno = ENAMETOOLONG;
-    fprintf(stderr, "perl-sentry: cannot run %s/perl-sentry-host: %s\n", dir, strerror(errno));
+    /* Only reached when the exec failed: name the program it was. */
+    fprintf(stderr, "perl-sentry: cannot run %s/%s: %s\n", dir, host, strerror(errno));
     return 127;
 }

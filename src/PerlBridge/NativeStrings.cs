@@ -14,7 +14,7 @@ internal sealed unsafe class NativeStrings : IDisposable
         {
             var bytes = Encoding.UTF8.GetBytes(values[i]);
             var p = (byte*)NativeMemory.Alloc((nuint)bytes.Length + 1);
-            bytes.AsSpan().CopyTo(new Span<byte>(p, bytes.Length));   // not CopyTo<byte>(byte[], …): no precompiled code for it (see PerlInterpreter.NativeCalls)
+            bytes.AsSpan().CopyTo(new Span<byte>(p, bytes.Length));   // not CopyTo<byte>(byte[], …): no precompiled code exists for that instantiation
             p[bytes.Length] = 0;
             Pointers[i] = p;
         }

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Collections;
-using System.Runtime.CompilerServices;
 using System.Text;
 using PerlSentry.PerlBridge.Native;
 
@@ -35,20 +34,13 @@ internal readonly unsafe ref struct PbWriter
             return m;
         }
         if (_buf->len + (nuint)n > _buf->cap)
-            Reserve(_buf, (nuint)n);
+            NativeCalls.BufReserve(_buf, (nuint)n);   // never inlined: see NativeCalls
         var span = new Span<byte>(_buf->data + _buf->len, n);
         _buf->len += (nuint)n;
         return span;
     }
 
     public void Undef() => Grow(1)[0] = PerlNative.PB_T_UNDEF;
-
-    /// <summary>
-    /// Grows the native buffer. Never inlined: a method that inlines a call into native code sets up a
-    /// P/Invoke frame on every call, taken or not (measured: 2.5–3 ns of a C# sub that returns a constant).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void Reserve(pb_buf* buf, nuint n) => PerlRuntime.Api->buf_reserve(buf, n);
 
     public void Int64(long v)
     {

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using PerlSentry.PerlBridge.Native;
@@ -15,7 +14,7 @@ public sealed unsafe class PerlInterpreter : IDisposable
     private readonly BlockingCollection<Action>? _work;
     // Handles let go of on other threads (finalizers), released on the owner thread. Arrays and a lock,
     // not ConcurrentQueue<nint>: no precompiled code exists for that instantiation, and JIT-compiling
-    // it was part of every perl-sentry start (see NativeCalls).
+    // it was part of every perl-sentry start.
     private readonly object _releaseGate = new();
     private nint[] _releases = new nint[16];
     private int _releaseCount;
@@ -649,26 +648,5 @@ public sealed unsafe class PerlInterpreter : IDisposable
             _work.CompleteAdding();
         if (_thread is not null && Environment.CurrentManagedThreadId != _thread.ManagedThreadId)
             _thread.Join();
-    }
-    /// <summary>
-    /// Native calls made inside a try, catch, finally or lock. The JIT does not inline a call into
-    /// native code in such a region on Linux, and ReadyToRun then leaves the whole method to the JIT at
-    /// run time (crossgen2 --verbose: "GetCookieForPInvokeCalliSig requires runtime JIT"): at every
-    /// start of perl-sentry, DestroyHere alone loaded the JIT. Called through these, the methods are
-    /// precompiled.
-    /// </summary>
-    private static class NativeCalls
-    {
-        [MethodImpl(MethodImplOptions.NoInlining)]
-        public static void BufReserve(pb_buf* buf, nuint n) => PerlRuntime.Api->buf_reserve(buf, n);
-
-        [MethodImpl(MethodImplOptions.NoInlining)]
-        public static void BufFree(pb_buf* buf) => PerlRuntime.Api->buf_free(buf);
-
-        [MethodImpl(MethodImplOptions.NoInlining)]
-        public static void InterpFree(nint ip) => PerlRuntime.Api->interp_free(ip);
-
-        [MethodImpl(MethodImplOptions.NoInlining)]
-        public static int SampleDrain(nint ip, pb_buf* into) => PerlRuntime.Api->sample_drain(ip, into);
     }
 }

@@ -34,7 +34,11 @@ public static class SentryApi
         Sessions.TryGetValue(perl, out var s) ? s.Value : throw new InvalidOperationException("SentryApi is not installed in this interpreter");
 
     /// <summary>Whether the interpreter's session was made (its first engine call, or <see cref="SessionOf"/>).</summary>
-    internal static bool HasSession(PerlInterpreter perl) => Sessions.TryGetValue(perl, out var s) && s.IsValueCreated;
+    internal static bool HasSession(PerlInterpreter perl) => MadeSession(perl) is not null;
+
+    /// <summary>The interpreter's session if it was made, without making it.</summary>
+    private static EngineSession? MadeSession(PerlInterpreter perl) =>
+        Sessions.TryGetValue(perl, out var s) && s.IsValueCreated ? s.Value : null;
 
     /// <summary>The hub of an interpreter's session.</summary>
     public static Hub HubOf(PerlInterpreter perl) => SessionOf(perl).Hub;
@@ -42,8 +46,8 @@ public static class SentryApi
     /// <summary>Stops profiles and flushes, as the SDK's END block does (for hosts that never run END).</summary>
     public static void Shutdown(PerlInterpreter perl)
     {
-        if (Sessions.TryGetValue(perl, out var s) && s.IsValueCreated)
-            perl.Invoke(() => { s.Value.Shutdown(); return 0; });
+        if (MadeSession(perl) is { } s)
+            perl.Invoke(() => { s.Shutdown(); return 0; });
     }
 
     public static void Install(PerlInterpreter perl)
@@ -82,9 +86,9 @@ public static class SentryApi
             return;
         PerlInterpreter.ForkSnapshot = perl =>
         {
-            if (!Sessions.TryGetValue(perl, out var s) || !s.IsValueCreated || s.Value.Given is null)
+            if (MadeSession(perl) is not { Given: not null } s)
                 return null;   // never initialised: the child starts fresh
-            return s.Value.SnapshotBytes();
+            return s.SnapshotBytes();
         };
         PerlInterpreter.ConfigureForkedChildren(Path.Combine(AppContext.BaseDirectory, "perl-sentry"));
     }
