@@ -205,6 +205,23 @@ subtest 'exit inside a callback ends the program with that status' => sub {
     }
 };
 
+subtest 'an ithread of a hosted program that loads the SDK first: it loads and every call returns' => sub {
+    plan skip_all => 'perl without ithreads' unless $Config{useithreads};
+    plan skip_all => 'host not found' unless $host;
+    local $ENV{PERLSENTRY_AGENT_BIN} = PerlSentry::TestEngine::agent_command() // '';
+    # The host's subs cannot be called from a clone: loading the SDK there must not call them unguarded.
+    my ($rc, $out) = run_script("$host run", <<"EOF");
+use threads;
+my \$r = threads->create(sub {
+    my \$ok = eval { require Sentry::SDK; Sentry::SDK->init({ envelope_dir => '$dir', cache_dir => '' }); Sentry::SDK->capture_message('t'); 1 };
+    \$ok ? 'loaded' : "died: \$@";
+})->join;
+print "thread=\$r\n";
+EOF
+    is $rc, 0, 'exit status 0';
+    like $out, qr/^thread=loaded$/m, 'the thread loaded the SDK and called it' or diag $out;
+};
+
 subtest 'plain perl without the XS client: every call returns, one warning' => sub {
     my ($rc, $out) = run_script("$^X -I$lib -I" . File::Spec->rel2abs('perl/t/lib') . " -MPerlSentry::NoClient", <<'EOF');
 use strict; use warnings; use Sentry::SDK;

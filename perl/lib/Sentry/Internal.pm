@@ -10,8 +10,9 @@ our $VERSION = '0.1.0';
 # engine answers (plain perl here; a forked child or an ithread of a hosted program, routed by the
 # host) Sentry::Internal::Null stands in: every call returns normally and losses are counted.
 our $HOSTED = defined &Sentry::Engine::available ? 1 : 0;
-# Under the host: the engine's one-time start-up work begins now, beside the rest of the loading.
-PerlSentry::Host::prepare() if defined &PerlSentry::Host::prepare;
+# Under the host: the engine's one-time start-up work begins now, beside the rest of the loading. Only a
+# head start, so never an error: an ithread clone of a hosted program has the sub but cannot call it.
+if (defined &PerlSentry::Host::prepare) { local ($@, $!); eval { PerlSentry::Host::prepare(); 1 } }
 our $IN_CLONE = 0;        # set in an ithread clone of this interpreter
 our $UNHANDLED;          # set while the DieHandler captures an uncaught die
 our $DSN_HOSTPORT;       # host[:port] of the DSN: requests there are Sentry's own, not traced
