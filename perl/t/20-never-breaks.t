@@ -217,9 +217,18 @@ my \$r = threads->create(sub {
     \$ok ? 'loaded' : "died: \$@";
 })->join;
 print "thread=\$r\n";
+# PerlSentry's answers ask the host's subs: in a clone they are undef, not a croak.
+require PerlSentry;
+print "in-thread=", threads->create(sub {
+    my \$r = eval { join ',', PerlSentry::is_hosted(), PerlSentry::engine_version() // 'undef', PerlSentry::runtime() // 'undef' };
+    defined \$r ? \$r : "died: \$@";
+})->join, "\n";
+print "main=", PerlSentry::is_hosted(), "\n";
 EOF
     is $rc, 0, 'exit status 0';
     like $out, qr/^thread=loaded$/m, 'the thread loaded the SDK and called it' or diag $out;
+    like $out, qr/^in-thread=0,undef,undef$/m, 'PerlSentry in the thread: not hosted, undef answers, no croak' or diag $out;
+    like $out, qr/^main=1$/m, 'the main interpreter is hosted' or diag $out;
 };
 
 subtest 'plain perl without the XS client: every call returns, one warning' => sub {
