@@ -39,7 +39,15 @@ internal static partial class ServeBench
             File.WriteAllText(hello, Hello);
             File.WriteAllText(json, Json);
             using var receiver = new Receiver();
-            var env = new Dictionary<string, string> { ["SENTRY_DSN"] = receiver.Dsn, ["XDG_CACHE_HOME"] = Path.Combine(dir, "cache") };
+            // One hash seed for every server: perl picks a random one per process, and three identical
+            // --no-sentry servers of the JSON app (hash-heavy: JSON::PP sorts each row's keys) differed
+            // by 2-3% in req/s with their own seeds, 1% or less with this one (bench/RESULTS.md) - as
+            // much as the SDK effects these rows look for.
+            var env = new Dictionary<string, string>
+            {
+                ["SENTRY_DSN"] = receiver.Dsn, ["XDG_CACHE_HOME"] = Path.Combine(dir, "cache"),
+                ["PERL_HASH_SEED"] = "0", ["PERL_PERTURB_KEYS"] = "0",
+            };
 
             string[] Serve(string app, bool traced, bool profiled = true, string rate = "1") =>
                 [cli, "serve", "--workers", "2", .. traced ? new[] { "--traces-sample-rate", rate, "--profiles-sample-rate", profiled ? "1" : "0" } : ["--no-sentry"], "--listen", "127.0.0.1:{port}", app];
