@@ -207,7 +207,11 @@ public sealed class ProcessShapesTests
             use Sentry::SDK;
             Sentry::SDK->init({ traces_sample_rate => 1.0, profiles_sample_rate => 1.0,
                                 before_send => sub { $_[0]{tags}{tid} = threads->tid; $_[0] } });
-            sub spin { my $x = 0; $x += $_ for 1 .. 600_000; $x }
+            use Time::HiRes ();
+            # At least 0.3 s of work a thread, whatever the machine's load: a fixed count of iterations
+            # (600,000, ~30 ms) once ended before the sampler's first tick in all four threads under a
+            # loaded CI run, leaving each profile only its start and finish markers.
+            sub spin { my $x = 0; my $end = Time::HiRes::time() + 0.3; while (Time::HiRes::time() < $end) { $x += $_ for 1 .. 20_000 } $x }
             my @t = map { threads->create(sub {
                 my $n = shift;
                 my $tx = Sentry::SDK->start_transaction({ name => "thread-$n", op => 'task' });
