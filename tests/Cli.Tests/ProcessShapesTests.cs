@@ -209,8 +209,8 @@ public sealed class ProcessShapesTests
                                 before_send => sub { $_[0]{tags}{tid} = threads->tid; $_[0] } });
             use Time::HiRes ();
             # At least 0.3 s of work a thread, whatever the machine's load: a fixed count of iterations
-            # (600,000, ~30 ms) once ended before the sampler's first tick in all four threads under a
-            # loaded CI run, leaving each profile only its start and finish markers.
+            # (600,000, ~30 ms) once ended before the sampler's first tick in all four threads, in one
+            # full run of the suite, leaving each profile only its start and finish markers.
             sub spin { my $x = 0; my $end = Time::HiRes::time() + 0.3; while (Time::HiRes::time() < $end) { $x += $_ for 1 .. 20_000 } $x }
             my @t = map { threads->create(sub {
                 my $n = shift;
