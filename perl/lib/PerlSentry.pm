@@ -42,15 +42,15 @@ wraps them so that code also runs, with answers of C<undef>, under plain C<perl>
 =head2 is_hosted
 
 True when the program runs under the PerlSentry host, in the interpreter the engine serves. An
-ithread of a hosted program is not (the engine reaches it through the agent, as under plain perl),
-so there C<engine_version> and C<runtime> are C<undef> too.
+ithread or a forked child of a hosted program is not (the engine reaches it through the agent, as
+under plain perl), so there C<engine_version> and C<runtime> are C<undef> too.
 
 =head2 engine_version
 
-The engine's version (C<0.1.0>), or C<undef> under plain perl and in an ithread.
+The engine's version (C<0.1.0>), or C<undef> under plain perl, in an ithread and in a forked child.
 
 =head2 runtime
 
-The .NET runtime's description, or C<undef> under plain perl and in an ithread.
+The .NET runtime's description, or C<undef> under plain perl, in an ithread and in a forked child.
 
 =cut
