@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PerlSentry.Engine.PerlApi;
+using PerlSentry.Engine.Session;
 using PerlSentry.PerlBridge;
 
 namespace PerlSentry.Hosting;
@@ -37,8 +38,9 @@ public sealed class PsgiOptions
 
     /// <summary>
     /// The options of <c>Sentry::SDK-&gt;init</c> for every interpreter (unless the app file called
-    /// <c>init</c> itself); the app is then wrapped in <c>Plack::Middleware::Sentry</c>: one transaction
-    /// per request, named <c>METHOD /path</c>, with its profile, and an event for a <c>die</c>.
+    /// <c>init</c> itself); the server then makes one transaction per request, as
+    /// <c>Plack::Middleware::Sentry</c> does under other servers: named <c>METHOD /path</c>, continuing
+    /// the incoming trace, the request on its scope, with its profile, and an event for a <c>die</c>.
     /// Null: no SDK (an app may still enable the middleware itself).
     /// </summary>
     public IDictionary<string, object?>? Sentry { get; set; }
@@ -55,11 +57,14 @@ public sealed class PsgiServer : IAsyncDisposable
 
     private readonly PerlPool _pool;
     private readonly ILogger _log;
+    private readonly bool _traced;
+    private int _traceFailed;
 
-    private PsgiServer(PerlPool pool, ILogger log)
+    private PsgiServer(PerlPool pool, ILogger log, bool traced)
     {
         _pool = pool;
         _log = log;
+        _traced = traced;
     }
 
     /// <summary>The interpreters.</summary>
@@ -89,7 +94,7 @@ public sealed class PsgiServer : IAsyncDisposable
             pool.IncludeDirs.Add(dir);   // the pool adds the bundled perl/lib (PerlSentry::PSGI, the SDK) after them
         foreach (var module in options.Modules)
             pool.Modules.Add(module);
-        return new PsgiServer(PerlPool.Start(pool), log ?? NullLogger.Instance);
+        return new PsgiServer(PerlPool.Start(pool), log ?? NullLogger.Instance, options.Sentry is not null);
     }
 
     private static void Load(PerlInterpreter perl, string app, PsgiOptions options)
@@ -114,20 +119,29 @@ public sealed class PsgiServer : IAsyncDisposable
             await Plain(http, 413, "Request Entity Too Large").ConfigureAwait(false);
             return;
         }
-        var env = Environment(http);
+        var target = Target.Of(http);
+        var env = Environment(http, target);
         try
         {
             await _pool.RunAsync(http.Request.Method + " " + http.Request.Path, perl =>
             {
                 t_exchange = exchange;
+                var request = _traced ? StartRequest(perl, http, target) : null;
+                var ended = false;
                 try
                 {
+                    var result = request is null
+                        ? perl.CallNamed("PerlSentry::PSGI::handle", PerlContext.Scalar, env)
+                        : perl.CallNamed("PerlSentry::PSGI::handle_traced", PerlContext.Scalar, [request.TransactionId, request.ScopeId, .. env]);
+                    ended = true;
                     // psgix.harakiri.commit: the app asked for its interpreter to end after this request
-                    if (perl.CallNamed("PerlSentry::PSGI::handle", PerlContext.Scalar, env) is [long and not 0])
+                    if (result is [long and not 0])
                         _pool.Retire(perl);
                 }
                 finally
                 {
+                    if (request is not null)
+                        FinishRequest(perl, request, exchange, ended);
                     t_exchange = null;
                 }
                 return 0;
@@ -178,21 +192,115 @@ public sealed class PsgiServer : IAsyncDisposable
         await http.Response.WriteAsync(text).ConfigureAwait(false);
     }
 
+    /// <summary>The request target as PSGI splits it: the raw target, SCRIPT_NAME, PATH_INFO (decoded bytes), QUERY_STRING.</summary>
+    private sealed record Target(string Raw, string ScriptName, byte[] Path, string Query)
+    {
+        public static Target Of(HttpContext http)
+        {
+            var request = http.Request;
+            var raw = http.Features.Get<IHttpRequestFeature>()?.RawTarget;
+            if (string.IsNullOrEmpty(raw) || raw[0] != '/')
+                raw = request.PathBase.Value + request.Path.Value + request.QueryString.Value;   // absolute-form or "*"
+            var q = raw.IndexOf('?', StringComparison.Ordinal);
+            var scriptName = request.PathBase.Value ?? "";
+            var path = Unescape(q < 0 ? raw : raw[..q]);
+            if (scriptName.Length > 0 && path.AsSpan().StartsWith(Encoding.Latin1.GetBytes(scriptName)))
+                path = path[scriptName.Length..];
+            return new Target(raw, scriptName, path, q < 0 ? "" : raw[(q + 1)..]);
+        }
+
+        /// <summary>SCRIPT_NAME and PATH_INFO as one text, as Perl would hand them to the engine.</summary>
+        public string FullPath() => PerlText.FromBytes([.. Encoding.Latin1.GetBytes(ScriptName), .. Path]);
+    }
+
+    /// <summary>
+    /// Begins the request's transaction and scope on the interpreter's session, as Plack::Middleware::Sentry
+    /// does under other servers (the same name, op, context and request), before the app runs. A failure
+    /// here is the SDK's, never the request's: it is logged once and the request runs untraced.
+    /// </summary>
+    private HostedRequest? StartRequest(PerlInterpreter perl, HttpContext http, Target target)
+    {
+        try
+        {
+            var request = http.Request;
+            var path = target.FullPath();
+            var ctx = new Dictionary<string, object?>(StringComparer.Ordinal)
+            {
+                ["name"] = request.Method + " " + (path.Length > 0 ? path : "/"),
+                ["op"] = "http.server",
+                ["source"] = "url",
+                ["sentry_trace"] = Header(request, "sentry-trace"),
+                ["baggage"] = Header(request, "baggage"),
+            };
+            var headers = new Dictionary<string, object?>(request.Headers.Count, StringComparer.Ordinal);
+            foreach (var (name, values) in request.Headers)
+            {
+                if (name.Equals("Cookie", StringComparison.OrdinalIgnoreCase) || name.Equals("Authorization", StringComparison.OrdinalIgnoreCase)
+                    || name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase) || name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+                    continue;
+                headers[name.ToUpperInvariant().Replace('-', '_')] = Decoded(values.Count == 1 ? values[0]! : string.Join(", ", values.ToArray()));
+            }
+            var host = Header(request, "Host") ?? $"{Local(http)}:{http.Connection.LocalPort.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+            var context = new Dictionary<string, object?>(4, StringComparer.Ordinal)
+            {
+                ["method"] = request.Method,
+                ["url"] = request.Scheme + "://" + host + path,
+                ["query_string"] = Decoded(target.Query),
+                ["headers"] = headers,
+            };
+            return SessionCalls.StartRequest(SentryApi.SessionOf(perl), ctx, context);
+        }
+        catch (Exception e) when (e is not PerlExitException)
+        {
+            if (Interlocked.Exchange(ref _traceFailed, 1) == 0)
+                _log.LogWarning("Sentry: a request could not be traced ({Error}); requests go on untraced where this happens", e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Ends the request's transaction: with the response's HTTP status when the app's call ended
+    /// normally; cancelled when the client went away; internal_error (500 when nothing was sent) when it died.
+    /// </summary>
+    private void FinishRequest(PerlInterpreter perl, HostedRequest request, Exchange exchange, bool ended)
+    {
+        try
+        {
+            var session = SentryApi.SessionOf(perl);
+            if (ended)
+                SessionCalls.FinishRequest(session, request, exchange.Http.Response.StatusCode);
+            else if (exchange.Gone)
+                SessionCalls.FinishRequest(session, request, null, "cancelled");
+            else if (!exchange.Started)
+                SessionCalls.FinishRequest(session, request, 500);
+            else
+                SessionCalls.FinishRequest(session, request, null, "internal_error");
+        }
+        catch (Exception e) when (e is not PerlExitException)
+        {
+            if (Interlocked.Exchange(ref _traceFailed, 1) == 0)
+                _log.LogWarning("Sentry: a request's transaction could not be finished ({Error})", e.Message);
+        }
+    }
+
+    private static string? Header(HttpRequest request, string name) =>
+        request.Headers.TryGetValue(name, out var v) && v.Count > 0 ? Decoded(v.Count == 1 ? v[0]! : string.Join(", ", v.ToArray())) : null;
+
+    /// <summary>A header or URL text (Kestrel reads them as Latin-1) as the SDK shows Perl's bytes: UTF-8 when they are.</summary>
+    private static string Decoded(string s) => Ascii.IsValid(s) ? s : PerlText.FromBytes(Encoding.Latin1.GetBytes(s));
+
+    private static string Local(HttpContext http)
+    {
+        var local = http.Connection.LocalIpAddress is { IsIPv4MappedToIPv6: true } l4 ? l4.MapToIPv4() : http.Connection.LocalIpAddress;
+        return local?.ToString() ?? "localhost";
+    }
+
     /// <summary>The CGI part of the PSGI environment, as a flat key/value list; PerlSentry::PSGI adds the psgi.* keys.</summary>
-    private static object?[] Environment(HttpContext http)
+    private static object?[] Environment(HttpContext http, Target target)
     {
         var request = http.Request;
-        var raw = http.Features.Get<IHttpRequestFeature>()?.RawTarget;
-        if (string.IsNullOrEmpty(raw) || raw[0] != '/')
-            raw = request.PathBase.Value + request.Path.Value + request.QueryString.Value;   // absolute-form or "*"
-        var q = raw.IndexOf('?', StringComparison.Ordinal);
-        var rawPath = q < 0 ? raw : raw[..q];
-        var scriptName = request.PathBase.Value ?? "";
-        var path = Unescape(rawPath);
-        if (scriptName.Length > 0 && path.AsSpan().StartsWith(Encoding.Latin1.GetBytes(scriptName)))
-            path = path[scriptName.Length..];
+        var (raw, scriptName, path) = (target.Raw, target.ScriptName, target.Path);
         var connection = http.Connection;
-        var local = connection.LocalIpAddress is { IsIPv4MappedToIPv6: true } l4 ? l4.MapToIPv4() : connection.LocalIpAddress;
         var remote = connection.RemoteIpAddress is { IsIPv4MappedToIPv6: true } r4 ? r4.MapToIPv4() : connection.RemoteIpAddress;
         var env = new List<object?>(32 + request.Headers.Count * 2)
         {
@@ -200,8 +308,8 @@ public sealed class PsgiServer : IAsyncDisposable
             "SCRIPT_NAME", scriptName,
             "PATH_INFO", path,
             "REQUEST_URI", Text(raw),
-            "QUERY_STRING", q < 0 ? "" : Text(raw[(q + 1)..]),
-            "SERVER_NAME", local?.ToString() ?? "localhost",
+            "QUERY_STRING", Text(target.Query),
+            "SERVER_NAME", Local(http),
             "SERVER_PORT", connection.LocalPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "SERVER_PROTOCOL", request.Protocol,
             "REMOTE_ADDR", remote?.ToString() ?? "",

@@ -13,7 +13,6 @@ namespace PerlSentry.PerlBridge;
 /// </remarks>
 internal unsafe ref struct PbReader
 {
-    private static readonly UTF8Encoding StrictUtf8 = new(false, true);
     private readonly ReadOnlySpan<byte> _data;
     private readonly PerlInterpreter? _owner;
     private readonly Func<long, PerlRefKind, string?, object?>? _makeRef;
@@ -100,19 +99,7 @@ internal unsafe ref struct PbReader
 
     private int Length() => checked((int)BinaryPrimitives.ReadUInt32LittleEndian(Take(4)));
 
-    public static string BytesToString(ReadOnlySpan<byte> bytes)
-    {
-        if (System.Text.Ascii.IsValid(bytes))
-            return Encoding.ASCII.GetString(bytes);
-        try
-        {
-            return StrictUtf8.GetString(bytes);
-        }
-        catch (DecoderFallbackException)
-        {
-            return Encoding.Latin1.GetString(bytes);
-        }
-    }
+    public static string BytesToString(ReadOnlySpan<byte> bytes) => PerlText.FromBytes(bytes);
 
     public long Int64()
     {

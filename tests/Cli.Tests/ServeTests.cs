@@ -70,9 +70,10 @@ public sealed class ServeTests
         $app;
         """;
 
+    /// <summary>perl-sentry serve with 2 workers unless <paramref name="more"/> says how many.</summary>
     private static BackgroundProcess Serve(AgentWorld world, string app, int port, params string[] more) =>
-        new(Repo.PerlSentry, ["serve", "--workers", "2", "--listen", $"127.0.0.1:{port}", .. more, app], world.Dir,
-            world.Env(), Path.Combine(world.Dir, "serve"));
+        new(Repo.PerlSentry, ["serve", .. more.Contains("--workers") ? Array.Empty<string>() : ["--workers", "2"], "--listen", $"127.0.0.1:{port}", .. more, app],
+            world.Dir, world.Env(), Path.Combine(world.Dir, "serve"));
 
     [TestCase(false, TestName = "PlackServerSuite_All101Pass")]
     [TestCase(true, TestName = "PlackServerSuite_All101Pass_WithTracingAndProfilingEveryRequest")]
@@ -245,6 +246,61 @@ public sealed class ServeTests
         Assert.That(server.Stop(), Is.Zero, server.Stderr);
         Assert.That(world.WaitFor("transaction", 2), Is.EqualTo(2));
         Assert.That(world.Items().Where(i => i.Type == "transaction").Select(i => (string?)i.Payload["transaction"]), Is.EquivalentTo(new[] { "GET /", "POST /json" }));
+    }
+
+    [Test]
+    public void TheServerBeginsEachTransaction_AnAppThatEnablesTheMiddlewareToo_GetsOne_ScopeChangesStayInTheirRequest()
+    {
+        using var world = new AgentWorld();
+        var app = world.Script("mw.psgi", """
+            use strict; use warnings;
+            use Plack::Builder;
+            use Sentry::SDK;
+            my $app = sub {
+                my $env = shift;
+                if ($env->{PATH_INFO} eq '/tag') {
+                    Sentry::SDK->configure_scope(sub { $_[0]->set_tag(route => 'tag') });
+                    Sentry::Hub->get_current_hub->push_scope;   # pushed and left: the request's end pops it
+                    Sentry::SDK->capture_message('inside ' . ref $env->{'sentry.transaction'});
+                }
+                return [200, ['Content-Type' => 'text/plain'], ['ok']];
+            };
+            builder { enable 'Sentry'; $app };
+            """);
+        var port = AgentWorld.FreePort();
+        using var server = Serve(world, app, port, "--workers", "1", "--traces-sample-rate", "1");
+        server.WaitForPort(port);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        using (var tagged = new HttpRequestMessage(HttpMethod.Get, "/tag?q=1"))
+        {
+            tagged.Headers.Add("Cookie", "session=secret");
+            tagged.Headers.Add("X-Request-Id", "r-1");
+            using var r = http.Send(tagged);
+            Assert.That(r.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        }
+        Assert.That(Get(http, "/plain"), Is.EqualTo((200, "ok")));
+        Assert.That(server.Stop(), Is.Zero, server.Stderr);
+        world.WaitFor("event", 1);
+        Assert.That(world.WaitFor("transaction", 2), Is.EqualTo(2));
+        var items = world.Items();
+        var txs = items.Where(i => i.Type == "transaction").Select(i => i.Payload).ToList();
+        var evt = items.Single(i => i.Type == "event").Payload;
+        var tagTx = txs.Single(t => (string?)t["transaction"] == "GET /tag");
+        Assert.Multiple(() =>
+        {
+            Assert.That(txs.Select(t => (string?)t["transaction"]), Is.EquivalentTo(new[] { "GET /tag", "GET /plain" }), "one transaction per request");
+            Assert.That((string?)evt["message"]!["formatted"], Is.EqualTo("inside Sentry::Tracing::Transaction"));
+            Assert.That((string?)evt["transaction"], Is.EqualTo("GET /tag"));
+            Assert.That((string?)evt["contexts"]!["trace"]!["trace_id"], Is.EqualTo((string?)tagTx["contexts"]!["trace"]!["trace_id"]));
+            Assert.That((string?)evt["tags"]!["route"], Is.EqualTo("tag"));
+            var request = evt["contexts"]!["request"]!;
+            Assert.That((string?)request["url"], Is.EqualTo($"http://127.0.0.1:{port}/tag"));
+            Assert.That((string?)request["query_string"], Is.EqualTo("q=1"));
+            Assert.That((string?)request["headers"]!["X_REQUEST_ID"], Is.EqualTo("r-1"));
+            Assert.That(request["headers"]!["COOKIE"], Is.Null, "cookies are not sent");
+            Assert.That(txs.Single(t => (string?)t["transaction"] == "GET /plain")["tags"]!["route"], Is.Null, "the tag stayed in its request");
+        });
+        world.AssertAllConform();
     }
 
     [Test]

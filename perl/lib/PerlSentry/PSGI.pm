@@ -19,7 +19,7 @@ my $SENTRY;   # the SDK is on: errors past the app's own call are captured here
 my %FIXED;
 
 # Loads the app file as plackup does (Plack::Util::load_psgi when Plack is there), checks it is a PSGI
-# app, and wraps it in Plack::Middleware::Sentry when the SDK is on (a transaction per request).
+# app, and starts the SDK when the server was given its options (a transaction per request: handle_traced).
 sub load {
     my ($file, $workers, $sentry) = @_;
     my $app;
@@ -41,9 +41,7 @@ sub load {
     if ($sentry) {
         require Sentry::SDK;
         Sentry::SDK->init($sentry) unless $Sentry::Internal::INITIALISED;
-        require Plack::Middleware::Sentry;
-        $app = Plack::Middleware::Sentry->wrap($app);
-        $SENTRY = 1;
+        $SENTRY = 1;   # the .NET half calls handle_traced
     }
     $APP = $app;
     %FIXED = (
@@ -63,15 +61,47 @@ sub load {
 # One request: the environment's CGI keys as a flat list. The response goes out through _respond and
 # _write; a die that happens before the response started reaches .NET, which answers 500. Returns 1
 # when the app set psgix.harakiri.commit (the server then replaces this interpreter).
-sub handle {
+sub handle { return _serve(undef, @_) }
+
+# The same with the SDK on: the .NET half began the request's transaction (named, continuing the
+# incoming trace, the request on its scope) before this call, and finishes it after with the response's
+# status, as Plack::Middleware::Sentry does under other servers; Perl takes the transaction and the
+# scope (engine ids $tx_id and $scope_id) as its hub's own while the request runs.
+sub handle_traced {
+    my ($tx_id, $scope_id) = splice @_, 0, 2;
+    my $hub = Sentry::Hub->get_current_hub;
+    my $tx = $hub->_enter_request($tx_id, $scope_id);
+    my $r;
+    my $ok = eval { $r = _serve($tx, @_); 1 };
+    my $err = $@;
+    $hub->_leave_request($scope_id);
+    die $err unless $ok;
+    return $r;
+}
+
+sub _serve {
+    my $tx = shift;
     my %env = (@_, %FIXED);
     $env{'psgi.input'} = bless \(my $unused), 'PerlSentry::PSGI::Input';
-    my $res = $APP->(\%env);   # a die here was the app's: the middleware (when on) captured it
+    my $res;
+    if ($tx) {
+        $env{'sentry.transaction'} = $tx;   # an app that enables Plack::Middleware::Sentry itself: it passes through
+        my $ok = eval { $res = $APP->(\%env); 1 };
+        if (!$ok) {
+            my $err = $@;
+            { local ($@, $!); eval { Sentry::SDK->capture_exception($err); 1 } }
+            die $err;
+        }
+    }
+    else {
+        $res = $APP->(\%env);   # a die here was the app's: a middleware the app enabled captured it
+    }
     my $ok = eval { _response($res); 1 };
     return $env{'psgix.harakiri.commit'} ? 1 : 0 if $ok;
     # A die after the app returned: in its delayed response, its body, or a response that is not PSGI,
-    # or a write to a client that has gone. The request's transaction (Plack::Middleware::Sentry) ends
-    # here, as cancelled or internal_error; a client that went away is not an error to report.
+    # or a write to a client that has gone. The request's transaction ends as cancelled or
+    # internal_error (here when a Plack::Middleware::Sentry the app enabled made it; by the .NET half
+    # otherwise); a client that went away is not an error to report.
     my $err = $@;
     my $gone = _gone();
     if (my $finish = $env{'sentry.finish'}) {

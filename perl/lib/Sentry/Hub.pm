@@ -145,6 +145,28 @@ sub _start_request {
     return $tx;
 }
 
+# A request a .NET host began (perl-sentry serve: SessionCalls.StartRequest): its transaction and scope
+# exist in the engine under these ids, the scope already pushed there. Perl takes them as the hub's
+# own; the host finishes both after the call, _leave_request having popped the scope here.
+sub _enter_request {
+    my (undef, $tx_id, $scope_id) = @_;
+    Sentry::Integration::_check_loaded();
+    my $tx = Sentry::Internal::_create('Sentry::Tracing::Transaction', $tx_id);
+    push @STACK, $scope_id;
+    $Sentry::Scope::SPAN_OF{$scope_id} = $tx;
+    return $tx;
+}
+
+sub _leave_request {
+    my ($self, $scope_id) = @_;
+    return unless grep { $_ == $scope_id } @STACK;
+    $self->pop_scope while $STACK[-1] != $scope_id;   # scopes the request pushed and left
+    _pop_stack();
+    local ($@, $!);
+    Sentry::Engine::release($scope_id) unless Sentry::Internal::_live($scope_id);
+    return;
+}
+
 sub _finish_request {
     my ($self, $tx, $http_status) = @_;
     my $scope_id = _pop_stack();

@@ -73,6 +73,14 @@ public sealed class Hub : IDisposable
         return true;
     }
 
+    /// <summary>Pops <paramref name="scope"/> and any scope above it, when it is on the stack (not the root).</summary>
+    public void PopScope(Scope scope)
+    {
+        var at = _scopes.LastIndexOf(scope);
+        if (at > 0)
+            _scopes.RemoveRange(at, _scopes.Count - at);
+    }
+
     public void WithScope(Action<Scope> body)
     {
         var depth = _scopes.Count;

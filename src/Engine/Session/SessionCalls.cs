@@ -97,21 +97,72 @@ public static class SessionCalls
     private static object? StartTransaction(EngineSession s, object? id, IReadOnlyDictionary<string, object?> ctx, object? custom,
         object? scopeId = null, object? request = null)
     {
-        var context = SpanCalls.Context(ctx);
-        var tx = s.Refuse("start_transaction")
-            ? s.Hub.StartTransaction(context with { Sampled = false })
-            : s.Hub.StartTransaction(context, custom is null ? null : ToJObject(custom));
+        var tx = Begin(s, ctx, custom);
         s.Handles.Put(id, tx);
         if (scopeId is not null)
-        {
-            var scope = s.Hub.PushScope();
-            s.Handles.Put(scopeId, scope);
-            scope.Span = tx;
-            scope.TransactionName = tx.Name;
-            if (request is not null)
-                scope.Contexts["request"] = ToRawJson(request);
-        }
+            s.Handles.Put(scopeId, PushRequestScope(s, tx, request));
         return tx.IsSampled ? 1L : 0L;
+    }
+
+    private static Transaction Begin(EngineSession s, IReadOnlyDictionary<string, object?> ctx, object? custom)
+    {
+        var context = SpanCalls.Context(ctx);
+        return s.Refuse("start_transaction")
+            ? s.Hub.StartTransaction(context with { Sampled = false })
+            : s.Hub.StartTransaction(context, custom is null ? null : ToJObject(custom));
+    }
+
+    /// <summary>A request's scope, pushed: the transaction as its span, its name, the request as its request context.</summary>
+    private static Scope PushRequestScope(EngineSession s, Transaction tx, object? request)
+    {
+        var scope = s.Hub.PushScope();
+        scope.Span = tx;
+        scope.TransactionName = tx.Name;
+        if (request is not null)
+            scope.Contexts["request"] = ToRawJson(request);
+        return scope;
+    }
+
+    /// <summary>
+    /// A request a .NET host serves (perl-sentry serve), begun by the host before it calls Perl: what
+    /// transaction_start with a scope id does for Plack::Middleware::Sentry, without Perl building the
+    /// context and the request (the server has them). <paramref name="ctx"/> and <paramref name="request"/>
+    /// are as transaction_start takes them. Perl gets the two engine ids and takes the transaction and
+    /// the scope as its own (<c>Sentry::Hub::_enter_request</c>); <see cref="FinishRequest"/> ends them.
+    /// Call it on the interpreter's thread, between its calls.
+    /// </summary>
+    public static HostedRequest StartRequest(EngineSession s, IReadOnlyDictionary<string, object?> ctx, object? request)
+    {
+        s.Version++;
+        var tx = Begin(s, ctx, null);
+        var scope = PushRequestScope(s, tx, request);
+        return new HostedRequest(tx, scope, s.Handles.IdOf(tx), s.Handles.IdOf(scope));
+    }
+
+    /// <summary>
+    /// Ends a request <see cref="StartRequest"/> began: the HTTP status (when the response got one) or
+    /// <paramref name="status"/> set, the transaction finished (sent when sampled), the scope popped
+    /// (with any the request pushed above it and left).
+    /// </summary>
+    public static void FinishRequest(EngineSession s, HostedRequest request, int? httpStatus, string? status = null)
+    {
+        s.Version++;
+        try
+        {
+            var tx = request.Transaction;
+            if (tx.IsFinished)
+                return;   // the program finished it itself
+            if (httpStatus is { } code)
+                tx.SetHttpStatus(code);
+            if (status is not null)
+                tx.Status = status;
+            if (!s.Refuse("finishing a transaction"))
+                tx.Finish(s.Hub.Clock.UnixNs);
+        }
+        finally
+        {
+            s.Hub.PopScope(request.Scope);
+        }
     }
 
     /// <summary>

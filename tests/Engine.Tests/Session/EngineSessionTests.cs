@@ -115,6 +115,54 @@ public sealed class EngineSessionTests
     }
 
     [Test]
+    public void RequestBegunByTheHost_PerlReachesItsTransactionAndScopeByTheirIds_FinishPopsItWithWhatTheRequestLeft()
+    {
+        Init(("traces_sample_rate", 1.0));
+        var request = SessionCalls.StartRequest(_session,
+            Hash(("name", "GET /orders"), ("op", "http.server"), ("source", "url"),
+                 ("sentry_trace", "0123456789abcdef0123456789abcdef-0123456789abcdef-1"), ("baggage", null)),
+            Hash(("method", "GET"), ("url", "http://x/orders"), ("headers", Hash(("HOST", "x")))));
+        Assert.That(new[] { request.TransactionId, request.ScopeId }, Is.All.LessThan(0L), "engine ids");
+        Assert.That(Call("scope_get", request.ScopeId, "get_span"), Is.EqualTo(new object?[] { request.TransactionId, 1L }));
+        Call("scope_set", request.ScopeId, "set_tag", "route", "orders");
+        Call("capture_event", Hash(("message", Hash(("formatted", "inside")))));
+        Call("scope_push", 9L);   // a scope the request pushed and never popped
+        Call("release", request.TransactionId);   // Perl's handle went before the host finished
+        SessionCalls.FinishRequest(_session, request, 201);
+        Call("capture_event", Hash(("message", Hash(("formatted", "after")))));
+        var tx = Payloads("transaction").Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That((string?)tx["transaction"], Is.EqualTo("GET /orders"));
+            Assert.That((string?)tx["contexts"]!["trace"]!["trace_id"], Is.EqualTo("0123456789abcdef0123456789abcdef"), "continues the incoming trace");
+            Assert.That((string?)tx["contexts"]!["trace"]!["status"], Is.EqualTo("ok"));
+            Assert.That((string?)tx["tags"]!["http.status_code"], Is.EqualTo("201"));
+            Assert.That((string?)tx["contexts"]!["request"]!["url"], Is.EqualTo("http://x/orders"));
+            var events = Payloads("event");
+            Assert.That((string?)events[0]["tags"]!["route"], Is.EqualTo("orders"));
+            Assert.That((string?)events[0]["contexts"]!["request"]!["method"], Is.EqualTo("GET"));
+            Assert.That(events[1]["transaction"], Is.Null, "the request's scope and the one it left are gone");
+            Assert.That(events[1]["tags"]?["route"], Is.Null);
+            Assert.That(_session.Hub.ScopeDepth, Is.EqualTo(1));
+        });
+    }
+
+    [Test]
+    public void RequestBegunByTheHost_FinishedByTheProgram_IsSentOnce_AndAStatusWithoutHttpIsKept()
+    {
+        Init(("traces_sample_rate", 1.0));
+        var first = SessionCalls.StartRequest(_session, Hash(("name", "GET /a")), null);
+        Call("transaction_finish", first.TransactionId, null);
+        SessionCalls.FinishRequest(_session, first, 200);
+        var second = SessionCalls.StartRequest(_session, Hash(("name", "GET /b")), null);
+        SessionCalls.FinishRequest(_session, second, null, "cancelled");
+        var txs = Payloads("transaction");
+        Assert.That(txs.Select(t => (string?)t["transaction"]), Is.EqualTo(new[] { "GET /a", "GET /b" }));
+        Assert.That((string?)txs[1]["contexts"]!["trace"]!["status"], Is.EqualTo("cancelled"));
+        Assert.That(_session.Hub.ScopeDepth, Is.EqualTo(1));
+    }
+
+    [Test]
     public void TransactionProfile_MarkersAtStartAndFinish_SamplerReleased_InAppFromTheOptions()
     {
         Init(("traces_sample_rate", 1.0), ("profiles_sample_rate", 1.0), ("in_app_exclude", new List<object?> { "main" }));
