@@ -27,6 +27,8 @@ public sealed class HandleTable
             _objects.Remove(old);
         _objects[key] = o;
         _ids[o] = key;
+        if (key < _nextEngineId)
+            _nextEngineId = key;   // an engine id restored from a snapshot (a forked child's session): new ones go past it
     }
 
     /// <summary>The object, or null when the id is unknown or of another kind (a one-way call on it is ignored).</summary>
