@@ -117,8 +117,9 @@ public sealed class SdkEndToEndTests
             Assert.That(chunks, Is.Not.Empty);
             Assert.That(txs, Has.Count.EqualTo(2));
             Assert.That(items.Any(i => i.Type == "profile"), Is.False, "no v1 profiles in continuous mode");
-            Assert.That(txs.Select(t => (string?)t["contexts"]!["profile"]!["profiler_id"]).Distinct().Count(), Is.EqualTo(2),
-                "each trace-lifecycle session (one per transaction here) has its own profiler_id");
+            Assert.That(txs.Select(t => (string?)t["contexts"]!["profile"]!["profiler_id"]).Distinct().Count(), Is.EqualTo(1),
+                "back-to-back transactions continue one trace-lifecycle session");
+            Assert.That(chunks.Select(c => (string?)c["profiler_id"]), Is.All.EqualTo((string?)txs[0]["contexts"]!["profile"]!["profiler_id"]));
             Assert.That(chunks.Select(c => (string?)c["chunk_id"]).Distinct().Count(), Is.EqualTo(chunks.Count));
         });
     }

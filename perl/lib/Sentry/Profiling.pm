@@ -108,7 +108,9 @@ C<profile>), because Sentry drops a v1 profile that has no transaction.
 
 =item * With only C<profile_session_sample_rate>: continuous profiling (format v2). C<start_profiler>
 and C<stop_profiler> run it in the C<manual> lifecycle; with C<trace> it runs while a sampled
-transaction does. Chunks of 60 s are sent as they complete.
+transaction does, and goes on for 2 s after the last one, so that back-to-back transactions (a
+server's requests, a worker's jobs) continue one session (one C<profiler_id>) instead of each making
+its own. Chunks of 60 s are sent as they complete, and the rest when the session ends.
 
 =back
 

@@ -191,8 +191,8 @@ decision still wins.
 
 Continuous profiling (format v2 chunks), decided once per process; used only when no
 C<profiles_sample_rate> or C<profiles_sampler> is set (transaction profiles win, as Sentry's docs
-say). C<profile_lifecycle> is C<trace> (default: profile while transactions run) or C<manual>
-(C<start_profiler>/C<stop_profiler> only).
+say). C<profile_lifecycle> is C<trace> (default: profile while transactions run, and 2 s after the
+last one, so back-to-back transactions share one session) or C<manual> (C<start_profiler>/C<stop_profiler> only).
 
 =head2 sampling_interval_us, max_profile_duration, max_stack_depth
 

@@ -221,7 +221,9 @@ public sealed class EngineSessionTests
         Assert.That(_sampler.Users, Is.EqualTo(1), "b still runs");
         _sampler.Advance(TimeSpan.FromSeconds(2));
         Call("transaction_finish", 3L, null);
-        Assert.That(_sampler.Users, Is.Zero);
+        Assert.That((_sampler.Users, Payloads("profile_chunk").Count), Is.EqualTo((1, 1)), "the session lingers after its last transaction");
+        _sampler.Advance(TimeSpan.FromSeconds(3));
+        Assert.That(_sampler.Users, Is.Zero, "ended at the first drain past the linger");
         var chunks = Payloads("profile_chunk");
         Assert.That(chunks, Has.Count.EqualTo(2));
         Assert.That(chunks.Select(c => (string?)c["profiler_id"]).Distinct().Count(), Is.EqualTo(1));
@@ -229,6 +231,30 @@ public sealed class EngineSessionTests
         var txs = Payloads("transaction");
         Assert.That(txs.Select(t => (string?)t["contexts"]!["profile"]!["profiler_id"]), Is.All.EqualTo((string?)chunks[0]["profiler_id"]));
         Assert.That(_sampler.Store.SampleCount, Is.Zero, "nothing kept once no profile needs it");
+    }
+
+    [Test]
+    public void Continuous_TraceLifecycle_BackToBackTransactions_ContinueOneSession_NotAChunkEach()
+    {
+        Init(("traces_sample_rate", 1.0), ("profile_session_sample_rate", 1.0), ("profile_lifecycle", "trace"));
+        for (var i = 0; i < 5; i++)
+        {
+            Call("transaction_start", 10L + i, Hash(("name", $"request {i}")), null);
+            _sampler.Advance(TimeSpan.FromMilliseconds(30));
+            Call("transaction_finish", 10L + i, null);
+            _sampler.Advance(TimeSpan.FromMilliseconds(300));
+            Assert.That(_session.Profiling.Active, Is.Null, "nothing is profiled between transactions");
+        }
+        Assert.That((_sampler.Acquires, Payloads("profile_chunk").Count), Is.EqualTo((1, 0)), "one session, nothing sent yet");
+        Assert.That(_sampler.Marks, Is.EqualTo(10), "each transaction's start and end marked");
+        Call("transaction_start", 20L, Hash(("name", "late")), null);
+        Call("transaction_finish", 20L, null);
+        Assert.That(Call("profiler_call", "set", 0L, "profile_lifecycle", "manual"), Is.EqualTo("manual"), "settings change while the session only lingers: it ends first");
+        var chunks = Payloads("profile_chunk");
+        Assert.That(chunks, Has.Count.EqualTo(1));
+        Assert.That(Payloads("transaction").Select(t => (string?)t["contexts"]!["profile"]!["profiler_id"]), Is.All.EqualTo((string?)chunks[0]["profiler_id"]));
+        Assert.That(chunks[0]["profile"]!["samples"]!.Count(), Is.GreaterThanOrEqualTo(12), "the markers of all six");
+        Assert.That(_sampler.Users, Is.Zero);
     }
 
     [Test]

@@ -51,8 +51,9 @@ public sealed class HubProfiler : ITransactionProfiler, IDisposable
     {
         lock (_gate)
         {
-            if (_manual is not null || _transactions.Newest is not null || _continuous.Session is not null)
+            if (_manual is not null || _transactions.Newest is not null || _continuous.Live is not null)
                 throw new InvalidOperationException("a profile is running: stop it before changing the profiler's settings");
+            _continuous.Stop();   // a trace-lifecycle session lingering after its last transaction
             _ctx = _ctx with { Options = options };
             _decider = _hub.Decider.With(options);
             _transactions = _transactions.With(_ctx);
@@ -61,10 +62,10 @@ public sealed class HubProfiler : ITransactionProfiler, IDisposable
     }
 
     /// <summary>The profile running now: the manual one, else the newest transaction profile, else the continuous session.</summary>
-    public ProfileHandle? Active { get { lock (_gate) return _manual ?? _transactions.Newest ?? _continuous.Session; } }
+    public ProfileHandle? Active { get { lock (_gate) return _manual ?? _transactions.Newest ?? _continuous.Live; } }
 
-    /// <summary>The continuous session's profiler_id while it runs.</summary>
-    public string? ProfilerId { get { lock (_gate) return _continuous.Session?.Id; } }
+    /// <summary>The continuous session's profiler_id while it profiles something.</summary>
+    public string? ProfilerId { get { lock (_gate) return _continuous.Live?.Id; } }
 
     public void OnTransactionStarted(Transaction tx, SamplingContext context)
     {
