@@ -7,6 +7,7 @@ using PerlSentry.PerlBridge;
 //   calls-xs a pure-Perl sub and a native XSUB without and with XS-call sampling, in one process
 //   startup perl-sentry run -e 1 vs perl -e 1
 //   pool    PerlPool.InvokeAsync of a trivial sub on a pool of 2: one caller at a time, and 64 at once
+//   pool-sentry the same with Sentry options: every call a transaction (by hand; not in bench/run.sh)
 //   clone   a pool interpreter made fresh (start + require a web stack) vs cloned from a loaded one (perl_clone)
 // Prints markdown rows; bench/run.sh collects them into bench/RESULTS.md.
 var what = args.Length > 0 ? args[0] : "calls";
@@ -24,11 +25,17 @@ const string PerlLoops = """
     """;
 static double Median(List<double> v) { v.Sort(); return v[v.Count / 2]; }
 
-if (what == "pool")
+if (what is "pool" or "pool-sentry")
 {
     var app = Path.Combine(Path.GetTempPath(), $"perlsentry-bench-pool-{Environment.ProcessId}.pl");
     File.WriteAllText(app, "package Bench; sub echo { $_[0] } 1;\n");
-    await using var pool = PerlSentry.Hosting.PerlPool.Start(new PerlSentry.Hosting.PerlPoolOptions { Interpreters = 2, AppFile = app });
+    var envelopes = Path.Combine(Path.GetTempPath(), $"perlsentry-bench-pool-{Environment.ProcessId}-envelopes");
+    var poolOptions = new PerlSentry.Hosting.PerlPoolOptions { Interpreters = 2, AppFile = app };
+    // pool-sentry: every call a transaction (traced, not profiled), written to envelope_dir (no network).
+    if (what == "pool-sentry")
+        poolOptions.Sentry = new Dictionary<string, object?> { ["traces_sample_rate"] = 1.0, ["envelope_dir"] = envelopes };
+    using var cleanup = new DirectoryCleanup(envelopes);   // disposed after the pool, which flushes into it
+    await using var pool = PerlSentry.Hosting.PerlPool.Start(poolOptions);
     File.Delete(app);
     async Task<double> OneAtATime(int n)
     {
@@ -56,7 +63,8 @@ if (what == "pool")
         single.Add(await OneAtATime(20_000));
         many.Add(await Concurrent(64, 500));
     }
-    Console.WriteLine(string.Create(inv, $"| `InvokeAsync` of a trivial Perl sub, pool of 2, one caller at a time (wall per call, median of 5 × 20,000; goal ≤ 10 µs) | {single.Order().ElementAt(2):0.0} µs |"));
+    var sentry = what == "pool-sentry" ? " with Sentry (every call a transaction, traced, not profiled, to `envelope_dir`)" : "";
+    Console.WriteLine(string.Create(inv, $"| `InvokeAsync` of a trivial Perl sub{sentry}, pool of 2, one caller at a time (wall per call, median of 5 × 20,000{(sentry.Length == 0 ? "; goal ≤ 10 µs" : "")}) | {single.Order().ElementAt(2):0.0} µs |"));
     Console.WriteLine(string.Create(inv, $"| the same, 64 callers at once (wall ÷ calls, median of 5 × 32,000) | {many.Order().ElementAt(2):0.0} µs |"));
     return;
 }
@@ -207,4 +215,14 @@ else if (what == "startup")
     Console.WriteLine($"| difference (median of {runs} interleaved runs; goal ≤ +60 ms) | +{h50 - p50:F1} ms |");
     Console.WriteLine($"| a script that loads the SDK, inits it and captures a message (no DSN), under `perl-sentry run`: against `perl -e 1` | +{sdkTimes[runs / 2] - p50:F1} ms |");
     Console.WriteLine($"| for scale: a .NET program that does nothing (this benchmark with `noop`) | {noopTimes[runs / 2]:F1} ms |");
+}
+
+/// <summary>Deletes a folder the benchmark wrote into, when it is done.</summary>
+sealed class DirectoryCleanup(string path) : IDisposable
+{
+    public void Dispose()
+    {
+        try { if (Directory.Exists(path)) Directory.Delete(path, recursive: true); }
+        catch (IOException) { }
+    }
 }

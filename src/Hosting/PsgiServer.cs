@@ -58,13 +58,14 @@ public sealed class PsgiServer : IAsyncDisposable
     private readonly PerlPool _pool;
     private readonly ILogger _log;
     private readonly bool _traced;
-    private int _traceFailed;
+    private readonly RequestTracer _tracer;
 
     private PsgiServer(PerlPool pool, ILogger log, bool traced)
     {
         _pool = pool;
         _log = log;
         _traced = traced;
+        _tracer = new RequestTracer(m => log.LogWarning("{Message}", m));
     }
 
     /// <summary>The interpreters.</summary>
@@ -105,6 +106,8 @@ public sealed class PsgiServer : IAsyncDisposable
         perl.DefineSub("PerlSentry::PSGI::_respond", Respond);
         perl.DefineSub("PerlSentry::PSGI::_write", Write);
         perl.DefineSub("PerlSentry::PSGI::_gone", Gone);
+        perl.DefineSub("PerlSentry::PSGI::_begin", Begin);
+        perl.DefineSub("PerlSentry::PSGI::_end", End);
         perl.Call("PerlSentry::PSGI::load", app, options.Workers,
             options.Sentry is null ? null : new Dictionary<string, object?>(options.Sentry));
     }
@@ -112,27 +115,25 @@ public sealed class PsgiServer : IAsyncDisposable
     /// <summary>Answers one request (an ASP.NET Core terminal handler).</summary>
     public async Task HandleAsync(HttpContext http)
     {
-        var exchange = new Exchange(http);
+        var exchange = new Exchange(http) { Server = this };
         var limit = http.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize;
         if (limit is { } max && http.Request.ContentLength > max)
         {
             await Plain(http, 413, "Request Entity Too Large").ConfigureAwait(false);
             return;
         }
-        var target = Target.Of(http);
+        var target = exchange.Target = Target.Of(http);
         var env = Environment(http, target);
         try
         {
             await _pool.RunAsync(http.Request.Method + " " + http.Request.Path, perl =>
             {
                 t_exchange = exchange;
-                var request = _traced ? StartRequest(perl, http, target) : null;
+                exchange.Perl = perl;
                 var ended = false;
                 try
                 {
-                    var result = request is null
-                        ? perl.CallNamed("PerlSentry::PSGI::handle", PerlContext.Scalar, env)
-                        : perl.CallNamed("PerlSentry::PSGI::handle_traced", PerlContext.Scalar, [request.TransactionId, request.ScopeId, .. env]);
+                    var result = perl.CallNamed(_traced ? "PerlSentry::PSGI::handle_traced" : "PerlSentry::PSGI::handle", PerlContext.Scalar, env);
                     ended = true;
                     // psgix.harakiri.commit: the app asked for its interpreter to end after this request
                     if (result is [long and not 0])
@@ -140,7 +141,8 @@ public sealed class PsgiServer : IAsyncDisposable
                 }
                 finally
                 {
-                    if (request is not null)
+                    // Perl did not reach _end (the call was stopped in the SDK's own steps): ended here.
+                    if (exchange.Request is { } request)
                         FinishRequest(perl, request, exchange, ended);
                     t_exchange = null;
                 }
@@ -215,48 +217,38 @@ public sealed class PsgiServer : IAsyncDisposable
 
     /// <summary>
     /// Begins the request's transaction and scope on the interpreter's session, as Plack::Middleware::Sentry
-    /// does under other servers (the same name, op, context and request), before the app runs. A failure
-    /// here is the SDK's, never the request's: it is logged once and the request runs untraced.
+    /// does under other servers (the same name, op, context and request), before the app runs.
     /// </summary>
-    private HostedRequest? StartRequest(PerlInterpreter perl, HttpContext http, Target target)
+    private HostedRequest? StartRequest(PerlInterpreter perl, HttpContext http, Target target) => _tracer.Start(perl, () =>
     {
-        try
+        var request = http.Request;
+        var path = target.FullPath();
+        var ctx = new Dictionary<string, object?>(StringComparer.Ordinal)
         {
-            var request = http.Request;
-            var path = target.FullPath();
-            var ctx = new Dictionary<string, object?>(StringComparer.Ordinal)
-            {
-                ["name"] = request.Method + " " + (path.Length > 0 ? path : "/"),
-                ["op"] = "http.server",
-                ["source"] = "url",
-                ["sentry_trace"] = Header(request, "sentry-trace"),
-                ["baggage"] = Header(request, "baggage"),
-            };
-            var headers = new Dictionary<string, object?>(request.Headers.Count, StringComparer.Ordinal);
-            foreach (var (name, values) in request.Headers)
-            {
-                if (name.Equals("Cookie", StringComparison.OrdinalIgnoreCase) || name.Equals("Authorization", StringComparison.OrdinalIgnoreCase)
-                    || name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase) || name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
-                    continue;
-                headers[name.ToUpperInvariant().Replace('-', '_')] = Decoded(values.Count == 1 ? values[0]! : string.Join(", ", values.ToArray()));
-            }
-            var host = Header(request, "Host") ?? $"{Local(http)}:{http.Connection.LocalPort.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
-            var context = new Dictionary<string, object?>(4, StringComparer.Ordinal)
-            {
-                ["method"] = request.Method,
-                ["url"] = request.Scheme + "://" + host + path,
-                ["query_string"] = Decoded(target.Query),
-                ["headers"] = headers,
-            };
-            return SessionCalls.StartRequest(SentryApi.SessionOf(perl), ctx, context);
-        }
-        catch (Exception e) when (e is not PerlExitException)
+            ["name"] = request.Method + " " + (path.Length > 0 ? path : "/"),
+            ["op"] = "http.server",
+            ["source"] = "url",
+            ["sentry_trace"] = Header(request, "sentry-trace"),
+            ["baggage"] = Header(request, "baggage"),
+        };
+        var headers = new Dictionary<string, object?>(request.Headers.Count, StringComparer.Ordinal);
+        foreach (var (name, values) in request.Headers)
         {
-            if (Interlocked.Exchange(ref _traceFailed, 1) == 0)
-                _log.LogWarning("Sentry: a request could not be traced ({Error}); requests go on untraced where this happens", e.Message);
-            return null;
+            if (name.Equals("Cookie", StringComparison.OrdinalIgnoreCase) || name.Equals("Authorization", StringComparison.OrdinalIgnoreCase)
+                || name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase) || name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+                continue;
+            headers[name.ToUpperInvariant().Replace('-', '_')] = Decoded(values.Count == 1 ? values[0]! : string.Join(", ", values.ToArray()));
         }
-    }
+        var host = Header(request, "Host") ?? $"{Local(http)}:{http.Connection.LocalPort.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+        var context = new Dictionary<string, object?>(4, StringComparer.Ordinal)
+        {
+            ["method"] = request.Method,
+            ["url"] = request.Scheme + "://" + host + path,
+            ["query_string"] = Decoded(target.Query),
+            ["headers"] = headers,
+        };
+        return (ctx, context);
+    });
 
     /// <summary>
     /// Ends the request's transaction: with the response's HTTP status when the app's call ended
@@ -264,23 +256,14 @@ public sealed class PsgiServer : IAsyncDisposable
     /// </summary>
     private void FinishRequest(PerlInterpreter perl, HostedRequest request, Exchange exchange, bool ended)
     {
-        try
-        {
-            var session = SentryApi.SessionOf(perl);
-            if (ended)
-                SessionCalls.FinishRequest(session, request, exchange.Http.Response.StatusCode);
-            else if (exchange.Gone)
-                SessionCalls.FinishRequest(session, request, null, "cancelled");
-            else if (!exchange.Started)
-                SessionCalls.FinishRequest(session, request, 500);
-            else
-                SessionCalls.FinishRequest(session, request, null, "internal_error");
-        }
-        catch (Exception e) when (e is not PerlExitException)
-        {
-            if (Interlocked.Exchange(ref _traceFailed, 1) == 0)
-                _log.LogWarning("Sentry: a request's transaction could not be finished ({Error})", e.Message);
-        }
+        if (ended)
+            _tracer.Finish(perl, request, exchange.Http.Response.StatusCode);
+        else if (exchange.Gone)
+            _tracer.Finish(perl, request, null, "cancelled");
+        else if (!exchange.Started)
+            _tracer.Finish(perl, request, 500);
+        else
+            _tracer.Finish(perl, request, null, "internal_error");
     }
 
     private static string? Header(HttpRequest request, string name) =>
@@ -441,12 +424,49 @@ public sealed class PsgiServer : IAsyncDisposable
         call.Return(Current.Gone ? 1L : 0L);
     }
 
+    /// <summary>
+    /// _begin(): begins the request's transaction and scope, from inside the Perl call, so its profile's
+    /// first marker samples the request's Perl stack (not the idle interpreter's); returns their engine
+    /// ids, or nothing when the request is not traced.
+    /// </summary>
+    private static void Begin(ref PerlCall call)
+    {
+        var exchange = Current;
+        if (exchange is not { Server: { _traced: true } server, Perl: { } perl, Target: { } target } || exchange.Request is not null)
+            return;
+        if (server.StartRequest(perl, exchange.Http, target) is not { } request)
+            return;
+        exchange.Request = request;
+        call.Return(request.TransactionId);
+        call.Return(request.ScopeId);
+    }
+
+    /// <summary>_end($ended): finishes what _begin began (its closing marker on the request's stack); $ended false: the call died.</summary>
+    private static void End(ref PerlCall call)
+    {
+        var exchange = Current;
+        var ended = call.NextArgument() is long and not 0;
+        if (exchange.Request is not { } request || exchange.Perl is not { } perl)
+            return;
+        exchange.Request = null;
+        exchange.Server!.FinishRequest(perl, request, exchange, ended);
+    }
+
     /// <summary>Stops the interpreters after the requests they are running.</summary>
     public ValueTask DisposeAsync() => _pool.DisposeAsync();
 
     private sealed class Exchange(HttpContext http)
     {
         public HttpContext Http { get; } = http;
+
+        public PsgiServer? Server { get; init; }
+
+        public PerlInterpreter? Perl { get; set; }
+
+        public Target? Target { get; set; }
+
+        /// <summary>The request's transaction, from _begin until it is finished.</summary>
+        public HostedRequest? Request { get; set; }
 
         public bool Started { get; set; }
 

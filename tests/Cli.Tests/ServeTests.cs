@@ -155,6 +155,9 @@ public sealed class ServeTests
             var profile = items.Where(i => i.Type == "profile").Select(i => i.Payload)
                 .Single(p => (string?)p["transaction"]!["id"] == (string?)tx["event_id"]);
             Assert.That(profile["profile"]!["samples"]!.Count(), Is.GreaterThanOrEqualTo(2), "the request's profile");
+            Assert.That(profile["profile"]!["frames"]!.Select(f => (string?)f["filename"]), Has.None.EqualTo("-e"),
+                "its markers are taken in the request's Perl call, not on the idle interpreter (perl -e 0)");
+            Assert.That(profile["profile"]!["frames"]!.Select(f => (string?)f["function"]), Has.Some.EqualTo("PerlSentry::PSGI::handle_traced"));
             var threads = (Newtonsoft.Json.Linq.JObject)profile["profile"]!["thread_metadata"]!;
             Assert.That(threads.Properties().Select(t => (string?)t.Value["name"]), Is.All.Match("^perl-pool-[12]$"), "each interpreter is a thread of its own");
             Assert.That(txs.Single(t => (string?)t["transaction"] == "GET /die")["contexts"]!["trace"]!["status"]!.ToString(), Is.EqualTo("internal_error"));

@@ -14,6 +14,7 @@ our $VERSION = '0.1.0';
 #                                    status and headers, and the whole body when it is known
 #   _write($bytes)                   a piece of a streamed body, sent at once
 #   _gone()                          1 when the client closed the connection
+#   _begin(), _end($ended)           begin and finish the request's transaction (the SDK on: handle_traced)
 our $APP;
 my $SENTRY;   # the SDK is on: errors past the app's own call are captured here
 my %FIXED;
@@ -63,18 +64,21 @@ sub load {
 # when the app set psgix.harakiri.commit (the server then replaces this interpreter).
 sub handle { return _serve(undef, @_) }
 
-# The same with the SDK on: the .NET half began the request's transaction (named, continuing the
-# incoming trace, the request on its scope) before this call, and finishes it after with the response's
-# status, as Plack::Middleware::Sentry does under other servers; Perl takes the transaction and the
-# scope (engine ids $tx_id and $scope_id) as its hub's own while the request runs.
+# The same with the SDK on: the .NET half begins the request's transaction (named, continuing the
+# incoming trace, the request on its scope: _begin) and finishes it with the response's status (_end),
+# as Plack::Middleware::Sentry does under other servers, from inside this call so that its profile's
+# markers are on this stack. Perl takes the transaction and the scope (engine ids) as its hub's own
+# while the request runs.
 sub handle_traced {
-    my ($tx_id, $scope_id) = splice @_, 0, 2;
+    my ($tx_id, $scope_id) = _begin();
+    return _serve(undef, @_) unless defined $scope_id;   # not traced: the server said why, once
     my $hub = Sentry::Hub->get_current_hub;
     my $tx = $hub->_enter_request($tx_id, $scope_id);
     my $r;
     my $ok = eval { $r = _serve($tx, @_); 1 };
     my $err = $@;
     $hub->_leave_request($scope_id);
+    _end($ok ? 1 : 0);
     die $err unless $ok;
     return $r;
 }
