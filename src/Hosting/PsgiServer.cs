@@ -237,7 +237,7 @@ public sealed class PsgiServer : IAsyncDisposable
             if (name.Equals("Cookie", StringComparison.OrdinalIgnoreCase) || name.Equals("Authorization", StringComparison.OrdinalIgnoreCase)
                 || name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase) || name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
                 continue;
-            headers[name.ToUpperInvariant().Replace('-', '_')] = Decoded(values.Count == 1 ? values[0]! : string.Join(", ", values.ToArray()));
+            headers[name.ToUpperInvariant().Replace('-', '_')] = Decoded(Joined(values));
         }
         var host = Header(request, "Host") ?? $"{Local(http)}:{http.Connection.LocalPort.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
         var context = new Dictionary<string, object?>(4, StringComparer.Ordinal)
@@ -267,7 +267,11 @@ public sealed class PsgiServer : IAsyncDisposable
     }
 
     private static string? Header(HttpRequest request, string name) =>
-        request.Headers.TryGetValue(name, out var v) && v.Count > 0 ? Decoded(v.Count == 1 ? v[0]! : string.Join(", ", v.ToArray())) : null;
+        request.Headers.TryGetValue(name, out var v) && v.Count > 0 ? Decoded(Joined(v)) : null;
+
+    /// <summary>A header's values as one, as CGI gives a repeated header.</summary>
+    private static string Joined(Microsoft.Extensions.Primitives.StringValues values) =>
+        values.Count == 1 ? values[0]! : string.Join(", ", values.ToArray());
 
     /// <summary>A header or URL text (Kestrel reads them as Latin-1) as the SDK shows Perl's bytes: UTF-8 when they are.</summary>
     private static string Decoded(string s) => Ascii.IsValid(s) ? s : PerlText.FromBytes(Encoding.Latin1.GetBytes(s));
@@ -305,7 +309,7 @@ public sealed class PsgiServer : IAsyncDisposable
                 : name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase) ? "CONTENT_LENGTH"
                 : "HTTP_" + name.ToUpperInvariant().Replace('-', '_');
             env.Add(key);
-            env.Add(Text(values.Count == 1 ? values[0]! : string.Join(", ", values.ToArray())));
+            env.Add(Text(Joined(values)));
         }
         return [.. env];
     }

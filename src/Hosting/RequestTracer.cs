@@ -5,10 +5,10 @@ using PerlSentry.PerlBridge;
 namespace PerlSentry.Hosting;
 
 /// <summary>
-/// Begins and ends the transactions of what a host runs on its interpreters (a PSGI request, a pool
-/// call) on the interpreter's session, before and after the call into Perl (<see cref="SessionCalls.StartRequest"/>).
-/// Called on the interpreter's thread. A failure is the SDK's, never the call's: it is said once, and
-/// the call runs untraced.
+/// Begins and ends the transactions of the requests the PSGI server runs on its interpreters, on the
+/// interpreter's session (<see cref="SessionCalls.StartRequest"/>), from inside the request's Perl call
+/// (the C# subs <c>PerlSentry::PSGI::_begin</c> and <c>_end</c>). A failure is the SDK's, never the
+/// request's: it is said once, and the request runs untraced.
 /// </summary>
 internal sealed class RequestTracer(Action<string> warn)
 {

@@ -63,7 +63,7 @@ internal unsafe ref struct PbReader
                 return u <= long.MaxValue ? (object)(long)u : u;
             case PerlNative.PB_T_NV: return BinaryPrimitives.ReadDoubleLittleEndian(Take(8));
             case PerlNative.PB_T_STR: return Encoding.UTF8.GetString(Take(Length()));
-            case PerlNative.PB_T_BYTES: return BytesToString(Take(Length()));
+            case PerlNative.PB_T_BYTES: return PerlText.FromBytes(Take(Length()));
             case PerlNative.PB_T_ARRAY:
             {
                 var n = Length();
@@ -98,8 +98,6 @@ internal unsafe ref struct PbReader
     }
 
     private int Length() => checked((int)BinaryPrimitives.ReadUInt32LittleEndian(Take(4)));
-
-    public static string BytesToString(ReadOnlySpan<byte> bytes) => PerlText.FromBytes(bytes);
 
     public long Int64()
     {

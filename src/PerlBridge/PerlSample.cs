@@ -49,7 +49,7 @@ public sealed record PerlSample(long MonotonicNs, int Weight, bool Truncated, Pe
     private static string Str(ReadOnlySpan<byte> data, ref int pos)
     {
         int n = BinaryPrimitives.ReadUInt16LittleEndian(data[pos..]);
-        var s = PbReader.BytesToString(data.Slice(pos + 2, n));
+        var s = PerlText.FromBytes(data.Slice(pos + 2, n));
         pos += 2 + n;
         return s;
     }

@@ -147,7 +147,7 @@ sub _start_request {
 
 # A request a .NET host began (perl-sentry serve: SessionCalls.StartRequest): its transaction and scope
 # exist in the engine under these ids, the scope already pushed there. Perl takes them as the hub's
-# own; the host finishes both after the call, _leave_request having popped the scope here.
+# own; the host finishes both (PerlSentry::PSGI::_end) once _leave_request has popped the scope here.
 sub _enter_request {
     my (undef, $tx_id, $scope_id) = @_;
     Sentry::Integration::_check_loaded();

@@ -124,12 +124,13 @@ public static class SessionCalls
     }
 
     /// <summary>
-    /// A request a .NET host serves (perl-sentry serve), begun by the host before it calls Perl: what
-    /// transaction_start with a scope id does for Plack::Middleware::Sentry, without Perl building the
-    /// context and the request (the server has them). <paramref name="ctx"/> and <paramref name="request"/>
-    /// are as transaction_start takes them. Perl gets the two engine ids and takes the transaction and
-    /// the scope as its own (<c>Sentry::Hub::_enter_request</c>); <see cref="FinishRequest"/> ends them.
-    /// Call it on the interpreter's thread, between its calls.
+    /// A request a .NET host serves (perl-sentry serve), begun by the host: what transaction_start with a
+    /// scope id does for Plack::Middleware::Sentry, without Perl building the context and the request
+    /// (the server has them). <paramref name="ctx"/> and <paramref name="request"/> are as
+    /// transaction_start takes them. Perl gets the two engine ids and takes the transaction and the scope
+    /// as its own (<c>Sentry::Hub::_enter_request</c>); <see cref="FinishRequest"/> ends them. Call it on
+    /// the interpreter's thread from inside its Perl call (a C# sub the request's Perl code calls): the
+    /// profile's markers sample the Perl stack there, and an idle interpreter's stack says nothing.
     /// </summary>
     public static HostedRequest StartRequest(EngineSession s, IReadOnlyDictionary<string, object?> ctx, object? request)
     {
