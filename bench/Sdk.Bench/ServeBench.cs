@@ -108,7 +108,7 @@ internal static partial class ServeBench
             if (!profilingOnly)
             {
                 Compare("JSON of 200 rows", Serve(json, false), Serve(json, true, rate: "0.1"), 5 * rounds, "10% of requests traced (`--traces-sample-rate 0.1`), each of them profiled");
-                // The floor under both rows above: the middleware's transaction on every request, none sent.
+                // The floor under both rows above: the server's transaction on every request, none sent.
                 Compare("JSON of 200 rows", Serve(json, false), Serve(json, true, profiled: false, rate: "0"), 5 * rounds, "the SDK on and nothing sampled (`--traces-sample-rate 0 --profiles-sample-rate 0`)");
             }
             Console.WriteLine(Row("envelopes the Sentry stand-in received during the traced runs", receiver.Envelopes.ToString("N0", CultureInfo.InvariantCulture)));
