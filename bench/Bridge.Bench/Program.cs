@@ -8,6 +8,7 @@ using PerlSentry.PerlBridge;
 //   startup perl-sentry run -e 1 vs perl -e 1
 //   pool    PerlPool.InvokeAsync of a trivial sub on a pool of 2: one caller at a time, and 64 at once
 //   pool-sentry the same with Sentry options: every call a transaction (by hand; not in bench/run.sh)
+//   pool-sentry-unsampled  the same with no call sampled (traces_sample_rate 0): the SDK's floor per call (by hand)
 //   clone   a pool interpreter made fresh (start + require a web stack) vs cloned from a loaded one (perl_clone)
 // Prints markdown rows; bench/run.sh collects them into bench/RESULTS.md.
 var what = args.Length > 0 ? args[0] : "calls";
@@ -25,15 +26,15 @@ const string PerlLoops = """
     """;
 static double Median(List<double> v) { v.Sort(); return v[v.Count / 2]; }
 
-if (what is "pool" or "pool-sentry")
+if (what is "pool" or "pool-sentry" or "pool-sentry-unsampled")
 {
     var app = Path.Combine(Path.GetTempPath(), $"perlsentry-bench-pool-{Environment.ProcessId}.pl");
     File.WriteAllText(app, "package Bench; sub echo { $_[0] } 1;\n");
     var envelopes = Path.Combine(Path.GetTempPath(), $"perlsentry-bench-pool-{Environment.ProcessId}-envelopes");
     var poolOptions = new PerlSentry.Hosting.PerlPoolOptions { Interpreters = 2, AppFile = app };
     // pool-sentry: every call a transaction (traced, not profiled), written to envelope_dir (no network).
-    if (what == "pool-sentry")
-        poolOptions.Sentry = new Dictionary<string, object?> { ["traces_sample_rate"] = 1.0, ["envelope_dir"] = envelopes };
+    if (what != "pool")
+        poolOptions.Sentry = new Dictionary<string, object?> { ["traces_sample_rate"] = what == "pool-sentry" ? 1.0 : 0.0, ["envelope_dir"] = envelopes };
     using var cleanup = new DirectoryCleanup(envelopes);   // disposed after the pool, which flushes into it
     await using var pool = PerlSentry.Hosting.PerlPool.Start(poolOptions);
     File.Delete(app);
@@ -63,7 +64,12 @@ if (what is "pool" or "pool-sentry")
         single.Add(await OneAtATime(20_000));
         many.Add(await Concurrent(64, 500));
     }
-    var sentry = what == "pool-sentry" ? " with Sentry (every call a transaction, traced, not profiled, to `envelope_dir`)" : "";
+    var sentry = what switch
+    {
+        "pool-sentry" => " with Sentry (every call a transaction, traced, not profiled, to `envelope_dir`)",
+        "pool-sentry-unsampled" => " with Sentry (every call a transaction, none sampled)",
+        _ => "",
+    };
     Console.WriteLine(string.Create(inv, $"| `InvokeAsync` of a trivial Perl sub{sentry}, pool of 2, one caller at a time (wall per call, median of 5 × 20,000{(sentry.Length == 0 ? "; goal ≤ 10 µs" : "")}) | {single.Order().ElementAt(2):0.0} µs |"));
     Console.WriteLine(string.Create(inv, $"| the same, 64 callers at once (wall ÷ calls, median of 5 × 32,000) | {many.Order().ElementAt(2):0.0} µs |"));
     return;

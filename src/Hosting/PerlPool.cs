@@ -1,4 +1,5 @@
 using PerlSentry.Engine.PerlApi;
+using PerlSentry.Engine.Session;
 using PerlSentry.PerlBridge;
 
 namespace PerlSentry.Hosting;
@@ -96,6 +97,10 @@ public sealed class PerlPool : IPerlPool
     private int _running;
     private int _replaced;
     private int _disposed;
+    private readonly RequestTracer _tracer = new(SentryApi.Warn);
+
+    /// <summary>The traced call the interpreter of this thread is running (a pool with Sentry options).</summary>
+    [ThreadStatic] private static TracedCall? t_traced;
 
     private PerlPool(PerlInterpreter[] interpreters, PerlPoolOptions options)
     {
@@ -198,6 +203,8 @@ public sealed class PerlPool : IPerlPool
         {
             HostApi.Install(perl);
             perl.Eval("require PerlSentry::Pool; 1");
+            perl.DefineSub("PerlSentry::Pool::_begin", Begin);
+            perl.DefineSub("PerlSentry::Pool::_end", End);
             perl.CallList("Sentry::SDK::init", "Sentry::SDK", new Dictionary<string, object?>(sentry));   // a bad option dies here, named
         }
         foreach (var module in options.Modules)
@@ -222,8 +229,73 @@ public sealed class PerlPool : IPerlPool
     public Task<object?> InvokeAsync(string sub, object?[] args, PerlTrace? trace, CancellationToken cancel = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(sub);
-        return RunAsync(sub, perl => _options.Sentry is null ? perl.Call(sub, args)
-            : perl.Call("PerlSentry::Pool::call", [sub, trace?.SentryTrace, trace?.Baggage, .. args]), cancel);
+        return RunAsync(sub, perl => _options.Sentry is null ? perl.Call(sub, args) : CallTraced(perl, sub, args, trace), cancel);
+    }
+
+    /// <summary>
+    /// A call as a transaction of its own (<c>perl.call</c>, named after the sub, continuing
+    /// <paramref name="trace"/>): PerlSentry::Pool::call runs the sub and begins and ends the transaction
+    /// from inside the Perl call (the C# subs <c>_begin</c>, <c>_end</c>), so its profile's markers
+    /// sample the call's stack, as the PSGI server does for a request.
+    /// </summary>
+    private object? CallTraced(PerlInterpreter perl, string sub, object?[] args, PerlTrace? trace)
+    {
+        var traced = t_traced = new TracedCall(this, perl, sub, trace);
+        try
+        {
+            return perl.Call("PerlSentry::Pool::call", [sub, .. args]);
+        }
+        finally
+        {
+            // Perl did not reach _end (the call was stopped in the SDK's own steps, or it exited): ended here.
+            if (traced.Request is { } request)
+                _tracer.Finish(perl, request, null, "internal_error");
+            t_traced = null;
+        }
+    }
+
+    /// <summary>_begin(): begins the call's transaction and scope; returns their engine ids, or nothing when it could not.</summary>
+    private static void Begin(ref PerlCall call)
+    {
+        if (t_traced is not { Request: null } traced)
+            return;
+        var request = traced.Pool._tracer.Start(traced.Perl, () => (new Dictionary<string, object?>(StringComparer.Ordinal)
+        {
+            ["name"] = traced.Sub,
+            ["op"] = "perl.call",
+            ["source"] = "task",
+            ["sentry_trace"] = traced.Trace?.SentryTrace,
+            ["baggage"] = traced.Trace?.Baggage,
+        }, null));
+        if (request is null)
+            return;
+        traced.Request = request;
+        call.Return(request.TransactionId);
+        call.Return(request.ScopeId);
+    }
+
+    /// <summary>_end($ended): finishes what _begin began; $ended false: the call died (internal_error).</summary>
+    private static void End(ref PerlCall call)
+    {
+        var ended = call.NextArgument() is long and not 0;
+        if (t_traced is not { Request: { } request } traced)
+            return;
+        traced.Request = null;
+        traced.Pool._tracer.Finish(traced.Perl, request, null, ended ? null : "internal_error");
+    }
+
+    private sealed class TracedCall(PerlPool pool, PerlInterpreter perl, string sub, PerlTrace? trace)
+    {
+        public PerlPool Pool { get; } = pool;
+
+        public PerlInterpreter Perl { get; } = perl;
+
+        public string Sub { get; } = sub;
+
+        public PerlTrace? Trace { get; } = trace;
+
+        /// <summary>The call's transaction, from _begin until it is finished.</summary>
+        public HostedRequest? Request { get; set; }
     }
 
     /// <summary>

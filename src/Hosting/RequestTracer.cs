@@ -5,10 +5,11 @@ using PerlSentry.PerlBridge;
 namespace PerlSentry.Hosting;
 
 /// <summary>
-/// Begins and ends the transactions of the requests the PSGI server runs on its interpreters, on the
-/// interpreter's session (<see cref="SessionCalls.StartRequest"/>), from inside the request's Perl call
-/// (the C# subs <c>PerlSentry::PSGI::_begin</c> and <c>_end</c>). A failure is the SDK's, never the
-/// request's: it is said once, and the request runs untraced.
+/// Begins and ends the transactions of what the .NET hosts run on their interpreters, on the
+/// interpreter's session (<see cref="SessionCalls.StartRequest"/>): the PSGI server's requests and the
+/// calls of a pool with Sentry options. Each begins and ends from inside its Perl call (the C# subs
+/// <c>PerlSentry::PSGI::_begin</c>/<c>_end</c>, <c>PerlSentry::Pool::_begin</c>/<c>_end</c>). A failure is
+/// the SDK's, never the call's: it is said once, and the call runs untraced.
 /// </summary>
 internal sealed class RequestTracer(Action<string> warn)
 {

@@ -25,6 +25,13 @@ public sealed class PerlPoolSentryTests
             sub work { my ($s) = @_; my $t = Time::HiRes::time() + $s; my $n = 0; $n++ while Time::HiRes::time() < $t; return $n > 0 ? 'done' : 'none' }
             sub fail { die "no such order: $_[0]\n" }
             sub note { Sentry::SDK->capture_message("note $_[0]"); return 1 }
+            sub tagged {
+                my ($id) = @_;
+                Sentry::SDK->configure_scope(sub { $_[0]->set_tag(order => $id) });
+                Sentry::Hub->get_current_hub->push_scope;   # left pushed: the call's end pops it with the call's own
+                Sentry::SDK->capture_message("tagged $id");
+                return 1;
+            }
             1;
             """);
     }
@@ -123,6 +130,35 @@ public sealed class PerlPoolSentryTests
                 .Select(h => (string?)JObject.Parse(h)["type"]).ToList()).ToList();
         Assert.That(files.Count(types => types.Contains("event")), Is.EqualTo(1000));
         Assert.That(files.Where(types => !types.Contains("event")).SelectMany(t => t), Is.All.EqualTo("client_report"));
+    }
+
+    [Test]
+    public async Task WhatACallSetsOnItsScope_IsInItsEvents_AndNotInTheNextCalls()
+    {
+        var options = new PerlPoolOptions
+        {
+            Interpreters = 1,
+            AppFile = _app,
+            Sentry = new Dictionary<string, object?> { ["envelope_dir"] = Path.Combine(_dir, "out"), ["traces_sample_rate"] = 1.0 },
+        };
+        await using (var pool = PerlPool.Start(options))
+        {
+            Assert.That(await pool.InvokeAsync("App::tagged", ["A-1"]), Is.EqualTo(1L));
+            Assert.That(await pool.InvokeAsync("App::note", ["after"]), Is.EqualTo(1L));
+        }
+        var items = Items();
+        var transactions = items.Where(i => i.Type == "transaction").Select(i => i.Payload).ToList();
+        Assert.That(transactions.Select(t => (string?)t["transaction"]), Is.EquivalentTo(new[] { "App::tagged", "App::note" }));
+        Assert.That(transactions.Select(t => (string?)t["contexts"]!["trace"]!["status"]), Is.All.EqualTo("ok"));
+        var events = items.Where(i => i.Type == "event").Select(i => i.Payload).ToDictionary(e => (string)e["message"]!["formatted"]!);
+        var tagged = events["tagged A-1"];
+        Assert.That((string?)tagged["tags"]?["order"], Is.EqualTo("A-1"));
+        Assert.That((string?)tagged["transaction"], Is.EqualTo("App::tagged"));
+        var tx = transactions.Single(t => (string?)t["transaction"] == "App::tagged");
+        Assert.That((string?)tagged["contexts"]!["trace"]!["trace_id"], Is.EqualTo((string?)tx["contexts"]!["trace"]!["trace_id"]));
+        var after = events["note after"];
+        Assert.That(after["tags"]?["order"], Is.Null, "the tag stayed in its call");
+        Assert.That((string?)after["transaction"], Is.EqualTo("App::note"));
     }
 
     [Test]

@@ -8,18 +8,16 @@ our $VERSION = '0.1.0';
 # One call from the .NET interpreter pool (PerlSentry.Hosting.PerlPool): a transaction named after
 # the sub (op perl.call), continuing the caller's trace when it gave one, in a scope of its own; a
 # die is captured as an event (with the stack where it died, not where it was caught), marks the
-# transaction internal_error, and goes back to .NET as it was.
+# transaction internal_error, and goes back to .NET as it was. The .NET half begins the transaction
+# (_begin: its engine ids, or nothing when it could not, said there once) and finishes it (_end), from
+# inside this call so that its profile's markers are on this stack.
 sub call {
-    my ($sub, $trace, $baggage, @args) = @_;
+    my ($sub, @args) = @_;
     # An unqualified name is main's, as perl's call_pv has it (not this package's).
     my $code = do { no strict 'refs'; my $full = $sub =~ /::/ ? $sub : "main::$sub"; defined &$full ? \&$full : undef };
+    my ($tx_id, $scope_id) = _begin();
     my $hub = Sentry::Hub->get_current_hub;
-    my $tx = $hub->_start_request({
-        name   => $sub,
-        op     => 'perl.call',
-        source => 'task',
-        (defined $trace ? (sentry_trace => $trace, baggage => $baggage) : ()),
-    });
+    $hub->_enter_request($tx_id, $scope_id) if defined $scope_id;
     my ($result, $at_die);
     my $ok = do {
         local $SIG{__DIE__} = Sentry::Internal::PoolDie::hook(\$at_die, $SIG{__DIE__});
@@ -32,11 +30,17 @@ sub call {
     my $err = $@;
     if (!$ok) {
         my $died = $at_die && (ref $err ? ref $at_die->[0] && $at_die->[0] == $err : !ref $at_die->[0] && $at_die->[0] eq $err);
-        if ($died && $at_die->[1]) { Sentry::SDK->capture_event({ level => 'error', exception => $at_die->[1] }) }
-        else { Sentry::SDK->capture_exception($err) }
-        $tx->set_status('internal_error');
+        local ($@, $!);
+        eval {
+            if ($died && $at_die->[1]) { Sentry::SDK->capture_event({ level => 'error', exception => $at_die->[1] }) }
+            else { Sentry::SDK->capture_exception($err) }
+            1;
+        };
     }
-    $hub->_finish_request($tx);
+    if (defined $scope_id) {
+        $hub->_leave_request($scope_id);
+        _end($ok ? 1 : 0);
+    }
     die $err unless $ok;
     return $result;
 }

@@ -145,9 +145,10 @@ sub _start_request {
     return $tx;
 }
 
-# A request a .NET host began (perl-sentry serve: SessionCalls.StartRequest): its transaction and scope
-# exist in the engine under these ids, the scope already pushed there. Perl takes them as the hub's
-# own; the host finishes both (PerlSentry::PSGI::_end) once _leave_request has popped the scope here.
+# A request or call a .NET host began (perl-sentry serve, the interpreter pool: SessionCalls.StartRequest):
+# its transaction and scope exist in the engine under these ids, the scope already pushed there. Perl
+# takes them as the hub's own; the host finishes both (PerlSentry::PSGI::_end, PerlSentry::Pool::_end)
+# once _leave_request has popped the scope here.
 sub _enter_request {
     my (undef, $tx_id, $scope_id) = @_;
     Sentry::Integration::_check_loaded();

@@ -99,6 +99,9 @@ public static class SentryApi
     /// </summary>
     public static Action<string>? Warnings { get; set; }
 
+    /// <summary>Says <paramref name="message"/> where the engine's warnings go (<see cref="Warnings"/>).</summary>
+    public static void Warn(string message) => (Warnings ?? Console.Error.WriteLine)(message);
+
     private static EngineSession NewSession(PerlInterpreter perl)
     {
         var session = new EngineSession(new SessionHost(
@@ -108,7 +111,7 @@ public static class SentryApi
             perl.OsThreadId.ToString(CultureInfo.InvariantCulture),
             perl.ThreadName,
             [.. PerlInterpreter.LibraryDirs, .. BundledLibDirs()],
-            m => (Warnings ?? Console.Error.WriteLine)(m))
+            Warn)
         {
             // Envelopes are written off the program's thread (PERLSENTRY_WRITER=0: on it).
             Writer = Environment.GetEnvironmentVariable("PERLSENTRY_WRITER") == "0" ? null : CaptureWriter.Shared,
