@@ -4,8 +4,10 @@ namespace PerlSentry.Engine.Sentry.Transport;
 /// The SDK's transport (spec §5). <see cref="SendEnvelopeAsync"/> runs on the caller's thread and
 /// does only what must happen before the capture call returns: rate limits, serialising once, and
 /// the queue's write (the disk journal: one append). Sender threads of its own send with blocking
-/// I/O: one to start with, more up to <see cref="Concurrency"/> while a backlog waits and every sender
-/// is busy (one at a time to a folder, so its files keep the order of the captures). A dedicated
+/// I/O: one to start with, more up to <see cref="Concurrency"/> while a backlog waits, every sender is
+/// busy, and the server is slow or far (one at a time to a folder, so its files keep the order of the
+/// captures); each request in flight is a connection of its own, so a server 50 ms away takes up to
+/// 16 / 0.05 s = 320 envelopes a second. A sender that finds nothing to do for a minute ends (not the first). A dedicated
 /// thread, not tasks on the pool: at a server's rate envelopes come one at a time, and each await in
 /// the old loop of tasks was a wake-up of another thread (bench/RESULTS.md, the transport rows). A
 /// transient failure
@@ -18,8 +20,15 @@ namespace PerlSentry.Engine.Sentry.Transport;
 /// </summary>
 public sealed class BackgroundTransport : ITransport
 {
-    /// <summary>The most sender threads, so requests in flight at once.</summary>
-    public const int Concurrency = 4;
+    /// <summary>
+    /// The most sender threads, so requests in flight at once. Each waits for its answer: to a server
+    /// 50 ms away, 4 senders took ~43 envelopes a second (a server's transactions at 100% fell behind
+    /// for good); 16 take up to ~320.
+    /// </summary>
+    public const int Concurrency = 16;
+
+    /// <summary>How long an extra sender waits with nothing to do before it ends.</summary>
+    private const int SenderIdleMs = 60_000;
 
     private static readonly TimeSpan ReportInterval = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan MinBackoff = TimeSpan.FromSeconds(2);
@@ -50,6 +59,7 @@ public sealed class BackgroundTransport : ITransport
     private MemoryEnvelopeQueue? _fallback;
     private int _inFlight;
     private long _progressMs = Environment.TickCount64;   // when a send last ended, or sending began after a quiet spell
+    private long _sendMsX16;           // how long a send takes: a moving average (1/8 each send), in 1/16 ms
     private long _lastReportNs;
     private long _pausedUntilNs;
     private TimeSpan _backoff = MinBackoff;
@@ -210,11 +220,19 @@ public sealed class BackgroundTransport : ITransport
 
     private void SenderLoop()
     {
+        var busyAt = Environment.TickCount64;
         while (!_stopping)
         {
             try
             {
-                SendNext();
+                if (SendNext())
+                    busyAt = Environment.TickCount64;
+                else if (Environment.TickCount64 - busyAt >= SenderIdleMs && Retire())
+                {
+                    if (Due(_clock.UnixNs) > 0)
+                        Wake();   // a wake this one took on its way out goes to another
+                    return;
+                }
             }
             catch (Exception e) when (!_stopping)
             {
@@ -229,8 +247,19 @@ public sealed class BackgroundTransport : ITransport
         }
     }
 
-    /// <summary>Sends the next due envelope, or waits for one (up to the tick).</summary>
-    private void SendNext()
+    /// <summary>An extra sender with nothing to do leaves; the last one stays. True when this one left.</summary>
+    private bool Retire()
+    {
+        lock (_senders)
+        {
+            if (_senders.Count <= 1 || _stopping)
+                return false;
+            return _senders.Remove(Thread.CurrentThread);
+        }
+    }
+
+    /// <summary>Sends the next due envelope (true), or waits for one (up to the tick).</summary>
+    private bool SendNext()
     {
         var now = _clock.UnixNs;
         // Counted before the hold is looked at: HoldAll either sees this sender busy or this sender sees the hold.
@@ -248,18 +277,22 @@ public sealed class BackgroundTransport : ITransport
             Interlocked.Decrement(ref _busy);
         }
         if (entry is not null)
-            return;
+            return true;
         if (Volatile.Read(ref _inFlight) == 0 && !Paused(now) && (_flushReports || ReportDue()))
             SendReportAlone();
         MarkIdleIfDone();
         WaitForWork();
+        return false;
     }
 
     private void Send(QueuedEnvelope entry, long now)
     {
-        if (Interlocked.Increment(ref _inFlight) == 1)
-            Volatile.Write(ref _progressMs, Environment.TickCount64);
-        else if (SendersSlow() && Due(now) > 0)
+        var started = Environment.TickCount64;
+        var first = Interlocked.Increment(ref _inFlight) == 1;
+        if (first)
+            Volatile.Write(ref _progressMs, started);
+        // Alone, a sender to a far server asks for help at once: each of its sends waits out the distance.
+        if ((first ? Far() : SendersSlow()) && Due(now) > 0)
             Help();
         try
         {
@@ -272,19 +305,34 @@ public sealed class BackgroundTransport : ITransport
         }
         finally
         {
-            Volatile.Write(ref _progressMs, Environment.TickCount64);
+            var ended = Environment.TickCount64;
+            Volatile.Write(ref _progressMs, ended);
             Interlocked.Decrement(ref _inFlight);
+            long was, next;
+            do
+            {
+                was = Volatile.Read(ref _sendMsX16);
+                next = was + ((ended - started) * 16 - was) / 8;
+            }
+            while (Interlocked.CompareExchange(ref _sendMsX16, next, was) != was);
         }
     }
 
     /// <summary>
-    /// Whether no send has ended for a while (a slow or far server): only then do more senders help. To a
-    /// near server one sender keeps up with bursts of hundreds, and each extra one woken for a burst
-    /// took a core from the program's threads.
+    /// Whether no send has ended for a while, or sends take long (a slow or far server): only then do more
+    /// senders help. To a near server one sender keeps up with bursts of hundreds, and each extra one
+    /// woken for a burst took a core from the program's threads. To a far one each request waits out the
+    /// distance, and only more of them at once keep up.
     /// </summary>
-    private bool SendersSlow() => Environment.TickCount64 - Volatile.Read(ref _progressMs) >= SlowSendMs;
+    private bool SendersSlow() => Environment.TickCount64 - Volatile.Read(ref _progressMs) >= SlowSendMs || Far();
+
+    /// <summary>Whether sends take long on average (a far or slow server).</summary>
+    private bool Far() => Volatile.Read(ref _sendMsX16) >= FarSendMs * 16;
 
     private const int SlowSendMs = 20;
+
+    /// <summary>A send that takes this long on average: the server is far (or slow).</summary>
+    private const int FarSendMs = 10;
 
     /// <summary>More is due while this sender is busy: an idle sender takes it, or a new one while fewer than the most.</summary>
     private void Help()

@@ -48,6 +48,15 @@ public sealed class FakeSentryServer : IDisposable
 
     private int _count;
 
+    /// <summary>How long each answer waits (a far or slow server).</summary>
+    public TimeSpan Delay { get; set; }
+
+    private int _held;
+    private int _mostHeld;
+
+    /// <summary>The most requests it held unanswered at once (while <see cref="Delay"/> is set).</summary>
+    public int MostAtOnce => Volatile.Read(ref _mostHeld);
+
     public IReadOnlyList<Request> Requests => [.. _requests];
 
     /// <summary>Bodies of the requests answered 2xx: what Sentry accepted.</summary>
@@ -114,6 +123,14 @@ public sealed class FakeSentryServer : IDisposable
                     case Kind.Hang:
                         await Task.Delay(Timeout.Infinite, _stop.Token);
                         return;
+                }
+                if (Delay > TimeSpan.Zero)
+                {
+                    var held = Interlocked.Increment(ref _held);
+                    for (var most = _mostHeld; held > most; most = _mostHeld)
+                        Interlocked.CompareExchange(ref _mostHeld, held, most);
+                    try { await Task.Delay(Delay, _stop.Token); }
+                    finally { Interlocked.Decrement(ref _held); }
                 }
                 var status = reply.Kind == Kind.Ok ? 200 : reply.Status;
                 var sb = new StringBuilder($"HTTP/1.1 {status} {(status == 200 ? "OK" : "Status")}\r\n");

@@ -142,6 +142,24 @@ public sealed class TransportPressureTests
     }
 
     [Test]
+    public async Task AFarServer_ManyRequestsAreInFlightAtOnce_NoneDropped()
+    {
+        // Each answer 100 ms away: one request at a time would take 40 s for these; 4 at once, 10 s.
+        _server.Delay = TimeSpan.FromMilliseconds(100);
+        using var t = Transport(Journal());
+        for (var i = 0; i < 400; i++)
+            await t.SendEnvelopeAsync(Event($"m{i}"));
+        Assert.That(await t.FlushAsync(TimeSpan.FromSeconds(60)), Is.True);
+        Assert.Multiple(() =>
+        {
+            Assert.That(_server.Accepted, Has.Count.EqualTo(400));
+            Assert.That(t.Reports.Totals, Is.Empty, "nothing dropped");
+            Assert.That(_server.MostAtOnce, Is.GreaterThanOrEqualTo(12).And.LessThanOrEqualTo(BackgroundTransport.Concurrency),
+                "requests in flight at once, each on a connection of its own");
+        });
+    }
+
+    [Test]
     public async Task Burst2000_EnvelopeDirOnly_NoneDropped()
     {
         var folder = Path.Combine(_dir, "out");
