@@ -25,6 +25,7 @@ public sealed class PerlPoolSentryTests
             sub work { my ($s) = @_; my $t = Time::HiRes::time() + $s; my $n = 0; $n++ while Time::HiRes::time() < $t; return $n > 0 ? 'done' : 'none' }
             sub fail { die "no such order: $_[0]\n" }
             sub note { Sentry::SDK->capture_message("note $_[0]"); return 1 }
+            sub spin { my $n = 0; 1 while ++$n }
             sub tagged {
                 my ($id) = @_;
                 Sentry::SDK->configure_scope(sub { $_[0]->set_tag(order => $id) });
@@ -159,6 +160,38 @@ public sealed class PerlPoolSentryTests
         var after = events["note after"];
         Assert.That(after["tags"]?["order"], Is.Null, "the tag stayed in its call");
         Assert.That((string?)after["transaction"], Is.EqualTo("App::note"));
+    }
+
+    [Test]
+    public async Task ACallStoppedByItsTimeout_EndsItsTransactionInternalError_AndTheNextCallIsClean()
+    {
+        var options = new PerlPoolOptions
+        {
+            Interpreters = 1,
+            AppFile = _app,
+            CallTimeout = TimeSpan.FromMilliseconds(300),
+            Sentry = new Dictionary<string, object?> { ["envelope_dir"] = Path.Combine(_dir, "out"), ["traces_sample_rate"] = 1.0 },
+        };
+        await using (var pool = PerlPool.Start(options))
+        {
+            Assert.ThrowsAsync<TimeoutException>(() => pool.InvokeAsync("App::spin", []));
+            Assert.That(await pool.InvokeAsync("App::note", ["after"]), Is.EqualTo(1L));
+            Assert.That(pool.Replaced, Is.Zero, "stopped at a safe point, not replaced");
+        }
+        var items = Items();
+        var transactions = items.Where(i => i.Type == "transaction").Select(i => i.Payload).ToList();
+        Assert.That(transactions.Select(t => (string?)t["transaction"]), Is.EquivalentTo(new[] { "App::spin", "App::note" }));
+        var spin = transactions.Single(t => (string?)t["transaction"] == "App::spin");
+        var note = transactions.Single(t => (string?)t["transaction"] == "App::note");
+        Assert.That((string?)spin["contexts"]!["trace"]!["status"], Is.EqualTo("internal_error"));
+        Assert.That((string?)note["contexts"]!["trace"]!["status"], Is.EqualTo("ok"));
+        var events = items.Where(i => i.Type == "event").Select(i => i.Payload).ToList();
+        var stopped = events.Single(e => e["exception"] is not null);
+        Assert.That((string?)stopped["exception"]!["values"]![0]!["value"], Does.StartWith("App::spin ran longer than 0.3 s"));
+        Assert.That((string?)stopped["transaction"], Is.EqualTo("App::spin"));
+        var after = events.Single(e => (string?)e["message"]?["formatted"] == "note after");
+        Assert.That((string?)after["transaction"], Is.EqualTo("App::note"), "the stopped call's scope did not stay");
+        Assert.That((string?)after["contexts"]!["trace"]!["trace_id"], Is.EqualTo((string?)note["contexts"]!["trace"]!["trace_id"]));
     }
 
     [Test]

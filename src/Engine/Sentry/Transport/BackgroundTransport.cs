@@ -4,11 +4,12 @@ namespace PerlSentry.Engine.Sentry.Transport;
 /// The SDK's transport (spec §5). <see cref="SendEnvelopeAsync"/> runs on the caller's thread and
 /// does only what must happen before the capture call returns: rate limits, serialising once, and
 /// the queue's write (the disk journal: one append). Sender threads of its own send with blocking
-/// I/O: one to start with, more up to <see cref="Concurrency"/> while a backlog waits, every sender is
-/// busy, and the server is slow or far (one at a time to a folder, so its files keep the order of the
-/// captures); each request in flight is a connection of its own, so a server 50 ms away takes up to
-/// 16 / 0.05 s = 320 envelopes a second. A sender that finds nothing to do for a minute ends (not the first). A dedicated
-/// thread, not tasks on the pool: at a server's rate envelopes come one at a time, and each await in
+/// I/O: one to start with (one only to a folder, so its files keep the order of the captures); up to 4
+/// while envelopes wait and no send ends (a slow server); up to <see cref="Concurrency"/> while they
+/// fall behind a far one (<see cref="Behind"/>). Each request in flight is a connection of its own, so
+/// a server 50 ms away takes up to 16 / 0.05 s = 320 envelopes a second. A sender that finds nothing
+/// to do for a minute ends (not the first). A dedicated thread, not tasks on
+/// the pool: at a server's rate envelopes come one at a time, and each await in
 /// the old loop of tasks was a wake-up of another thread (bench/RESULTS.md, the transport rows). A
 /// transient failure
 /// (no answer, 5xx, a redirect, which is never followed) pauses all sending with a growing backoff
@@ -21,9 +22,9 @@ namespace PerlSentry.Engine.Sentry.Transport;
 public sealed class BackgroundTransport : ITransport
 {
     /// <summary>
-    /// The most sender threads, so requests in flight at once. Each waits for its answer: to a server
-    /// 50 ms away, 4 senders took ~43 envelopes a second (a server's transactions at 100% fell behind
-    /// for good); 16 take up to ~320.
+    /// The most sender threads, so requests in flight at once. Each waits for its answer: to a stand-in
+    /// 50 ms away, the old limit of 4 (reached only when no send ended for 20 ms) took ~43 envelopes a
+    /// second; 16 can take up to 320 (149 measured, bench/RESULTS.md).
     /// </summary>
     public const int Concurrency = 16;
 
@@ -60,6 +61,7 @@ public sealed class BackgroundTransport : ITransport
     private int _inFlight;
     private long _progressMs = Environment.TickCount64;   // when a send last ended, or sending began after a quiet spell
     private long _sendMsX16;           // how long a send takes: a moving average (1/8 each send), in 1/16 ms
+    private long _behindSinceMs;       // since when envelopes have waited without a break (0: the queue was just found empty)
     private long _lastReportNs;
     private long _pausedUntilNs;
     private TimeSpan _backoff = MinBackoff;
@@ -87,7 +89,7 @@ public sealed class BackgroundTransport : ITransport
             _log?.Invoke($"{queue.Count} envelope(s) from an earlier run are in the cache; sending them");
         }
         Live.AddOrUpdate(this, this);
-        AddSender();
+        AddSender(1);
     }
 
     /// <summary>
@@ -206,11 +208,12 @@ public sealed class BackgroundTransport : ITransport
 
     private QueuedEnvelope? Claim(long now) => _queue.TryClaim(now) ?? _fallback?.TryClaim(now);
 
-    private void AddSender()
+    /// <summary>One more sender, unless there are <paramref name="most"/> (or <see cref="_maxSenders"/>) already.</summary>
+    private void AddSender(int most)
     {
         lock (_senders)
         {
-            if (_stopping || _senders.Count >= _maxSenders)
+            if (_stopping || _senders.Count >= Math.Min(most, _maxSenders))
                 return;
             var thread = new Thread(SenderLoop) { IsBackground = true, Name = "sentry-send" };
             _senders.Add(thread);
@@ -271,6 +274,8 @@ public sealed class BackgroundTransport : ITransport
             entry = held || Paused(now) ? null : Claim(now);
             if (entry is not null)
                 Send(entry, now);
+            else if (!held && !Paused(now))
+                Volatile.Write(ref _behindSinceMs, 0);   // caught up
         }
         finally
         {
@@ -291,9 +296,18 @@ public sealed class BackgroundTransport : ITransport
         var first = Interlocked.Increment(ref _inFlight) == 1;
         if (first)
             Volatile.Write(ref _progressMs, started);
-        // Alone, a sender to a far server asks for help at once: each of its sends waits out the distance.
-        if ((first ? Far() : SendersSlow()) && Due(now) > 0)
-            Help();
+        var due = Due(now);
+        if (due == 0)
+            Volatile.Write(ref _behindSinceMs, 0);
+        else
+            Interlocked.CompareExchange(ref _behindSinceMs, started, 0);
+        if (due > 0)
+        {
+            if (Behind(started))
+                Help(_maxSenders);
+            else if (!first && Stalled())
+                Help(StalledSenders);
+        }
         try
         {
             SendOne(entry);
@@ -307,6 +321,7 @@ public sealed class BackgroundTransport : ITransport
         {
             var ended = Environment.TickCount64;
             Volatile.Write(ref _progressMs, ended);
+            Interlocked.Increment(ref _sent);
             Interlocked.Decrement(ref _inFlight);
             long was, next;
             do
@@ -319,23 +334,92 @@ public sealed class BackgroundTransport : ITransport
     }
 
     /// <summary>
-    /// Whether no send has ended for a while, or sends take long (a slow or far server): only then do more
-    /// senders help. To a near server one sender keeps up with bursts of hundreds, and each extra one
-    /// woken for a burst took a core from the program's threads. To a far one each request waits out the
-    /// distance, and only more of them at once keep up.
+    /// Whether no send has ended for a while (a slow server, or a request that hangs): then, or when the
+    /// senders fall behind a far server (<see cref="Behind"/>), more senders help. To a near server one
+    /// sender keeps up with bursts of hundreds, and each extra one woken for a burst took a core from the
+    /// program's threads. To a far one each request waits out the distance, and only more of them at once
+    /// keep up.
     /// </summary>
-    private bool SendersSlow() => Environment.TickCount64 - Volatile.Read(ref _progressMs) >= SlowSendMs || Far();
+    private bool Stalled() => Environment.TickCount64 - Volatile.Read(ref _progressMs) >= SlowSendMs;
 
-    /// <summary>Whether sends take long on average (a far or slow server).</summary>
-    private bool Far() => Volatile.Read(ref _sendMsX16) >= FarSendMs * 16;
+    /// <summary>
+    /// Whether one more sender would help a far server: envelopes have waited without a break for
+    /// <see cref="BehindMs"/>, sends take <see cref="FarSendMs"/> or more on average, the sender added
+    /// last raised the rate of sends, and the machine has idle CPU. True at most once per
+    /// <see cref="BehindMs"/>: senders are added one at a time, each after the last had that long to help;
+    /// when one did not help, none is added for <see cref="NoGrowthMs"/>. Sends also take long when the
+    /// server is near but starved of CPU (a Sentry stand-in or a Relay on a machine whose cores the
+    /// program keeps busy), and there more senders only take more of the cores: with the send time as the
+    /// only test, a saturated `serve` with a stand-in on 127.0.0.1 (its sends took over 40 ms) grew to 16
+    /// senders a session and served 7–12% fewer requests a second than with the old limit of 4.
+    /// </summary>
+    private bool Behind(long nowMs)
+    {
+        var since = Volatile.Read(ref _behindSinceMs);
+        if (since == 0 || nowMs - since < BehindMs || Volatile.Read(ref _sendMsX16) < FarSendMs * 16
+            || Interlocked.CompareExchange(ref _behindSinceMs, nowMs, since) != since)
+            return false;
+        lock (_growth)
+        {
+            var sent = Interlocked.Read(ref _sent);
+            var fresh = nowMs - _checkAtMs > 2 * BehindMs;   // the first look of a spell behind: the rate starts here
+            var rate = (sent - _sentAtCheck) / (double)Math.Max(1, nowMs - _checkAtMs);
+            var before = _rateBefore;
+            _checkAtMs = nowMs;
+            _sentAtCheck = sent;
+            _rateBefore = -1;
+            var idle = _cpu.SinceLastLook();
+            if (fresh)
+                return false;
+            var senders = SenderCount;
+            // The sender added last should have raised the rate by about 1/(senders - 1); half of that will do.
+            if (before >= 0 && rate < before * (1 + 0.5 / Math.Max(1, senders - 1)))
+            {
+                _noGrowthUntilMs = nowMs + NoGrowthMs;
+                return false;
+            }
+            // A machine without idle CPU: sends are slow for want of it, and more senders only take more.
+            if (nowMs < _noGrowthUntilMs || senders >= _maxSenders || idle < MinIdleToGrow)
+                return false;
+            _rateBefore = rate;
+            return true;
+        }
+    }
+
+    private int SenderCount
+    {
+        get
+        {
+            lock (_senders)
+                return _senders.Count;
+        }
+    }
+
+    private readonly Lock _growth = new();
+    private readonly CpuIdle _cpu = new();
+    private long _sent;                // sends ended
+    private long _checkAtMs;           // Behind's last look, and the sends ended by then
+    private long _sentAtCheck;
+    private double _rateBefore = -1;   // sends a ms before the last sender was added (-1: none to compare)
+    private long _noGrowthUntilMs;
+
+    private const int BehindMs = 250;
+
+    private const int NoGrowthMs = 10_000;
+
+    /// <summary>The machine's idle CPU share below which no sender is added for a far server.</summary>
+    private const double MinIdleToGrow = 0.15;
 
     private const int SlowSendMs = 20;
 
+    /// <summary>The most senders <see cref="Stalled"/> alone adds: a stall is a slow or hung server, where more help little.</summary>
+    private const int StalledSenders = 4;
+
     /// <summary>A send that takes this long on average: the server is far (or slow).</summary>
-    private const int FarSendMs = 10;
+    private const int FarSendMs = 40;
 
     /// <summary>More is due while this sender is busy: an idle sender takes it, or a new one while fewer than the most.</summary>
-    private void Help()
+    private void Help(int most)
     {
         lock (_signal)
         {
@@ -346,7 +430,7 @@ public sealed class BackgroundTransport : ITransport
                 return;
             }
         }
-        AddSender();
+        AddSender(most);
     }
 
     /// <summary>Waits for a wake (an envelope, a flush, the close) or the tick, whichever comes first.</summary>
@@ -379,8 +463,12 @@ public sealed class BackgroundTransport : ITransport
                 return;
             }
         }
-        if (Volatile.Read(ref _inFlight) > 0 && SendersSlow())
-            AddSender();
+        if (Volatile.Read(ref _inFlight) == 0)
+            return;
+        if (Behind(Environment.TickCount64))
+            AddSender(_maxSenders);
+        else if (Stalled())
+            AddSender(StalledSenders);
     }
 
     /// <summary>Whether a rate limit or backoff holds every send until later.</summary>

@@ -149,12 +149,16 @@ public sealed class TransportPressureTests
         using var t = Transport(Journal());
         for (var i = 0; i < 400; i++)
             await t.SendEnvelopeAsync(Event($"m{i}"));
+        var sw = Stopwatch.StartNew();
         Assert.That(await t.FlushAsync(TimeSpan.FromSeconds(60)), Is.True);
+        TestContext.Progress.WriteLine($"400 envelopes to a server 100 ms away: {sw.Elapsed.TotalSeconds:0.0} s, at most {_server.MostAtOnce} at once");
         Assert.Multiple(() =>
         {
             Assert.That(_server.Accepted, Has.Count.EqualTo(400));
             Assert.That(t.Reports.Totals, Is.Empty, "nothing dropped");
-            Assert.That(_server.MostAtOnce, Is.GreaterThanOrEqualTo(12).And.LessThanOrEqualTo(BackgroundTransport.Concurrency),
+            // Senders are added one at a time while each raises the rate (and the machine has idle CPU):
+            // twice the old limit of 4 at least.
+            Assert.That(_server.MostAtOnce, Is.GreaterThanOrEqualTo(8).And.LessThanOrEqualTo(BackgroundTransport.Concurrency),
                 "requests in flight at once, each on a connection of its own");
         });
     }
