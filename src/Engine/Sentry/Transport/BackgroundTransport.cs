@@ -349,9 +349,10 @@ public sealed class BackgroundTransport : ITransport
     /// <see cref="BehindMs"/>: senders are added one at a time, each after the last had that long to help;
     /// when one did not help, none is added for <see cref="NoGrowthMs"/>. Sends also take long when the
     /// server is near but starved of CPU (a Sentry stand-in or a Relay on a machine whose cores the
-    /// program keeps busy), and there more senders only take more of the cores: with the send time as the
-    /// only test, a saturated `serve` with a stand-in on 127.0.0.1 (its sends took over 40 ms) grew to 16
-    /// senders a session and served 7–12% fewer requests a second than with the old limit of 4.
+    /// program keeps busy), and there more senders only take more of the cores: with the send time and the
+    /// rate as the only tests, a saturated `serve` with a stand-in on 127.0.0.1 (its sends took over 40 ms)
+    /// grew to 10–14 senders a session and served 6–13% fewer requests a second than with the old limit of
+    /// 4; with the idle test too, it keeps 4 and the same rate (bench/RESULTS.md).
     /// </summary>
     private bool Behind(long nowMs)
     {
