@@ -8,7 +8,7 @@ namespace PerlSentry.Engine.Sentry.Transport;
 /// while envelopes wait and no send ends (a slow server); up to <see cref="Concurrency"/> while they
 /// fall behind a far one (<see cref="Behind"/>). Each request in flight is a connection of its own, so
 /// a server 50 ms away takes up to 16 / 0.05 s = 320 envelopes a second. A sender that finds nothing
-/// to do for a minute ends (not the first). A dedicated thread, not tasks on
+/// to do for a minute ends (one always stays). A dedicated thread, not tasks on
 /// the pool: at a server's rate envelopes come one at a time, and each await in
 /// the old loop of tasks was a wake-up of another thread (bench/RESULTS.md, the transport rows). A
 /// transient failure
@@ -28,8 +28,18 @@ public sealed class BackgroundTransport : ITransport
     /// </summary>
     public const int Concurrency = 16;
 
-    /// <summary>How long an extra sender waits with nothing to do before it ends.</summary>
-    private const int SenderIdleMs = 60_000;
+    /// <summary>How long an extra sender waits with nothing to do before it ends (shorter in tests).</summary>
+    internal int SenderIdleMs { get; init; } = 60_000;
+
+    /// <summary>The sender threads now.</summary>
+    internal int SenderCount
+    {
+        get
+        {
+            lock (_senders)
+                return _senders.Count;
+        }
+    }
 
     private static readonly TimeSpan ReportInterval = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan MinBackoff = TimeSpan.FromSeconds(2);
@@ -384,15 +394,6 @@ public sealed class BackgroundTransport : ITransport
                 return false;
             _rateBefore = rate;
             return true;
-        }
-    }
-
-    private int SenderCount
-    {
-        get
-        {
-            lock (_senders)
-                return _senders.Count;
         }
     }
 

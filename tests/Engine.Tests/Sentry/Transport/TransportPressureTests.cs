@@ -164,6 +164,24 @@ public sealed class TransportPressureTests
     }
 
     [Test]
+    public async Task AfterAFarServersBacklog_TheExtraSendersEnd_OneStays()
+    {
+        _server.Delay = TimeSpan.FromMilliseconds(100);
+        using var t = new BackgroundTransport(Sink(_server, 2), Journal(), SystemClock.Instance, warn: _warnings.Add) { SenderIdleMs = 1000 };
+        for (var i = 0; i < 200; i++)
+            await t.SendEnvelopeAsync(Event($"m{i}"));
+        Assert.That(await t.FlushAsync(TimeSpan.FromSeconds(60)), Is.True);
+        Assert.That(t.SenderCount, Is.GreaterThan(1), "grown for the backlog");
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (t.SenderCount > 1 && DateTime.UtcNow < until)
+            await Task.Delay(100);
+        Assert.That(t.SenderCount, Is.EqualTo(1), "idle a second (here): the extra senders ended");
+        await t.SendEnvelopeAsync(Event("later"));
+        Assert.That(await t.FlushAsync(TimeSpan.FromSeconds(10)), Is.True, "the one left still sends");
+        Assert.That(_server.Accepted, Has.Count.EqualTo(201));
+    }
+
+    [Test]
     public async Task Burst2000_EnvelopeDirOnly_NoneDropped()
     {
         var folder = Path.Combine(_dir, "out");
