@@ -285,7 +285,7 @@ public sealed class BackgroundTransport : ITransport
             if (entry is not null)
                 Send(entry, now);
             else if (!held && !Paused(now))
-                Volatile.Write(ref _behindSinceMs, 0);   // caught up
+                CaughtUp();
         }
         finally
         {
@@ -308,7 +308,7 @@ public sealed class BackgroundTransport : ITransport
             Volatile.Write(ref _progressMs, started);
         var due = Due(now);
         if (due == 0)
-            Volatile.Write(ref _behindSinceMs, 0);
+            CaughtUp();
         else
             Interlocked.CompareExchange(ref _behindSinceMs, started, 0);
         if (due > 0)
@@ -373,7 +373,8 @@ public sealed class BackgroundTransport : ITransport
         lock (_growth)
         {
             var sent = Interlocked.Read(ref _sent);
-            var fresh = nowMs - _checkAtMs > 2 * BehindMs;   // the first look of a spell behind: the rate starts here
+            var fresh = _caughtUp;   // the first look of a spell behind: the rate starts here
+            _caughtUp = false;
             var rate = (sent - _sentAtCheck) / (double)Math.Max(1, nowMs - _checkAtMs);
             var before = _rateBefore;
             _checkAtMs = nowMs;
@@ -397,7 +398,15 @@ public sealed class BackgroundTransport : ITransport
         }
     }
 
+    /// <summary>Nothing waits: a spell behind, if any, is over.</summary>
+    private void CaughtUp()
+    {
+        Volatile.Write(ref _behindSinceMs, 0);
+        _caughtUp = true;
+    }
+
     private readonly Lock _growth = new();
+    private volatile bool _caughtUp = true;   // no look since the queue was last found empty
     private readonly CpuIdle _cpu = new();
     private long _sent;                // sends ended
     private long _checkAtMs;           // Behind's last look, and the sends ended by then
