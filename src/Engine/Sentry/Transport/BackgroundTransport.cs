@@ -24,7 +24,7 @@ public sealed class BackgroundTransport : ITransport
     /// <summary>
     /// The most sender threads, so requests in flight at once. Each waits for its answer: to a stand-in
     /// 50 ms away, the old limit of 4 (reached only when no send ended for 20 ms) took ~43 envelopes a
-    /// second; 16 can take up to 320 (149 measured, bench/RESULTS.md).
+    /// second; 16 can take up to 320 (~140 measured, bench/RESULTS.md).
     /// </summary>
     public const int Concurrency = 16;
 
@@ -354,7 +354,7 @@ public sealed class BackgroundTransport : ITransport
 
     /// <summary>
     /// Whether one more sender would help a far server: envelopes have waited without a break for
-    /// <see cref="BehindMs"/>, sends take <see cref="FarSendMs"/> or more on average, the sender added
+    /// <see cref="BehindMs"/> (or two sends' time, if longer), sends take <see cref="FarSendMs"/> or more on average, the sender added
     /// last raised the rate of sends, and the machine has idle CPU. True at most once per
     /// <see cref="BehindMs"/>: senders are added one at a time, each after the last had that long to help;
     /// when one did not help, none is added for <see cref="NoGrowthMs"/>. Sends also take long when the
@@ -367,7 +367,9 @@ public sealed class BackgroundTransport : ITransport
     private bool Behind(long nowMs)
     {
         var since = Volatile.Read(ref _behindSinceMs);
-        if (since == 0 || nowMs - since < BehindMs || Volatile.Read(ref _sendMsX16) < FarSendMs * 16
+        var sendMsX16 = Volatile.Read(ref _sendMsX16);
+        // Each look spans two sends at least, so that the rate it compares counts whole sends.
+        if (since == 0 || sendMsX16 < FarSendMs * 16 || nowMs - since < Math.Max(BehindMs, sendMsX16 / 8)
             || Interlocked.CompareExchange(ref _behindSinceMs, nowMs, since) != since)
             return false;
         lock (_growth)
