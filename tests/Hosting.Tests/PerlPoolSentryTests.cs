@@ -53,6 +53,15 @@ public sealed class PerlPoolSentryTests
         return items;
     }
 
+    /// <summary>A pool of <paramref name="interpreters"/> running the app, its envelopes written to <c>out</c>.</summary>
+    private PerlPoolOptions Options(int interpreters, double tracesSampleRate, TimeSpan? callTimeout = null) => new()
+    {
+        Interpreters = interpreters,
+        AppFile = _app,
+        CallTimeout = callTimeout,
+        Sentry = new Dictionary<string, object?> { ["envelope_dir"] = Path.Combine(_dir, "out"), ["traces_sample_rate"] = tracesSampleRate },
+    };
+
     [Test]
     public async Task EveryCall_IsATransactionWithItsProfile_OnItsInterpretersThread_AndADieIsAnEvent()
     {
@@ -113,13 +122,7 @@ public sealed class PerlPoolSentryTests
     [Test]
     public async Task OneEnvelopeFolder_SharedByFourInterpreters_OneThousandEnvelopes_OneThousandFiles()
     {
-        var options = new PerlPoolOptions
-        {
-            Interpreters = 4,
-            AppFile = _app,
-            Sentry = new Dictionary<string, object?> { ["envelope_dir"] = Path.Combine(_dir, "out"), ["traces_sample_rate"] = 0.0 },
-        };
-        await using (var pool = PerlPool.Start(options))
+        await using (var pool = PerlPool.Start(Options(4, tracesSampleRate: 0.0)))
             await Task.WhenAll(Enumerable.Range(0, 1000).Select(i => pool.InvokeAsync("App::note", [(long)i])));
         var items = Items();
         var messages = items.Where(i => i.Type == "event").Select(i => (string?)i.Payload["message"]!["formatted"]).ToList();
@@ -136,13 +139,7 @@ public sealed class PerlPoolSentryTests
     [Test]
     public async Task WhatACallSetsOnItsScope_IsInItsEvents_AndNotInTheNextCalls()
     {
-        var options = new PerlPoolOptions
-        {
-            Interpreters = 1,
-            AppFile = _app,
-            Sentry = new Dictionary<string, object?> { ["envelope_dir"] = Path.Combine(_dir, "out"), ["traces_sample_rate"] = 1.0 },
-        };
-        await using (var pool = PerlPool.Start(options))
+        await using (var pool = PerlPool.Start(Options(1, tracesSampleRate: 1.0)))
         {
             Assert.That(await pool.InvokeAsync("App::tagged", ["A-1"]), Is.EqualTo(1L));
             Assert.That(await pool.InvokeAsync("App::note", ["after"]), Is.EqualTo(1L));
@@ -165,14 +162,7 @@ public sealed class PerlPoolSentryTests
     [Test]
     public async Task ACallStoppedByItsTimeout_EndsItsTransactionInternalError_AndTheNextCallIsClean()
     {
-        var options = new PerlPoolOptions
-        {
-            Interpreters = 1,
-            AppFile = _app,
-            CallTimeout = TimeSpan.FromMilliseconds(300),
-            Sentry = new Dictionary<string, object?> { ["envelope_dir"] = Path.Combine(_dir, "out"), ["traces_sample_rate"] = 1.0 },
-        };
-        await using (var pool = PerlPool.Start(options))
+        await using (var pool = PerlPool.Start(Options(1, tracesSampleRate: 1.0, callTimeout: TimeSpan.FromMilliseconds(300))))
         {
             Assert.ThrowsAsync<TimeoutException>(() => pool.InvokeAsync("App::spin", []));
             Assert.That(await pool.InvokeAsync("App::note", ["after"]), Is.EqualTo(1L));
