@@ -124,9 +124,9 @@ public static class SessionCalls
     }
 
     /// <summary>
-    /// A request a .NET host serves (perl-sentry serve), begun by the host: what transaction_start with a
-    /// scope id does for Plack::Middleware::Sentry, without Perl building the context and the request
-    /// (the server has them). <paramref name="ctx"/> and <paramref name="request"/> are as
+    /// A request or call a .NET host runs (perl-sentry serve, the interpreter pool), begun by the host: what
+    /// transaction_start with a scope id does for Plack::Middleware::Sentry, without Perl building the
+    /// context and the request (the host has them). <paramref name="ctx"/> and <paramref name="request"/> are as
     /// transaction_start takes them. Perl gets the two engine ids and takes the transaction and the scope
     /// as its own (<c>Sentry::Hub::_enter_request</c>); <see cref="FinishRequest"/> ends them. Call it on
     /// the interpreter's thread from inside its Perl call (a C# sub the request's Perl code calls): the
