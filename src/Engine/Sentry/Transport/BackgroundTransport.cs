@@ -31,6 +31,12 @@ public sealed class BackgroundTransport : ITransport
     /// <summary>How long an extra sender waits with nothing to do before it ends (shorter in tests).</summary>
     internal int SenderIdleMs { get; init; } = 60_000;
 
+    /// <summary>
+    /// The machine's idle CPU share since the last call (null: not known), which <see cref="Behind"/> asks
+    /// before it adds a fifth sender or more. <c>/proc/stat</c>; tests give a machine of their own.
+    /// </summary>
+    internal Func<double?> CpuIdleSinceLastLook { get; init; } = new CpuIdle().SinceLastLook;
+
     /// <summary>The sender threads now.</summary>
     internal int SenderCount
     {
@@ -355,14 +361,15 @@ public sealed class BackgroundTransport : ITransport
     /// <summary>
     /// Whether one more sender would help a far server: envelopes have waited without a break for
     /// <see cref="BehindMs"/> (or two sends' time, if longer), sends take <see cref="FarSendMs"/> or more on average, the sender added
-    /// last raised the rate of sends, and the machine has idle CPU. True at most once per
+    /// last raised the rate of sends, and (from the fifth sender on) the machine has idle CPU. True at most once per
     /// <see cref="BehindMs"/>: senders are added one at a time, each after the last had that long to help;
     /// when one did not help, none is added for <see cref="NoGrowthMs"/>. Sends also take long when the
     /// server is near but starved of CPU (a Sentry stand-in or a Relay on a machine whose cores the
     /// program keeps busy), and there more senders only take more of the cores: with the send time and the
     /// rate as the only tests, a saturated `serve` with a stand-in on 127.0.0.1 (its sends took over 40 ms)
     /// grew to 10–14 senders a session and served 6–13% fewer requests a second than with the old limit of
-    /// 4; with the idle test too, it keeps 4 and the same rate (bench/RESULTS.md).
+    /// 4; with the idle test too, it keeps 4 and the same rate (bench/RESULTS.md). Up to 4 grow without
+    /// the idle test: on a busy machine the first form of that test kept a lone sender, a send at a time.
     /// </summary>
     private bool Behind(long nowMs)
     {
@@ -377,24 +384,28 @@ public sealed class BackgroundTransport : ITransport
             var sent = Interlocked.Read(ref _sent);
             var fresh = _caughtUp;   // the first look of a spell behind: the rate starts here
             _caughtUp = false;
-            var rate = (sent - _sentAtCheck) / (double)Math.Max(1, nowMs - _checkAtMs);
+            var elapsed = (double)Math.Max(1, nowMs - _checkAtMs);
+            var ended = sent - _sentAtCheck;
             var before = _rateBefore;
             _checkAtMs = nowMs;
             _sentAtCheck = sent;
             _rateBefore = -1;
-            var idle = _cpu.SinceLastLook();
+            var idle = CpuIdleSinceLastLook();
             if (fresh)
                 return false;
             var senders = SenderCount;
             // The sender added last should have raised the rate by about 1/(senders - 1); half of that will do.
-            if (before >= 0 && rate < before * (1 + 0.5 / Math.Max(1, senders - 1)))
+            // A look counts whole sends, so one send more is allowed for where the look fell.
+            if (before >= 0 && (ended + 1) / elapsed < before * (1 + 0.5 / Math.Max(1, senders - 1)))
             {
                 _noGrowthUntilMs = nowMs + NoGrowthMs;
                 return false;
             }
-            // A machine without idle CPU: sends are slow for want of it, and more senders only take more.
-            if (nowMs < _noGrowthUntilMs || senders >= _maxSenders || idle < MinIdleToGrow)
+            // A machine without idle CPU: sends may be slow for want of it, and more senders only take more.
+            // Up to the stall rule's few, though, as before: without them a far server gets a send at a time.
+            if (nowMs < _noGrowthUntilMs || senders >= _maxSenders || senders >= StalledSenders && idle < MinIdleToGrow)
                 return false;
+            var rate = ended / elapsed;
             _rateBefore = rate;
             return true;
         }
@@ -409,7 +420,6 @@ public sealed class BackgroundTransport : ITransport
 
     private readonly Lock _growth = new();
     private volatile bool _caughtUp = true;   // no look since the queue was last found empty
-    private readonly CpuIdle _cpu = new();
     private long _sent;                // sends ended
     private long _checkAtMs;           // Behind's last look, and the sends ended by then
     private long _sentAtCheck;

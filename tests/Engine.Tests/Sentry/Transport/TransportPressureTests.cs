@@ -38,6 +38,14 @@ public sealed class TransportPressureTests
         Directory.Delete(_dir, recursive: true);
     }
 
+    /// <summary>A transport to <see cref="_server"/> on a machine with <paramref name="idleCpu"/> (null: not known).</summary>
+    private BackgroundTransport FarTransport(double? idleCpu, int senderIdleMs = 60_000) =>
+        new(Sink(_server, 2), Journal(), SystemClock.Instance, warn: _warnings.Add)
+        {
+            CpuIdleSinceLastLook = () => idleCpu,
+            SenderIdleMs = senderIdleMs,
+        };
+
     private BackgroundTransport Transport(IEnvelopeQueue queue, IEnvelopeSink? sink = null, ClientReports? reports = null) =>
         new(sink ?? Sink(_server, 2), queue, SystemClock.Instance, reports: reports, warn: _warnings.Add,
             log: m => TestContext.Progress.WriteLine("transport: " + m));
@@ -146,7 +154,7 @@ public sealed class TransportPressureTests
     {
         // Each answer 100 ms away: one request at a time would take 40 s for these; 4 at once, 10 s.
         _server.Delay = TimeSpan.FromMilliseconds(100);
-        using var t = Transport(Journal());
+        using var t = FarTransport(idleCpu: 0.9);
         for (var i = 0; i < 400; i++)
             await t.SendEnvelopeAsync(Event($"m{i}"));
         var sw = Stopwatch.StartNew();
@@ -164,10 +172,28 @@ public sealed class TransportPressureTests
     }
 
     [Test]
+    public async Task AFarServer_OnAMachineWithoutIdleCpu_GetsAFewRequestsAtOnce_NoMore_NoneDropped()
+    {
+        // The program keeps the cores busy: more senders would take CPU from it, but a send at a time would
+        // fall behind even a modest rate of envelopes.
+        _server.Delay = TimeSpan.FromMilliseconds(100);
+        using var t = FarTransport(idleCpu: 0.05);
+        for (var i = 0; i < 120; i++)
+            await t.SendEnvelopeAsync(Event($"m{i}"));
+        Assert.That(await t.FlushAsync(TimeSpan.FromSeconds(60)), Is.True);
+        Assert.Multiple(() =>
+        {
+            Assert.That(_server.Accepted, Has.Count.EqualTo(120));
+            Assert.That(t.Reports.Totals, Is.Empty, "nothing dropped");
+            Assert.That(_server.MostAtOnce, Is.InRange(2, 4), "grown past one sender, and not past the old limit");
+        });
+    }
+
+    [Test]
     public async Task AfterAFarServersBacklog_TheExtraSendersEnd_OneStays()
     {
         _server.Delay = TimeSpan.FromMilliseconds(100);
-        using var t = new BackgroundTransport(Sink(_server, 2), Journal(), SystemClock.Instance, warn: _warnings.Add) { SenderIdleMs = 1000 };
+        using var t = FarTransport(idleCpu: null, senderIdleMs: 1000);
         for (var i = 0; i < 200; i++)
             await t.SendEnvelopeAsync(Event($"m{i}"));
         Assert.That(await t.FlushAsync(TimeSpan.FromSeconds(60)), Is.True);
