@@ -150,7 +150,9 @@ public sealed class Hub : IDisposable
             ThreadName = ThreadName,
             ProfileDecision = profiled,
         };
-        if (sampled && !_closed)
+        // Without a dsn, envelope_dir or spotlight nothing is sent: the decision still travels in the trace
+        // headers, but no profile is taken (a sampler, a stack walk each tick, an export) only to be dropped.
+        if (sampled && !_closed && Client.IsEnabled)
             Profiler?.OnTransactionStarted(tx, samplingContext);
         return tx;
     }
@@ -166,6 +168,11 @@ public sealed class Hub : IDisposable
         }
         if (_closed)
             return;
+        if (!Client.IsEnabled)
+        {
+            _log?.Invoke($"no dsn, envelope_dir or spotlight: transaction {tx.Name} not sent");
+            return;   // nothing to send it to: not built (sentry-python's finish does the same)
+        }
         Client.CaptureFinished(tx, CurrentScope, profile);
     }
 

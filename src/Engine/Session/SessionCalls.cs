@@ -219,7 +219,7 @@ public static class SessionCalls
         var o = s.Options;
         var processors = s.Hub.Scopes.Any(scope => scope.EventProcessors.Count > 0);
         var p = s.ProfilingOptions;
-        var profilingMayStart = p.ProfileLifecycle == ProfileLifecycle.Trace
+        var profilingMayStart = s.Hub.Client.IsEnabled && p.ProfileLifecycle == ProfileLifecycle.Trace
             && (p.TransactionProfiling || (p.ContinuousProfiling && s.Hub.Decider.SessionDecision != false));
         long bits = 0;
         if (o.BeforeSend is not null || o.SampleRate < 1.0 || processors)

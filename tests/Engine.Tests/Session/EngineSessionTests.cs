@@ -209,6 +209,26 @@ public sealed class EngineSessionTests
     }
 
     [Test]
+    public void NothingToSendTo_TransactionsKeepTheirDecision_ButNoProfileIsTakenAndNothingBuilt()
+    {
+        // As without a dsn, envelope_dir or spotlight: the factory makes no transport.
+        using var session = new EngineSession(new SessionHost(() => _sampler, _sampler, new HostInfo("x86_64", "Linux", "6.1", "5.36.0"),
+            "42", "main", ["/usr/lib"], _warnings.Add)
+        {
+            Transports = (_, _, _, _) => (null, new ClientReports()),
+        });
+        object? Call(string name, params object?[] args) => SessionCalls.Call(session, name, args);
+        Call("init", Hash(("traces_sample_rate", 1.0), ("profiles_sample_rate", 1.0), ("debug", 1L)), new Dictionary<string, object?>());
+        Assert.That(SessionCalls.ClientHintBits(session) & SessionCalls.HintTxStartAhead, Is.Zero, "a client of the agent takes no sampler ahead");
+        Call("transaction_start", 8L, Hash(("name", "job")), null);
+        Assert.That((string?)Call("span_get", 8L, "to_trace_parent"), Does.EndWith("-1"), "still sampled: the trace goes on downstream");
+        _sampler.Advance(TimeSpan.FromMilliseconds(50));
+        Call("transaction_finish", 8L, null);
+        Assert.That((_sampler.Acquires, _sampler.Marks), Is.EqualTo((0, 0)), "no profile");
+        Assert.That(_warnings, Has.One.Contains("transaction job not sent"), "said with debug on");
+    }
+
+    [Test]
     public void Continuous_TraceLifecycle_OneSessionForOverlappingTransactions_ChunksCutByTheOneDrain()
     {
         Init(("traces_sample_rate", 1.0), ("profile_session_sample_rate", 1.0), ("profile_lifecycle", "trace"));
