@@ -196,6 +196,36 @@ public sealed class ProcessShapesTests
         world.AssertAllConform();
     }
 
+    [Test]
+    public void ContinuousTraceLifecycle_PlainPerl_AfterTheLastTransactionsLinger_TheSamplerStops_WithoutAnotherSdkCall()
+    {
+        // A worker that handles a traced job, then works on without calling the SDK: the agent ends the
+        // profile session after its linger (2 s) and its release must reach the client then, not at the
+        // program's next SDK call (here: its exit), or the program is sampled all that while for nothing.
+        using var world = new AgentWorld();
+        var script = world.Script("worker.pl", """
+            use strict; use warnings;
+            use Time::HiRes qw(time);
+            use Sentry::SDK;
+            Sentry::SDK->init({ traces_sample_rate => 1.0, profile_session_sample_rate => 1.0, profile_lifecycle => 'trace' });
+            my $tx = Sentry::SDK->start_transaction({ name => 'job' });
+            my ($x, $t) = (0, time);
+            $x++ while time - $t < 0.3;
+            $tx->finish;
+            $t = time;
+            $x++ while time - $t < 8;
+            print STDERR "busy done\n";
+            """);
+        var r = ProcessRunner.Run("perl", [script], world.Dir, env: world.Env(("PERLSENTRY_DEBUG", "1")), timeoutMs: 60_000);
+        Assert.That(r.ExitCode, Is.Zero, r.Stderr);
+        var stopped = r.Stderr.IndexOf("sampler stopped (the agent let it go)", StringComparison.Ordinal);
+        Assert.That(stopped, Is.GreaterThanOrEqualTo(0).And.LessThan(r.Stderr.IndexOf("busy done", StringComparison.Ordinal)),
+            "stopped while the program worked on: " + r.Stderr);
+        Assert.That(world.WaitFor("transaction", 1), Is.EqualTo(1));
+        Assert.That(world.WaitFor("profile_chunk", 1), Is.EqualTo(1), () => "the session's chunk; dropped: " + world.Discarded());
+        world.AssertAllConform();
+    }
+
     [TestCase(false, TestName = "Ithreads_FourThreadsTransactionsAndProfiles_PlainPerl")]
     [TestCase(true, TestName = "Ithreads_FourThreadsTransactionsAndProfiles_UnderPerlSentryRun")]
     public void Ithreads(bool hosted)

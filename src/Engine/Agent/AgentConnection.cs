@@ -286,7 +286,9 @@ internal sealed class AgentConnection : IDisposable
     /// <summary>
     /// The next frame; null when the client has gone. Before waiting for more bytes, it tells the
     /// client which calls it has handled (an ACK): the client forgets those, and sends the rest
-    /// again should this agent die.
+    /// again should this agent die. The ACK also carries the sampler releases made since the last one;
+    /// a client that samples sends SAMPLES at least every second, so a release made at a drain goes
+    /// out within about a second.
     /// </summary>
     private (byte Kind, byte[] Payload)? ReadFrame()
     {
@@ -313,7 +315,9 @@ internal sealed class AgentConnection : IDisposable
                 _end -= _start;
                 _start = 0;
             }
-            if (_lastSeq != _ackedSeq)
+            // Releases too: a continuous session that ended at a drain (its linger over) while the program
+            // makes no SDK call would otherwise leave the client sampling until its next one.
+            if (_lastSeq != _ackedSeq || _sampler?.ReleasesPending == true)
                 Acknowledge();
             var n = _socket.Receive(_buf, _end, _buf.Length - _end, SocketFlags.None);
             if (n == 0)

@@ -74,8 +74,9 @@ internal sealed class RemoteSampler(ClientProcess process, long threadId, string
 
     /// <summary>
     /// The releases made since the last reply when they are all there is (a profiled transaction's
-    /// finish, sent one-way): an ACK carries them, and the client carries them out at its next call.
-    /// An acquire waits for a reply (its marker sample is taken on the program's thread right then).
+    /// finish, sent one-way; a continuous session that ended at a drain after its linger): an ACK
+    /// carries them, and the client's flusher carries them out. An acquire waits for a reply (its
+    /// marker sample is taken on the program's thread right then).
     /// </summary>
     public int TakeReleases()
     {
@@ -86,6 +87,16 @@ internal sealed class RemoteSampler(ClientProcess process, long threadId, string
             var n = Math.Min(_commands.Count, byte.MaxValue);
             _commands.RemoveRange(0, n);
             return n;
+        }
+    }
+
+    /// <summary>Whether <see cref="TakeReleases"/> has something to take: an ACK is owed even with no call to acknowledge.</summary>
+    public bool ReleasesPending
+    {
+        get
+        {
+            lock (_commands)
+                return _commands.Count > 0 && _commands.All(c => c.Op == AgentProtocol.CommandRelease);
         }
     }
 

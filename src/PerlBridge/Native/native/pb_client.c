@@ -406,13 +406,17 @@ static void apply_commands(pb_client *c, const uint8_t **p, const uint8_t *end, 
     }
 }
 
-/* Sampler releases of calls that did not wait (a profiled transaction's finish): the agent sends
- * them in its ACKs; they are carried out here, on the interpreter's thread. Caller holds the lock. */
+/* Sampler releases of calls that did not wait (a profiled transaction's finish) or of none (a
+ * continuous session the agent ended at a drain): the agent sends them in its ACKs; they are carried
+ * out by whichever thread reads the ACK, the flusher or the program's (pb_sample_stop works from any
+ * thread). Caller holds the lock. */
 static void apply_deferred_releases(pb_client *c)
 {
     for (; c->deferred_releases > 0; c->deferred_releases--) {
-        if (c->sampler_users > 0 && --c->sampler_users == 0)
+        if (c->sampler_users > 0 && --c->sampler_users == 0) {
             pb_sample_stop(c->ip);
+            debug_line("sampler stopped (the agent let it go)%.0ld", NULL, 0);
+        }
     }
 }
 
@@ -645,9 +649,10 @@ static void read_acks(pb_client *c)
             trim_unanswered(c, seq);
         }
         if (len >= 6)
-            c->deferred_releases += c->in.data[9];   /* not on this thread: the sampler is the owner's */
+            c->deferred_releases += c->in.data[9];
         consume_frame(c);
     }
+    apply_deferred_releases(c);
 }
 
 /* Writes what is queued, as far as the socket takes it without waiting (the program's thread
@@ -1068,7 +1073,9 @@ static int await_reply(pTHX_ pb_client *c, uint32_t seq, AV *out, SV **died, int
             else
                 av_push(out, v);
         }
+        pthread_mutex_lock(&c->lock);   /* sampler_users: the flusher carries out releases too */
         apply_commands(c, &p, end, 1);
+        pthread_mutex_unlock(&c->lock);
         print_warnings(&p, end);
         apply_hints(c, &p, end);
         consume_frame(c);
