@@ -82,7 +82,7 @@ internal sealed class RemoteSampler(ClientProcess process, long threadId, string
     {
         lock (_commands)
         {
-            if (_commands.Count == 0 || _commands.Any(c => c.Op != AgentProtocol.CommandRelease))
+            if (!OnlyReleases())
                 return 0;
             var n = Math.Min(_commands.Count, byte.MaxValue);
             _commands.RemoveRange(0, n);
@@ -96,9 +96,12 @@ internal sealed class RemoteSampler(ClientProcess process, long threadId, string
         get
         {
             lock (_commands)
-                return _commands.Count > 0 && _commands.All(c => c.Op == AgentProtocol.CommandRelease);
+                return OnlyReleases();
         }
     }
+
+    /// <summary>Commands are waiting, and all of them are releases. Caller holds the lock on <see cref="_commands"/>.</summary>
+    private bool OnlyReleases() => _commands.Count > 0 && _commands.TrueForAll(c => c.Op == AgentProtocol.CommandRelease);
 
     /// <summary>The commands made since the last reply, for the next one.</summary>
     public List<(byte Op, int IntervalUs, int Depth)> TakeCommands()

@@ -312,17 +312,13 @@ public sealed class BackgroundTransport : ITransport
         var first = Interlocked.Increment(ref _inFlight) == 1;
         if (first)
             Volatile.Write(ref _progressMs, started);
-        var due = Due(now);
-        if (due == 0)
+        if (Due(now) == 0)
             CaughtUp();
         else
-            Interlocked.CompareExchange(ref _behindSinceMs, started, 0);
-        if (due > 0)
         {
-            if (Behind(started))
-                Help(_maxSenders);
-            else if (!first && Stalled())
-                Help(StalledSenders);
+            Interlocked.CompareExchange(ref _behindSinceMs, started, 0);
+            if (SendersWanted(started, stallCounts: !first) is > 0 and var most)
+                Help(most);
         }
         try
         {
@@ -357,6 +353,14 @@ public sealed class BackgroundTransport : ITransport
     /// keep up.
     /// </summary>
     private bool Stalled() => Environment.TickCount64 - Volatile.Read(ref _progressMs) >= SlowSendMs;
+
+    /// <summary>
+    /// Up to how many senders there should be now that envelopes wait: all of them for a far server
+    /// (<see cref="Behind"/>), <see cref="StalledSenders"/> when no send ends (<see cref="Stalled"/>, when
+    /// <paramref name="stallCounts"/>), else 0: no more.
+    /// </summary>
+    private int SendersWanted(long nowMs, bool stallCounts) =>
+        Behind(nowMs) ? _maxSenders : stallCounts && Stalled() ? StalledSenders : 0;
 
     /// <summary>
     /// Whether one more sender would help a far server: envelopes have waited without a break for
@@ -486,12 +490,8 @@ public sealed class BackgroundTransport : ITransport
                 return;
             }
         }
-        if (Volatile.Read(ref _inFlight) == 0)
-            return;
-        if (Behind(Environment.TickCount64))
-            AddSender(_maxSenders);
-        else if (Stalled())
-            AddSender(StalledSenders);
+        if (Volatile.Read(ref _inFlight) > 0 && SendersWanted(Environment.TickCount64, stallCounts: true) is > 0 and var most)
+            AddSender(most);
     }
 
     /// <summary>Whether a rate limit or backoff holds every send until later.</summary>
