@@ -38,13 +38,24 @@ public sealed class TransportPressureTests
         Directory.Delete(_dir, recursive: true);
     }
 
-    /// <summary>A transport to <see cref="_server"/> on a machine with <paramref name="idleCpu"/> (null: not known).</summary>
-    private BackgroundTransport FarTransport(double? idleCpu, int senderIdleMs = 60_000) =>
-        new(Sink(_server, 2), Journal(), SystemClock.Instance, warn: _warnings.Add)
+    /// <summary>A transport to <see cref="_server"/>, made to answer 100 ms away, on a machine with <paramref name="idleCpu"/> (null: not known).</summary>
+    private BackgroundTransport FarTransport(double? idleCpu, int senderIdleMs = 60_000)
+    {
+        _server.Delay = TimeSpan.FromMilliseconds(100);
+        return new(Sink(_server, 2), Journal(), SystemClock.Instance, warn: _warnings.Add)
         {
             CpuIdleSinceLastLook = () => idleCpu,
             SenderIdleMs = senderIdleMs,
         };
+    }
+
+    /// <summary>A backlog: <paramref name="count"/> envelopes queued at once, then flushed (within 60 s).</summary>
+    private static async Task SendAllAndFlush(BackgroundTransport t, int count)
+    {
+        for (var i = 0; i < count; i++)
+            await t.SendEnvelopeAsync(Event($"m{i}"));
+        Assert.That(await t.FlushAsync(TimeSpan.FromSeconds(60)), Is.True);
+    }
 
     private BackgroundTransport Transport(IEnvelopeQueue queue, IEnvelopeSink? sink = null, ClientReports? reports = null) =>
         new(sink ?? Sink(_server, 2), queue, SystemClock.Instance, reports: reports, warn: _warnings.Add,
@@ -153,12 +164,9 @@ public sealed class TransportPressureTests
     public async Task AFarServer_ManyRequestsAreInFlightAtOnce_NoneDropped()
     {
         // Each answer 100 ms away: one request at a time would take 40 s for these; 4 at once, 10 s.
-        _server.Delay = TimeSpan.FromMilliseconds(100);
         using var t = FarTransport(idleCpu: 0.9);
-        for (var i = 0; i < 400; i++)
-            await t.SendEnvelopeAsync(Event($"m{i}"));
         var sw = Stopwatch.StartNew();
-        Assert.That(await t.FlushAsync(TimeSpan.FromSeconds(60)), Is.True);
+        await SendAllAndFlush(t, 400);
         TestContext.Progress.WriteLine($"400 envelopes to a server 100 ms away: {sw.Elapsed.TotalSeconds:0.0} s, at most {_server.MostAtOnce} at once");
         Assert.Multiple(() =>
         {
@@ -176,11 +184,8 @@ public sealed class TransportPressureTests
     {
         // The program keeps the cores busy: more senders would take CPU from it, but a send at a time would
         // fall behind even a modest rate of envelopes.
-        _server.Delay = TimeSpan.FromMilliseconds(100);
         using var t = FarTransport(idleCpu: 0.05);
-        for (var i = 0; i < 120; i++)
-            await t.SendEnvelopeAsync(Event($"m{i}"));
-        Assert.That(await t.FlushAsync(TimeSpan.FromSeconds(60)), Is.True);
+        await SendAllAndFlush(t, 120);
         Assert.Multiple(() =>
         {
             Assert.That(_server.Accepted, Has.Count.EqualTo(120));
@@ -192,11 +197,8 @@ public sealed class TransportPressureTests
     [Test]
     public async Task AfterAFarServersBacklog_TheExtraSendersEnd_OneStays()
     {
-        _server.Delay = TimeSpan.FromMilliseconds(100);
         using var t = FarTransport(idleCpu: null, senderIdleMs: 1000);
-        for (var i = 0; i < 200; i++)
-            await t.SendEnvelopeAsync(Event($"m{i}"));
-        Assert.That(await t.FlushAsync(TimeSpan.FromSeconds(60)), Is.True);
+        await SendAllAndFlush(t, 200);
         Assert.That(t.SenderCount, Is.GreaterThan(1), "grown for the backlog");
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (t.SenderCount > 1 && DateTime.UtcNow < until)
